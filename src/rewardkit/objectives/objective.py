@@ -1,0 +1,158 @@
+"""The one composable objective: a reward term on the reward head plus a policy term on the LM head.
+
+    loss = reward_weight * reward_term + policy_weight * policy_term (+ centering)
+
+  bt   reward term only (Bradley-Terry; optional per-pair margin and reward centering)
+  haf  reward term + alpha * policy term (HaF-RM, Liu et al. 2024): one backbone, two heads
+  dpo  policy term only (DPO/IPO/hinge), scored by the implicit reward beta * (log pi - log ref)
+
+Either term can be replaced by the PCRM prior-constraint loss -log sig(d) - lambda log sig(delta* - d)
+(Zhou et al. 2024), where delta* is a per-pair bound carried in the batch (`delta_reward`, `delta_policy`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from rewardkit.objectives.losses import (
+    POLICY_LOSSES,
+    bradley_terry_loss,
+    center_rewards_penalty,
+    implicit_margin,
+    policy_preference_loss,
+    prior_constraint_loss,
+)
+
+OBJECTIVES = ("bt", "haf", "dpo")
+REFERENCE_MODES = ("precomputed", "adapter", "copy")
+PRIORS = ("length", "cosine", "fixed", "random")
+
+
+@dataclass
+class ObjectiveConfig:
+    """What the trainer minimises. Defaults follow the papers (HaF: alpha 0.2, beta 0.1)."""
+
+    objective: str = "bt"  # bt | haf | dpo
+    alpha: float = 0.2  # haf: weight of the policy (DPO) term
+    beta: float = 0.1  # DPO temperature; the implicit reward is beta * (log pi - log ref)
+    policy_loss: str = "sigmoid"  # sigmoid (DPO) | ipo | hinge
+    label_smoothing: float = 0.0  # conservative DPO (sigmoid loss only)
+    use_margin: bool = False  # subtract the data's per-pair `margin` inside the BT sigmoid (TRL style)
+    center_rewards_coefficient: float = 0.0  # weight of (r_w + r_l)^2
+    reference: str = "precomputed"  # precomputed | adapter (LoRA off) | copy (frozen in-memory copy)
+    # PCRM prior constraint: None = off
+    prior: str | None = None  # length | cosine | fixed | random
+    prior_on: str = "auto"  # reward | policy | both | auto (reward for bt/haf, policy for dpo)
+    b1: float | None = None  # delta* = b1 / (s + b2) + b3; None = the paper's default for the prior/form
+    b2: float | None = None
+    b3: float | None = None
+    prior_lambda: float = 1.0  # weight of the upper-bound term
+    fixed_delta: float = 5.0  # prior=fixed: the same delta* for every pair
+    random_delta_range: list[float] = field(default_factory=lambda: [1.0, 10.0])  # prior=random: U(lo, hi)
+    embedder: str = "all-minilm-l6-v2"  # prior=cosine: sentence embedder (alias, path or hub id)
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
+        if self.policy_loss not in POLICY_LOSSES:
+            raise ValueError(f"policy_loss must be one of {POLICY_LOSSES}, not {self.policy_loss!r}")
+        if self.reference not in REFERENCE_MODES:
+            raise ValueError(f"reference must be one of {REFERENCE_MODES}, not {self.reference!r}")
+        if self.prior is not None and self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS} or null, not {self.prior!r}")
+        if self.prior_on not in ("auto", "reward", "policy", "both"):
+            raise ValueError(f"prior_on must be auto, reward, policy or both, not {self.prior_on!r}")
+        if self.objective == "haf" and self.alpha < 0:
+            raise ValueError("alpha must be >= 0")
+        if self.beta <= 0:
+            raise ValueError("beta must be > 0")
+
+    @property
+    def reward_weight(self) -> float:
+        return 0.0 if self.objective == "dpo" else 1.0
+
+    @property
+    def policy_weight(self) -> float:
+        return {"bt": 0.0, "haf": self.alpha, "dpo": 1.0}[self.objective]
+
+    @property
+    def default_head_init(self) -> str:
+        """HaF-RM initialises the reward head to zero; plain RMs use a small normal init."""
+        return "zero" if self.objective == "haf" else "normal"
+
+    def prior_targets(self) -> set[str]:
+        """Which terms carry the prior constraint: {"reward"}, {"policy"}, both, or none."""
+        if self.prior is None:
+            return set()
+        if self.prior_on == "auto":
+            return {"policy"} if self.objective == "dpo" else {"reward"}
+        return {"reward", "policy"} if self.prior_on == "both" else {self.prior_on}
+
+
+@dataclass
+class ObjectiveOutput:
+    loss: torch.Tensor
+    per_pair: dict[str, torch.Tensor]  # (P,) values to average for logging: losses, accuracies, margins
+    rewards: torch.Tensor | None  # (2P,) reward-head outputs, for the reward mean/std metrics
+
+
+class Objective:
+    """Composes the loss terms the config asks for; see the module docstring."""
+
+    def __init__(self, config: ObjectiveConfig):
+        self.config = config
+        targets = config.prior_targets()
+        self.prior_on_reward = "reward" in targets and config.reward_weight > 0
+        self.prior_on_policy = "policy" in targets and config.policy_weight > 0
+        if targets and not (self.prior_on_reward or self.prior_on_policy):
+            raise ValueError(f"prior_on={config.prior_on} names a term objective={config.objective} does not have")
+
+    @property
+    def needs_rewards(self) -> bool:
+        return self.config.reward_weight > 0
+
+    @property
+    def needs_logps(self) -> bool:
+        return self.config.policy_weight > 0
+
+    def __call__(self, rewards: torch.Tensor | None, logps: torch.Tensor | None, ref_logps: torch.Tensor | None,
+                 batch: dict[str, torch.Tensor]) -> ObjectiveOutput:
+        cfg = self.config
+        per_pair: dict[str, torch.Tensor] = {}
+        loss = None
+        if self.needs_rewards:
+            chosen, rejected = rewards.chunk(2)
+            margin = chosen - rejected
+            if cfg.use_margin and "margin" not in batch:
+                raise ValueError("use_margin is set but the batch has no per-pair 'margin' (every pair needs one)")
+            if self.prior_on_reward:
+                term = prior_constraint_loss(margin, batch["delta_reward"], cfg.prior_lambda)
+            else:
+                term = bradley_terry_loss(chosen, rejected, batch.get("margin") if cfg.use_margin else None)
+            per_pair["loss_reward"] = term.detach()
+            if cfg.center_rewards_coefficient:
+                center = center_rewards_penalty(chosen, rejected)
+                per_pair["loss_center"] = center.detach()
+                term = term + cfg.center_rewards_coefficient * center
+            loss = cfg.reward_weight * term.mean()
+            per_pair["accuracy"] = (margin > 0).float().detach()
+            per_pair["margin"] = margin.detach()
+        if self.needs_logps:
+            pi_chosen, pi_rejected = logps.chunk(2)
+            ref_chosen, ref_rejected = ref_logps.chunk(2)
+            h = implicit_margin(pi_chosen, pi_rejected, ref_chosen, ref_rejected)
+            if self.prior_on_policy:
+                term = prior_constraint_loss(cfg.beta * h, batch["delta_policy"], cfg.prior_lambda)
+            else:
+                term = policy_preference_loss(h, cfg.beta, cfg.policy_loss, cfg.label_smoothing)
+            per_pair["loss_policy"] = term.detach()
+            per_pair["implicit_accuracy"] = (h > 0).float().detach()
+            per_pair["implicit_margin"] = (cfg.beta * h).detach()
+            per_pair["logps_chosen"] = pi_chosen.detach()
+            per_pair["logps_rejected"] = pi_rejected.detach()
+            weighted = cfg.policy_weight * term.mean()
+            loss = weighted if loss is None else loss + weighted
+        return ObjectiveOutput(loss=loss, per_pair=per_pair,
+                               rewards=rewards.detach() if rewards is not None else None)

@@ -1,0 +1,1 @@
+"""Tiny, offline, randomly initialised models and tokenizers for tests and smoke runs."""

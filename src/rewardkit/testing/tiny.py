@@ -1,0 +1,50 @@
+"""A byte-level tokenizer (ChatML template) and a tiny random Llama, built from code: no downloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def tiny_tokenizer(chat_template: bool = True) -> PreTrainedTokenizerFast:
+    """Byte-level BPE with no merges: every byte is a token; specials <|endoftext|>, <|im_start|>, <|im_end|>."""
+    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
+    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab.setdefault(ch, len(vocab))
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<|endoftext|>", bos_token="<|im_start|>",
+                                  eos_token="<|im_end|>", pad_token="<|im_end|>")
+    tok.add_special_tokens({"additional_special_tokens": []})
+    if chat_template:
+        tok.chat_template = CHATML_TEMPLATE
+    return tok
+
+
+def tiny_llama_config(vocab_size: int, *, layers: int = 2, hidden: int = 32, tie: bool = True) -> LlamaConfig:
+    return LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
+                       num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                       max_position_embeddings=1024, tie_word_embeddings=tie, bos_token_id=1, eos_token_id=2,
+                       pad_token_id=2)
+
+
+def save_tiny_model(path: str | Path, *, seed: int = 0, chat_template: bool = True, layers: int = 2,
+                    hidden: int = 32, tie: bool = True) -> Path:
+    """Write a tiny random Llama causal LM + tokenizer to `path` (a local model directory)."""
+    path = Path(path)
+    tok = tiny_tokenizer(chat_template)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(tiny_llama_config(len(tok), layers=layers, hidden=hidden, tie=tie))
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path

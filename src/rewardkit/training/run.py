@@ -1,0 +1,214 @@
+"""A training run end to end: data → encoding → model → reference → RewardTrainer → evaluation → export."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import PartialState
+from transformers import TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from rewardkit.config import save_config, to_dict
+from rewardkit.data.collate import PaddedPairCollator
+from rewardkit.data.encoding import EncodingConfig, PairEncoder
+from rewardkit.data.record import PreferencePair
+from rewardkit.data.sources import entry_name, load_entries, load_entry, remove_overlap, split_pairs
+from rewardkit.evaluation.evaluate import Scorer, evaluate_scorer, write_report
+from rewardkit.models.export import export_model
+from rewardkit.models.loading import build_reward_model, load_tokenizer
+from rewardkit.models.reference import (
+    AdapterReference,
+    FrozenModelReference,
+    PrecomputedReference,
+    Reference,
+    make_reference,
+    precompute_reference_logps,
+)
+from rewardkit.models.reward_model import ModelConfig, RewardModel
+from rewardkit.objectives.objective import Objective
+from rewardkit.training.config import RunConfig
+from rewardkit.training.trainer import RewardTrainer
+
+log = logging.getLogger("rewardkit.training")
+
+
+@dataclass
+class PreparedData:
+    train: list[PreferencePair]
+    validation: list[PreferencePair]
+    eval_sets: dict[str, list[PreferencePair]]
+    overlap_removed: dict[str, int] = field(default_factory=dict)
+
+
+def prepare_data(cfg: RunConfig) -> PreparedData:
+    """Load training pairs, carve validation / held-out splits, load eval sets without training overlap."""
+    d = cfg.data
+    train = load_entries(d.train, suite_size=d.suite_size, suite_seed=d.suite_seed)
+    eval_sets: dict[str, list[PreferencePair]] = {}
+    if d.eval:
+        for entry in d.eval:
+            eval_sets[entry_name(entry)] = load_entry(entry, suite_size=d.suite_size, suite_seed=d.suite_seed)
+    elif d.heldout_fraction > 0:
+        train, eval_sets["heldout"] = split_pairs(train, d.heldout_fraction, d.split_seed)
+    validation: list[PreferencePair] = []
+    if d.validation_fraction > 0:
+        train, validation = split_pairs(train, d.validation_fraction, d.split_seed + 1)
+    removed = {}
+    for name in list(eval_sets):
+        eval_sets[name], removed[name] = remove_overlap(eval_sets[name], train, name)
+    if not train:
+        raise ValueError("no training pairs left after splitting")
+    log.info("data: %d train, %d validation, eval sets %s", len(train), len(validation),
+             {k: len(v) for k, v in eval_sets.items()})
+    return PreparedData(train, validation, eval_sets, removed)
+
+
+def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> TrainingArguments:
+    t = cfg.training
+    cuda = torch.cuda.is_available()
+    precision = t.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+    evaluate = has_validation and t.eval_steps is not None
+    return TrainingArguments(
+        output_dir=t.output_dir,
+        num_train_epochs=t.num_epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.lr_scheduler,
+        max_grad_norm=t.max_grad_norm,
+        seed=t.seed,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=t.eval_steps if evaluate else None,
+        save_strategy="steps",
+        save_steps=t.eval_steps if (evaluate and t.select_best) else t.save_steps,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=bool(evaluate and t.select_best),
+        metric_for_best_model=f"eval_{metric}" if evaluate else None,
+        greater_is_better=True,
+        report_to=t.report_to,
+        remove_unused_columns=False,
+        label_names=[],
+        dataloader_num_workers=t.dataloader_num_workers,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not cuda,
+        ddp_find_unused_parameters=False,
+    )
+
+
+def run_training(cfg: RunConfig) -> dict[str, Any]:
+    """Train, evaluate before/after on the eval sets, export. Returns a summary (also written as JSON)."""
+    started = time.time()
+    state = PartialState()
+    out_dir = Path(cfg.training.output_dir)
+    if state.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out_dir / "config.yaml")  # the resolved config, next to the outputs
+    set_seed(cfg.training.seed)
+
+    data = prepare_data(cfg)
+    tokenizer = load_tokenizer(cfg.model.name)
+    encoding = EncodingConfig(cfg.data.max_length, cfg.data.max_prompt_length, cfg.data.use_chat_template)
+    encoder = PairEncoder(tokenizer, encoding)
+    train_enc = encoder.encode_all(data.train, desc="encoding train")
+    val_enc = PairEncoder(tokenizer, encoding).encode_all(data.validation, desc="encoding validation")
+
+    objective = Objective(cfg.objective)
+    ocfg = cfg.objective
+    model = build_reward_model(cfg.model, train_lm_head=objective.needs_logps, keep_lm_head=objective.needs_logps,
+                               head_init=ocfg.default_head_init)
+    collate = PaddedPairCollator(tokenizer.pad_token_id)
+
+    reference = None
+    if objective.needs_logps:
+        reference = make_reference(ocfg.reference, model)
+        if ocfg.reference == "precomputed":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            model.to(device)
+            for enc in (train_enc, val_enc):
+                if enc:
+                    with state.main_process_first():
+                        precompute_reference_logps(model, enc, collate, model_name=cfg.model.name,
+                                                   dtype=cfg.model.dtype, batch_size=cfg.training.eval_batch_size,
+                                                   device=device)
+    # Objective-specific inputs (e.g. prior-constraint bounds) are attached here by later stages.
+
+    scorer = Scorer(name="model", model=model, tokenizer=tokenizer, encoding=encoding,
+                    reward_head=objective.needs_rewards, beta=ocfg.beta if objective.needs_logps else None)
+    results: dict[str, Any] = {"config": to_dict(cfg), "overlap_removed": data.overlap_removed}
+    if data.eval_sets and cfg.training.eval_before:
+        scorer.reference = evaluation_reference(cfg, reference, model)
+        results["before"] = evaluate_scorer(scorer, data.eval_sets, batch_size=cfg.training.eval_batch_size)
+        scorer.reference = None
+
+    metric = "accuracy" if objective.needs_rewards else "implicit_accuracy"
+    args = training_arguments(cfg, bool(val_enc), metric)
+    trainer = RewardTrainer(model=model, args=args, data_collator=collate, train_dataset=train_enc,
+                            eval_dataset=val_enc or None, processing_class=tokenizer, objective=objective,
+                            reference=reference)
+    resume = cfg.training.resume_from
+    if cfg.training.resume and resume is None:
+        resume = get_last_checkpoint(str(out_dir))
+        if resume is None:
+            log.warning("--resume: no checkpoint in %s, starting from scratch", out_dir)
+    train_out = trainer.train(resume_from_checkpoint=resume)
+    results["train"] = train_out.metrics
+    results["log_history"] = trainer.state.log_history
+
+    if data.eval_sets:
+        scorer.reference = evaluation_reference(cfg, reference, model)
+        results["after"] = evaluate_scorer(scorer, data.eval_sets, batch_size=cfg.training.eval_batch_size)
+    if state.is_main_process:
+        if cfg.training.export:
+            results["export"] = str(export_run(cfg, model, tokenizer, results))
+        if data.eval_sets:
+            report = {k: results[k] for k in ("before", "after") if k in results}
+            write_report(report, out_dir, stem="eval")
+        results["seconds"] = time.time() - started
+        (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    state.wait_for_everyone()
+    return results
+
+
+def evaluation_reference(cfg: RunConfig, reference: Reference | None, model: RewardModel) -> Reference | None:
+    """Reference log-probs for eval pairs. Precomputed values cover training pairs only, so evaluation
+    switches LoRA adapters off, or loads the starting model as a frozen reference."""
+    if not isinstance(reference, PrecomputedReference):
+        return reference
+    if model.is_peft:
+        return AdapterReference()
+    base = build_reward_model(ModelConfig(name=cfg.model.name, tuning="full", dtype=cfg.model.dtype))
+    return FrozenModelReference(base.to(next(model.parameters()).device))
+
+
+def export_run(cfg: RunConfig, model: Any, tokenizer: Any, results: dict[str, Any]) -> Path:
+    objective = cfg.objective
+    after = results.get("after") or {}
+    metrics = {f"{name}/{key}": m[key] for name, m in after.items() for key in ("accuracy", "implicit_accuracy")
+               if key in m}
+    metadata = {
+        "objective": objective.objective,
+        "objective_config": to_dict(objective),
+        "base_model": cfg.model.name,
+        "reference_model": cfg.model.name,
+        "train_data": [entry_name(e) for e in cfg.data.train],
+        "max_length": cfg.data.max_length,
+        "use_chat_template": cfg.data.use_chat_template,
+        "metrics": metrics,
+    }
+    return export_model(model, tokenizer, Path(cfg.training.output_dir) / "export", metadata=metadata,
+                        reward_head=objective.reward_weight > 0, policy=objective.policy_weight > 0)
