@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+COMMAND = "eval"
 HELP = "evaluate reward models on preference pairs"
 
 

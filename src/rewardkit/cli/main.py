@@ -1,4 +1,6 @@
-"""`rewardkit <command>`: one module per command, each with add_arguments(parser) and run(args)."""
+"""`rewardkit <command>`: one module per command in this package, each defining HELP, add_arguments(parser)
+and run(args) (helper modules start with "_"). A module is a command when it defines those three; its name (underscores as dashes) is the
+command name unless it sets COMMAND. ORDER only fixes how `rewardkit --help` lists them."""
 
 from __future__ import annotations
 
@@ -8,12 +10,23 @@ import logging
 import os
 import sys
 
-COMMANDS = {
-    "train": "rewardkit.cli.train",
-    "eval": "rewardkit.cli.evaluate",
-    "score": "rewardkit.cli.score",
-    "quickstart": "rewardkit.cli.quickstart",
-}
+ORDER = ["quickstart", "train", "eval", "score"]
+
+
+def discover_commands() -> dict[str, object]:
+    import pkgutil
+
+    import rewardkit.cli as package
+
+    commands = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name == "main" or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"rewardkit.cli.{info.name}")
+        if all(hasattr(module, a) for a in ("HELP", "add_arguments", "run")):
+            commands[getattr(module, "COMMAND", info.name.replace("_", "-"))] = module
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return dict(sorted(commands.items(), key=lambda kv: (rank.get(kv[0], len(ORDER)), kv[0])))
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -27,8 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewardkit", description="Train, evaluate and use reward models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
+    for name, module in discover_commands().items():
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rewardkit.cli.report import print_run_summary
+    from rewardkit.cli._summary import print_run_summary
     from rewardkit.config import load_config
     from rewardkit.training.config import RunConfig
     from rewardkit.training.run import run_training
