@@ -38,6 +38,9 @@ def parse_item(record: Any, index: int, source: str) -> tuple[list[dict[str, str
         if messages[-1]["role"] != "assistant":
             raise DataError("the last message must be the assistant response", source=source, index=index,
                             field="messages")
+        if len(messages) < 2:
+            raise DataError("expected at least one prompt turn before the assistant response", source=source,
+                            index=index, field="messages")
         return messages[:-1], messages[-1]["content"]
     for key in ("prompt", "response"):
         if key not in record:

@@ -1,0 +1,168 @@
+"""Configuration of `rewardkit serve`: what is scored, how requests are limited and batched, where it listens.
+
+Every leaf is a command-line flag (rewardkit.config): `--max-batch 64`, `--host 0.0.0.0`, or a YAML file via
+`--config`. The bearer token itself never lives in a config: it comes from `token_file` or the
+REWARDKIT_SERVE_TOKEN environment variable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rewardkit.config import ConfigError
+
+TOKEN_ENV = "REWARDKIT_SERVE_TOKEN"
+LOOPBACK_NAMES = ("localhost", "ip6-localhost")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+@dataclass
+class ScoringConfig:
+    """Which reward the server returns and what it does with sequences over the length limit."""
+
+    max_length: int | None = None  # tokens per (prompt + response); default: the model's training max length
+    reference: str | None = None  # reference policy for implicit rewards (DPO / HaF exports)
+    reward: str | None = None  # reward | implicit; default: the model's primary reward
+    over_length: str = "reject"  # reject (HTTP 422) | truncate (oldest prompt turns, then the response's end)
+    dtype: str = "float32"
+    threads: int | None = None  # torch intra-op threads for scoring; default: torch's (one per core)
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, not {self.threads}")
+        if self.max_length is not None and self.max_length < 8:
+            raise ValueError(f"max_length must be >= 8, not {self.max_length}")
+        if self.reward not in (None, "reward", "implicit"):
+            raise ValueError(f"reward must be 'reward' or 'implicit', not {self.reward!r}")
+        if self.over_length not in ("reject", "truncate"):
+            raise ValueError(f"over_length must be 'reject' or 'truncate', not {self.over_length!r}")
+
+
+@dataclass
+class NormalizationConfig:
+    """Optional z-normalisation (reward - mean) / std: given, or measured on a calibration file at startup."""
+
+    norm_mean: float | None = None
+    norm_std: float | None = None
+    calibration: str | None = None  # JSON lines in `rewardkit score` input format
+
+    def __post_init__(self) -> None:
+        given = (self.norm_mean is not None, self.norm_std is not None)
+        if any(given) and not all(given):
+            raise ValueError("normalisation needs both norm_mean and norm_std")
+        if all(given) and self.calibration:
+            raise ValueError("give either norm_mean/norm_std or a calibration file, not both")
+        if self.norm_std is not None and not (math.isfinite(self.norm_std) and self.norm_std > 0):
+            raise ValueError(f"norm_std must be a positive finite number, not {self.norm_std}")
+        if self.norm_mean is not None and not math.isfinite(self.norm_mean):
+            raise ValueError(f"norm_mean must be finite, not {self.norm_mean}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.norm_mean is not None or bool(self.calibration)
+
+
+@dataclass
+class LimitsConfig:
+    """Per-request limits; exceeding one is a 4xx naming the limit."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_items: int = 256  # items (or queries) per request
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 1024:
+            raise ValueError(f"max_body_bytes must be >= 1024, not {self.max_body_bytes}")
+        if self.max_items < 1:
+            raise ValueError(f"max_items must be >= 1, not {self.max_items}")
+
+
+@dataclass
+class BatchingConfig:
+    """Dynamic batching: items of concurrent requests share forward passes."""
+
+    max_batch: int = 32  # sequences per forward pass
+    max_tokens: int = 16384  # padded tokens per forward pass (sequences x longest)
+    wait_ms: float = 5.0  # how long the first item of a batch waits for company
+    max_queue: int = 4096  # items accepted and not yet answered; beyond this requests get 503 + Retry-After
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, not {self.max_batch}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, not {self.max_tokens}")
+        if not (0 <= self.wait_ms <= 10_000):
+            raise ValueError(f"wait_ms must be within [0, 10000], not {self.wait_ms}")
+        if self.max_queue < 1:
+            raise ValueError(f"max_queue must be >= 1, not {self.max_queue}")
+
+
+@dataclass
+class ServerConfig:
+    """Where the server listens and how it stops."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token_file: str | None = None  # file holding the bearer token (else $REWARDKIT_SERVE_TOKEN)
+    graceful_timeout_s: float = 30.0  # on SIGTERM/SIGINT: how long in-flight requests may take to finish
+    log_level: str = "info"  # uvicorn's: critical | error | warning | info | debug | trace
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.port <= 65535):
+            raise ValueError(f"port must be within [0, 65535], not {self.port}")
+        if self.graceful_timeout_s <= 0:
+            raise ValueError(f"graceful_timeout_s must be > 0, not {self.graceful_timeout_s}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {LOG_LEVELS}, not {self.log_level!r}")
+
+
+@dataclass
+class ServeConfig:
+    """`rewardkit serve`: a model (checkpoint dir, alias or hub id) plus how to score and serve it."""
+
+    model: str = ""
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("model is required (--model: checkpoint dir, alias or hub id)")
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # any other host name may resolve to a reachable address
+
+
+def resolve_token(token_file: str | None) -> str | None:
+    """The bearer token from `token_file` or $REWARDKIT_SERVE_TOKEN; None when neither is set."""
+    if token_file:
+        path = Path(token_file)
+        if not path.is_file():
+            raise ConfigError(f"token_file {token_file} does not exist")
+        token = path.read_text(encoding="utf-8").strip()
+        if not token:
+            raise ConfigError(f"token_file {token_file} is empty")
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip() or None
+    if token is not None and len(token) < 16:
+        raise ConfigError("the bearer token must have at least 16 characters")
+    return token
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse to listen beyond loopback without a bearer token."""
+    if token is None and not is_loopback(host):
+        raise ConfigError(f"binding {host} exposes the server beyond this machine: set a bearer token with "
+                          f"--token-file or ${TOKEN_ENV} (or bind 127.0.0.1)")

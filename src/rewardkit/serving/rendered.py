@@ -1,0 +1,72 @@
+"""Split a conversation that arrives already rendered as one string (OpenRLHF's `query`) into prompt and response.
+
+A rendered query is `prompt rendered with the chat template and its generation prompt` + `response`,
+possibly left-padded and ending with EOS / padding tokens. The split is made at the last assistant header
+(what the template's generation prompt adds, e.g. "<|im_start|>assistant\\n"), so the prompt and the response
+are tokenized separately, exactly as for a (prompt, response) item: both paths give the same token ids, hence
+the same reward, and DPO / HaF models get the response tokens their implicit reward needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rewardkit.data.encoding import PLAIN_GENERATION_PROMPT, PromptRenderer
+
+PROBE = "rewardkit-probe-7f3a"
+
+
+def assistant_header(tokenizer: Any, renderer: PromptRenderer) -> tuple[str, str]:
+    """(header that opens the assistant's turn, text the renderer puts before a response).
+
+    Raises ValueError when the chat template's generation prompt cannot be isolated.
+    """
+    if not renderer.use_chat_template:
+        return PLAIN_GENERATION_PROMPT, renderer.response_text("")
+    probe = [{"role": "user", "content": PROBE}]
+    with_prompt = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+    without = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=False)
+    header = with_prompt[len(without):] if with_prompt.startswith(without) else ""
+    if not header.strip():
+        raise ValueError("the chat template adds no recognisable generation prompt, so a rendered query cannot "
+                         "be split into prompt and response; send (prompt, response) items to /score instead")
+    return header, ""
+
+
+def strip_tokens(text: str, leading: list[str], trailing: list[str]) -> str:
+    """Remove repeated occurrences of the given token strings from the start / end of `text`."""
+    changed = True
+    while changed:
+        changed = False
+        for token in leading:
+            if token and text.startswith(token):
+                text, changed = text[len(token):], True
+    changed = True
+    while changed:
+        changed = False
+        for token in trailing:
+            if token and text.endswith(token):
+                text, changed = text[: -len(token)], True
+    return text
+
+
+class RenderedQuerySplitter:
+    """Rendered conversation → (prompt text, response text); left padding and trailing EOS/padding removed."""
+
+    def __init__(self, tokenizer: Any, renderer: PromptRenderer):
+        self.header, self.response_prefix = assistant_header(tokenizer, renderer)
+        self.leading = [t for t in (tokenizer.pad_token,) if t]
+        self.trailing = [t for t in {tokenizer.pad_token, tokenizer.eos_token} if t]
+
+    def split(self, text: str) -> tuple[str, str]:
+        """Raises ValueError when the text has no assistant turn."""
+        text = strip_tokens(text, self.leading, self.trailing)
+        cut = text.rfind(self.header)
+        if cut < 0:
+            raise ValueError(f"no assistant turn found: expected the header {self.header!r} that the model's chat "
+                             f"template puts before a response")
+        end = cut + len(self.header)
+        prompt_text, response = text[:end], text[end:]
+        if self.response_prefix and response.startswith(self.response_prefix):
+            response = response[len(self.response_prefix):]
+        return prompt_text, response

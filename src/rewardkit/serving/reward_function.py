@@ -1,0 +1,43 @@
+"""A TRL reward function that scores completions on a rewardkit server.
+
+  from trl import GRPOTrainer
+  reward = RemoteRewardFunction("http://127.0.0.1:8000")
+  trainer = GRPOTrainer(model=..., reward_funcs=[reward], ...)
+
+TRL calls it with `prompts` and `completions` (plus dataset columns, ignored): standard format (strings;
+a string prompt is scored as one user turn, as `rewardkit score` does) or conversational (message lists;
+the completion's messages follow the prompt's and its last one is the assistant response).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from rewardkit.serving.client import RewardClient
+
+
+def completion_item(prompt: Any, completion: Any, index: int) -> dict[str, Any]:
+    """One /score item from a TRL (prompt, completion)."""
+    if isinstance(completion, list):
+        prompt_messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        return {"messages": prompt_messages + completion}
+    if not isinstance(completion, str):
+        raise TypeError(f"completion {index}: expected a string or a list of messages, "
+                        f"got {type(completion).__name__}")
+    return {"prompt": prompt, "response": completion}
+
+
+class RemoteRewardFunction:
+    """`reward(prompts=..., completions=..., **columns) -> list[float]`, one reward per completion."""
+
+    def __init__(self, server: str | RewardClient = "http://127.0.0.1:8000", *, token: str | None = None,
+                 normalize: bool | None = None, name: str = "rewardkit_server"):
+        self.client = server if isinstance(server, RewardClient) else RewardClient(server, token=token)
+        self.normalize = normalize
+        self.__name__ = name  # TRL logs rewards under the function's name
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **_: Any) -> list[float]:
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+        items = [completion_item(p, c, i) for i, (p, c) in enumerate(zip(prompts, completions))]
+        return self.client.score(items, normalize=self.normalize)

@@ -1,0 +1,85 @@
+"""Request and response bodies of the reward server (they define its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def encodable(text: str) -> str:
+    """JSON may carry lone surrogates ("\\ud800"), which no tokenizer can encode: refuse them here."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"text is not valid Unicode ({e.reason} at position {e.start})") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(encodable)]
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: Text
+
+
+class PromptResponseItem(BaseModel):
+    """A prompt (a string: one user turn, or chat messages) and the response to score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Text | list[ChatMessage] = Field(min_length=1)
+    response: Text
+
+
+class MessagesItem(BaseModel):
+    """A conversation whose last message is the assistant response to score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ChatMessage] = Field(min_length=2)
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[PromptResponseItem | MessagesItem] = Field(description="items to score, at most the server's "
+                                                                       "max_items")
+    normalize: bool | None = Field(None, description="z-normalise the rewards; default: on when the server "
+                                                     "has normalisation statistics")
+
+
+class ScoreResponse(BaseModel):
+    rewards: list[float]
+    normalized: bool
+
+
+class RewardRequest(BaseModel):
+    """OpenRLHF's remote reward model request: full rendered conversations (prompt + response) in `query`."""
+
+    model_config = ConfigDict(extra="allow")  # OpenRLHF also sends prompts / labels, which are not needed
+
+    query: list[Text]
+
+
+class RewardResponse(BaseModel):
+    rewards: list[float]
+    scores: list[float] = Field(description="the same values (newer OpenRLHF versions read `scores`)")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    pending: int = Field(description="items accepted and not yet answered")
+
+
+class InfoResponse(BaseModel):
+    reward: dict[str, Any] = Field(description="what is scored: model, objective, reward kind, max_length, ...")
+    normalization: dict[str, Any] | None
+    limits: dict[str, Any]
+    batching: dict[str, Any]
+    stats: dict[str, int] = Field(description="requests, batches and items scored since startup")
+
+
+class ErrorResponse(BaseModel):
+    detail: str

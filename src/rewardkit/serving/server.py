@@ -1,0 +1,58 @@
+"""Run the reward server with uvicorn: load the model, measure normalisation, listen, shut down gracefully.
+
+On SIGTERM / SIGINT uvicorn stops accepting connections, lets in-flight requests finish (up to
+`graceful_timeout_s`), then the batcher stops.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import uvicorn
+from fastapi import FastAPI
+
+from rewardkit.config import ConfigError
+from rewardkit.serving.app import create_app
+from rewardkit.serving.config import ServeConfig, ServerConfig, check_exposure, resolve_token
+from rewardkit.serving.normalization import build_normalization
+from rewardkit.serving.scorer import ModelBatchScorer
+
+log = logging.getLogger("rewardkit.serving")
+
+
+def load_model_scorer(config: ServeConfig) -> ModelBatchScorer:
+    """The batch scorer of a checkpoint, alias or hub id, as `rewardkit score` would load it."""
+    from rewardkit.evaluation.evaluate import load_scorer
+
+    scoring = config.scoring
+    if scoring.threads is not None:
+        torch.set_num_threads(scoring.threads)
+    scorer = load_scorer(config.model, max_length=scoring.max_length, reference=scoring.reference,
+                         dtype=scoring.dtype)
+    try:
+        return ModelBatchScorer(scorer, reward=scoring.reward, over_length=scoring.over_length)
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+
+
+def uvicorn_server(app: FastAPI, config: ServerConfig) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level,
+                                         lifespan="on", timeout_graceful_shutdown=config.graceful_timeout_s,
+                                         server_header=False, proxy_headers=False))
+
+
+def serve(config: ServeConfig) -> None:
+    """Load, then serve on config.server.host:port until SIGTERM / SIGINT."""
+    token = resolve_token(config.server.token_file)
+    check_exposure(config.server.host, token)  # before the (slow) model load
+    scorer = load_model_scorer(config)
+    normalization = build_normalization(config.normalization, scorer, batch_size=config.server.batching.max_batch)
+    if normalization is not None:
+        log.info("normalising rewards with mean %.4f, std %.4f (%s)", normalization.mean, normalization.std,
+                 normalization.source)
+    app = create_app(scorer, config.server, token=token, normalization=normalization)
+    server = uvicorn_server(app, config.server)
+    log.info("serving %s on http://%s:%d (auth: %s)", config.model, config.server.host, config.server.port,
+             "bearer token" if token else "none, loopback only")
+    server.run()

@@ -1,0 +1,81 @@
+"""Serving test helpers: exported tiny reward models (fixed heads, so separate loads agree), apps, live servers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+import uvicorn
+from fastapi.testclient import TestClient
+
+from rewardkit.models.export import export_model
+from rewardkit.models.loading import build_reward_model, load_tokenizer
+from rewardkit.models.reward_model import ModelConfig
+from rewardkit.serving.app import create_app
+from rewardkit.serving.config import ServerConfig
+from rewardkit.serving.normalization import Normalization
+from rewardkit.serving.scorer import BatchScorer
+
+TOKEN = "test-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def export_tiny(base: Path, out: Path, *, policy: bool = False, max_length: int = 96) -> Path:
+    torch.manual_seed(3)
+    model = build_reward_model(ModelConfig(name=str(base), tuning="full"), keep_lm_head=True)
+    with torch.no_grad():
+        model.score.weight.normal_(std=0.5)
+        if policy:  # move the policy away from its reference so the implicit reward is not 0
+            model.lm_head.weight.add_(0.05 * torch.randn_like(model.lm_head.weight))
+    meta = {"objective": "haf" if policy else "bt", "max_length": max_length, "base_model": str(base)}
+    if policy:
+        meta.update(reference_model=str(base), objective_config={"beta": 0.1})
+    return export_model(model, load_tokenizer(str(base)), out, metadata=meta, policy=policy)
+
+
+@contextmanager
+def app_client(scorer: BatchScorer, config: ServerConfig | None = None, *, token: str | None = TOKEN,
+               normalization: Normalization | None = None) -> Iterator[TestClient]:
+    """A TestClient with the app's lifespan (batcher) running."""
+    app = create_app(scorer, config, token=token, normalization=normalization)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+
+@contextmanager
+def live_server(scorer: BatchScorer, config: ServerConfig | None = None, *,
+                token: str | None = TOKEN) -> Iterator[LiveServer]:
+    """A real uvicorn server on a free loopback port, in a thread."""
+    from rewardkit.serving.server import uvicorn_server
+
+    config = config or ServerConfig(log_level="warning")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn_server(create_app(scorer, config, token=token), config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
