@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from rewardkit.data.encoding import EncodedPair
+from rewardkit.data.packing import PackedPairCollator
 from rewardkit.models.reference import Reference
 from rewardkit.models.reward_model import RewardModel
 
@@ -29,18 +30,22 @@ class PairScores:
 
 
 @torch.no_grad()
-def score_pairs(model: RewardModel, pairs: list[EncodedPair], collate: Callable[[list[EncodedPair]], dict[str, Any]],
+def score_pairs(model: RewardModel, pairs: list[EncodedPair],
+                collate: Callable[[list[EncodedPair]], dict[str, Any]] | None = None,
                 *, batch_size: int = 16, reward_head: bool = True, reference: Reference | None = None,
                 beta: float | None = None, accelerator: Accelerator | None = None,
                 desc: str = "scoring") -> PairScores:
     """Score every pair exactly once, also under several processes (gather_for_metrics drops duplicates).
 
     With a `reference` and `beta`, also the implicit reward beta * (log pi(y|x) - log ref(y|x)).
+    `collate` None: shared-prefix packed rows (data/packing.py; same scores as padded rows, fewer tokens).
     """
     accelerator = accelerator or Accelerator()
     implicit = reference is not None
     if implicit and beta is None:
         raise ValueError("implicit rewards need beta")
+    if collate is None:
+        collate = PackedPairCollator(pad_token_id=0)  # padding is masked out and never read: any valid id
     pairs = sorted(pairs, key=lambda p: p.num_tokens)  # similar lengths per batch: less padding
     loader = accelerator.prepare_data_loader(DataLoader(pairs, batch_size=batch_size, collate_fn=collate))
     model.eval()

@@ -103,19 +103,25 @@ def reference_cache_key(model_name: str, dtype: str, pairs: Iterable[EncodedPair
 def compute_reference_logps(model: RewardModel, pairs: list[EncodedPair], collate: Callable,
                             batch_size: int, device: torch.device | str = "cpu",
                             progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """One no-grad pass: (chosen, rejected) log-probs of every pair under `model` (adapters as they are)."""
+    """One no-grad pass: (chosen, rejected) log-probs of every pair under `model` (adapters as they are).
+
+    Any pair collator works (padded or packed); pairs are batched in length order, which wastes less padding.
+    """
     was_training = model.training
     model.eval()
+    order = sorted(range(len(pairs)), key=lambda i: pairs[i].num_tokens)
     chosen, rejected = [], []
     for start in tqdm(range(0, len(pairs), batch_size), desc="reference log-probs", disable=not progress):
-        batch = collate(pairs[start:start + batch_size])
+        batch = collate([pairs[i] for i in order[start:start + batch_size]])
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         logps = model(**batch, need_rewards=False, need_logps=True)["logps"].float().cpu()
         c, r = logps.chunk(2)
         chosen.append(c)
         rejected.append(r)
     model.train(was_training)
-    return torch.cat(chosen), torch.cat(rejected)
+    inverse = torch.empty(len(pairs), dtype=torch.long)
+    inverse[torch.tensor(order, dtype=torch.long)] = torch.arange(len(pairs))
+    return torch.cat(chosen)[inverse], torch.cat(rejected)[inverse]
 
 
 def precompute_reference_logps(model: RewardModel, pairs: list[EncodedPair], collate: Callable, *,

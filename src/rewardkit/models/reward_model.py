@@ -64,6 +64,23 @@ def init_reward_head(head: nn.Linear, how: str, std: float | None = None) -> Non
         nn.init.normal_(head.weight, std=std if std is not None else 1.0 / math.sqrt(head.in_features + 1))
 
 
+def mask_for_attention(mask: torch.Tensor, attn_implementation: str | None, dtype: torch.dtype) -> torch.Tensor:
+    """A custom 4D boolean mask (True = attend; packed rows) in the form the attention implementation reads.
+
+    transformers passes 4D masks through untouched: SDPA takes booleans; eager and flex attention add the
+    mask to the scores, so they get 0 / -inf-like floats; flash-attention kernels take no custom mask.
+    """
+    if mask.dtype != torch.bool:
+        return mask  # already additive
+    impl = attn_implementation or "eager"
+    if impl == "sdpa":
+        return mask
+    if "flash" in impl:
+        raise ValueError(f"attn_implementation={impl!r} cannot take the 4D mask of packed rows; "
+                         "use sdpa or eager, or turn packing off (data.packing=false)")
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, torch.finfo(dtype).min)
+
+
 class RewardModel(nn.Module):
     """backbone (decoder, maybe LoRA-wrapped) + score (hidden → 1, no bias) + optional lm_head."""
 
@@ -103,6 +120,9 @@ class RewardModel(nn.Module):
     # ---- computation -----------------------------------------------------------------------------
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                       position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        if attention_mask is not None and attention_mask.dim() == 4:
+            attention_mask = mask_for_attention(attention_mask, self.config._attn_implementation,
+                                                self.score.weight.dtype)
         out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                             use_cache=False)
         return out.last_hidden_state

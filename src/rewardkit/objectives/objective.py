@@ -68,6 +68,10 @@ class ObjectiveConfig:
             raise ValueError("alpha must be >= 0")
         if self.beta <= 0:
             raise ValueError("beta must be > 0")
+        if self.prior_lambda < 0:
+            raise ValueError(f"prior_lambda must be >= 0, got {self.prior_lambda}")
+        if len(self.random_delta_range) != 2 or self.random_delta_range[0] > self.random_delta_range[1]:
+            raise ValueError(f"random_delta_range must be [low, high] with low <= high, got {self.random_delta_range}")
 
     @property
     def reward_weight(self) -> float:
@@ -89,6 +93,13 @@ class ObjectiveConfig:
         if self.prior_on == "auto":
             return {"policy"} if self.objective == "dpo" else {"reward"}
         return {"reward", "policy"} if self.prior_on == "both" else {self.prior_on}
+
+
+def _bound(batch: dict[str, torch.Tensor], key: str) -> torch.Tensor:
+    if key not in batch:
+        raise ValueError(f"the prior constraint needs the per-pair bound {key!r} in the batch; "
+                         "compute it with rewardkit.data.priors.attach_prior_bounds")
+    return batch[key]
 
 
 @dataclass
@@ -128,7 +139,9 @@ class Objective:
             if cfg.use_margin and "margin" not in batch:
                 raise ValueError("use_margin is set but the batch has no per-pair 'margin' (every pair needs one)")
             if self.prior_on_reward:
-                term = prior_constraint_loss(margin, batch["delta_reward"], cfg.prior_lambda)
+                # use_margin shifts the lower target by the data's margin m: -log sig(d - m) - lam log sig(delta* - d)
+                offset = batch["margin"] if cfg.use_margin else 0.0
+                term = prior_constraint_loss(margin - offset, _bound(batch, "delta_reward") - offset, cfg.prior_lambda)
             else:
                 term = bradley_terry_loss(chosen, rejected, batch.get("margin") if cfg.use_margin else None)
             per_pair["loss_reward"] = term.detach()
@@ -144,7 +157,7 @@ class Objective:
             ref_chosen, ref_rejected = ref_logps.chunk(2)
             h = implicit_margin(pi_chosen, pi_rejected, ref_chosen, ref_rejected)
             if self.prior_on_policy:
-                term = prior_constraint_loss(cfg.beta * h, batch["delta_policy"], cfg.prior_lambda)
+                term = prior_constraint_loss(cfg.beta * h, _bound(batch, "delta_policy"), cfg.prior_lambda)
             else:
                 term = policy_preference_loss(h, cfg.beta, cfg.policy_loss, cfg.label_smoothing)
             per_pair["loss_policy"] = term.detach()

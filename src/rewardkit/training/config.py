@@ -27,6 +27,17 @@ class DataConfig:
     max_length: int = 512
     max_prompt_length: int | None = None  # prompt keeps at least this many tokens; default max_length // 2
     use_chat_template: bool = True
+    # Batch layout (docs/throughput.md): shared-prefix packed rows, or one right-padded sequence per row.
+    packing: bool = True
+    row_tokens: int = 1024  # packing: most tokens per row (a longer pair gets a row of its own)
+    token_budget: int | None = None  # tokens per training batch, as laid out; None: training.batch_size pairs
+    group_by_length: bool = False  # fixed batch size: batch pairs of similar length (a token budget always does)
+
+    def __post_init__(self) -> None:
+        if self.row_tokens < 2:
+            raise ValueError(f"data.row_tokens must be >= 2, not {self.row_tokens}")
+        if self.token_budget is not None and self.token_budget < 1:
+            raise ValueError(f"data.token_budget must be a positive number of tokens or null, not {self.token_budget}")
 
 
 @dataclass

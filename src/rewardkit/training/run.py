@@ -15,8 +15,10 @@ from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from rewardkit.config import save_config, to_dict
-from rewardkit.data.collate import PaddedPairCollator
+from rewardkit.data.batching import pair_batch_sampler
 from rewardkit.data.encoding import EncodingConfig, PairEncoder
+from rewardkit.data.packing import pair_collator
+from rewardkit.data.priors import attach_prior_bounds, prior_embedder
 from rewardkit.data.record import PreferencePair
 from rewardkit.data.sources import entry_name, load_entries, load_entry, remove_overlap, split_pairs
 from rewardkit.evaluation.evaluate import Scorer, evaluate_scorer, write_report
@@ -96,7 +98,7 @@ def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> Tra
         save_strategy="steps",
         save_steps=t.eval_steps if (evaluate and t.select_best) else t.save_steps,
         save_total_limit=t.save_total_limit,
-        load_best_model_at_end=bool(evaluate and t.select_best),
+        load_best_model_at_end=False,  # run_training reloads the best checkpoint itself (tie-aware loader)
         metric_for_best_model=f"eval_{metric}" if evaluate else None,
         greater_is_better=True,
         report_to=t.report_to,
@@ -131,7 +133,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     ocfg = cfg.objective
     model = build_reward_model(cfg.model, train_lm_head=objective.needs_logps, keep_lm_head=objective.needs_logps,
                                head_init=ocfg.default_head_init)
-    collate = PaddedPairCollator(tokenizer.pad_token_id)
+    collate = pair_collator(tokenizer.pad_token_id, cfg.data.packing, cfg.data.row_tokens)
 
     reference = None
     if objective.needs_logps:
@@ -145,7 +147,11 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
                         precompute_reference_logps(model, enc, collate, model_name=cfg.model.name,
                                                    dtype=cfg.model.dtype, batch_size=cfg.training.eval_batch_size,
                                                    device=device)
-    # Objective-specific inputs (e.g. prior-constraint bounds) are attached here by later stages.
+    if ocfg.prior is not None:  # PCRM: per-pair similarity and bound delta*, computed once
+        embedder = prior_embedder(ocfg.embedder) if ocfg.prior == "cosine" else None
+        with state.main_process_first():  # the main process fills the embedding cache first
+            for encoded, pairs in ((train_enc, data.train), (val_enc, data.validation)):
+                attach_prior_bounds(encoded, pairs, ocfg, embedder=embedder, seed=cfg.training.seed)
 
     scorer = Scorer(name="model", model=model, tokenizer=tokenizer, encoding=encoding,
                     reward_head=objective.needs_rewards, beta=ocfg.beta if objective.needs_logps else None)
@@ -159,13 +165,23 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     args = training_arguments(cfg, bool(val_enc), metric)
     trainer = RewardTrainer(model=model, args=args, data_collator=collate, train_dataset=train_enc,
                             eval_dataset=val_enc or None, processing_class=tokenizer, objective=objective,
-                            reference=reference)
+                            reference=reference,
+                            train_batch_sampler=pair_batch_sampler(
+                                train_enc, packing=cfg.data.packing, batch_size=cfg.training.batch_size,
+                                token_budget=cfg.data.token_budget, group_by_length=cfg.data.group_by_length,
+                                seed=cfg.training.seed))
     resume = cfg.training.resume_from
     if cfg.training.resume and resume is None:
         resume = get_last_checkpoint(str(out_dir))
         if resume is None:
             log.warning("--resume: no checkpoint in %s, starting from scratch", out_dir)
     train_out = trainer.train(resume_from_checkpoint=resume)
+    best = trainer.state.best_model_checkpoint
+    if cfg.training.select_best and best:  # the checkpoint with the best validation metric
+        trainer._load_from_checkpoint(best)
+        results["selected"] = {"checkpoint": best, "step": trainer.state.best_global_step,
+                               f"validation_{metric}": trainer.state.best_metric}
+        log.info("selected %s (validation %s %.4f)", best, metric, trainer.state.best_metric)
     results["train"] = train_out.metrics
     results["log_history"] = trainer.state.log_history
 
@@ -206,6 +222,7 @@ def export_run(cfg: RunConfig, model: Any, tokenizer: Any, results: dict[str, An
         "base_model": cfg.model.name,
         "reference_model": cfg.model.name,
         "train_data": [entry_name(e) for e in cfg.data.train],
+        "train_entries": cfg.data.train,  # read again by evaluation suites to remove train/test overlap
         "max_length": cfg.data.max_length,
         "use_chat_template": cfg.data.use_chat_template,
         "metrics": metrics,

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, Sampler
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
@@ -45,12 +46,26 @@ def dedup_shared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 class RewardTrainer(Trainer):
-    def __init__(self, *args: Any, objective: Objective, reference: Reference | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, objective: Objective, reference: Reference | None = None,
+                 train_batch_sampler: Sampler[list[int]] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.objective = objective
         self.reference = reference
+        self.train_batch_sampler = train_batch_sampler  # e.g. data.batching.PairBatchSampler (token budgets)
         self._metrics = {"train": MetricAccumulator(), "eval": MetricAccumulator()}
         self._staging_root: str | None = None
+
+    def get_train_dataloader(self) -> DataLoader:
+        """Trainer's loader, or one driven by `train_batch_sampler` (its batches replace batch_size and
+        shuffling; Trainer still calls its `set_epoch` and skips the batches a resumed run has seen)."""
+        if self.train_batch_sampler is None:
+            return super().get_train_dataloader()
+        args = self.args
+        loader = DataLoader(self.train_dataset, batch_sampler=self.train_batch_sampler,
+                            collate_fn=self.data_collator, num_workers=args.dataloader_num_workers,
+                            pin_memory=args.dataloader_pin_memory,
+                            persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0)
+        return self.accelerator.prepare(loader)
 
     # ---- the step ---------------------------------------------------------------------------------
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
