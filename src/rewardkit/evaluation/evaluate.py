@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,17 @@ import torch
 from accelerate import Accelerator
 
 from rewardkit.data.collate import PaddedPairCollator
-from rewardkit.data.encoding import EncodingConfig, PairEncoder
+from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
+from rewardkit.data.priors import pair_similarities, prior_embedder
 from rewardkit.data.record import PreferencePair
+from rewardkit.evaluation.bias import length_bias, response_lengths
+from rewardkit.evaluation.calibration import calibration
+from rewardkit.evaluation.diagnostics import MarginPoints, margin_diagnostics, points_from_scores
 from rewardkit.evaluation.pairwise import pairwise_metrics
 from rewardkit.evaluation.scoring import PairScores, score_pairs, score_sequences
 from rewardkit.models.loading import build_reward_model, load_tokenizer, read_metadata
 from rewardkit.models.reference import FrozenModelReference, Reference
-from rewardkit.models.registry import ModelResolutionError, resolve_model
+from rewardkit.models.registry import DEFAULT_EMBEDDER, ModelResolutionError, resolve_model
 from rewardkit.models.reward_model import ModelConfig, RewardModel
 
 log = logging.getLogger("rewardkit.evaluation")
@@ -89,14 +94,24 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
     return scorer
 
 
-def metrics_from_scores(scores: PairScores, pairs: list[PreferencePair]) -> dict[str, Any]:
-    """Metrics of the reward head and/or the implicit reward; `accuracy` is the primary one."""
+def metrics_from_scores(scores: PairScores, pairs: list[PreferencePair],
+                        similarity: dict[int, float] | None = None) -> dict[str, Any]:
+    """Metrics of the reward head and/or the implicit reward; `accuracy` is the primary one.
+
+    Also the margin diagnostics (evaluation/diagnostics.py): correlation with the prior `similarity`
+    (pair index → s) when given, rank correlation with `PreferencePair.strength` where pairs have one.
+    """
     subsets = [pairs[i].subset for i in scores.index.tolist()]
+    ordered = [pairs[i] for i in scores.index.tolist()]
     out: dict[str, Any] = {}
     if scores.chosen is not None:
         out.update(pairwise_metrics(scores.chosen, scores.rejected, subsets))
+        out.update(margin_diagnostics(points_from_scores(scores, pairs, similarity)))
+        add_reward_quality(out, scores.chosen, scores.rejected, ordered)
     if scores.implicit_chosen is not None:
         implicit = pairwise_metrics(scores.implicit_chosen, scores.implicit_rejected, subsets)
+        implicit.update(margin_diagnostics(points_from_scores(scores, pairs, similarity, implicit=True)))
+        add_reward_quality(implicit, scores.implicit_chosen, scores.implicit_rejected, ordered)
         if scores.chosen is None:
             out.update(implicit)
         out["implicit_accuracy"] = implicit["accuracy"]
@@ -104,37 +119,88 @@ def metrics_from_scores(scores: PairScores, pairs: list[PreferencePair]) -> dict
     return out
 
 
+def add_reward_quality(metrics: dict[str, Any], chosen: torch.Tensor, rejected: torch.Tensor,
+                       ordered: list[PreferencePair]) -> None:
+    """Add calibration (evaluation/calibration.py) and length bias (evaluation/bias.py) to `metrics` (the
+    output of `pairwise_metrics` on the same scores), for the set and for each of its subsets."""
+    c, r = chosen.double().cpu().numpy(), rejected.double().cpu().numpy()
+    lc, lr = response_lengths(ordered)
+    cal = calibration(c - r)
+    metrics.update(ece=cal.ece, calibration=cal.to_dict(), length_bias=length_bias(c, r, lc, lr))
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(ordered):
+        groups[p.subset or "(none)"].append(i)
+    for name, sub in (metrics.get("subsets") or {}).items():
+        idx = groups[name]
+        bias = length_bias(c[idx], r[idx], lc[idx], lr[idx])
+        sub.update(ece=calibration(c[idx] - r[idx]).ece, margin_mean=float((c[idx] - r[idx]).mean()),
+                   margin_std=float((c[idx] - r[idx]).std()),
+                   **{k: bias[k] for k in ("accuracy_chosen_longer", "accuracy_chosen_shorter")})
+
+
+def evaluate_set(scorer: Scorer, pairs: list[PreferencePair], *, name: str = "set", batch_size: int = 16,
+                 accelerator: Accelerator | None = None, prior: str | None = "length",
+                 embedder: Any = None, encoded: list[EncodedPair] | None = None, packed: bool = False
+                 ) -> tuple[dict[str, Any], MarginPoints]:
+    """Metrics of one set, and the per-pair points (primary margin, similarity, strength) behind them.
+
+    `prior` (length | cosine | None) is the similarity the margins are correlated with: the form of the
+    primary score (reward model, or DPO for implicit-only scorers); `embedder` serves the cosine prior.
+    `encoded`: `pairs` already encoded by `scorer.encoder()` (e.g. with precomputed reference log-probs).
+    `packed`: shared-prefix packed rows (same scores, fewer tokens) instead of padded rows.
+    """
+    collate = None if packed else PaddedPairCollator(scorer.tokenizer.pad_token_id)
+    if encoded is None:
+        encoded = scorer.encoder().encode_all(pairs, desc=f"encoding {name}")
+    scores = score_pairs(scorer.model, encoded, collate, batch_size=batch_size, reward_head=scorer.reward_head,
+                         reference=scorer.reference, beta=scorer.beta, accelerator=accelerator or Accelerator(),
+                         desc=f"scoring {name}")
+    similarity = None
+    if prior is not None:
+        form = "reward" if scorer.reward_head else "policy"
+        values = pair_similarities(encoded, pairs, prior, form, embedder=embedder)
+        similarity = {e.index: s for e, s in zip(encoded, values)}
+    metrics = metrics_from_scores(scores, pairs, similarity)
+    metrics["dropped"] = len(pairs) - len(encoded)
+    if prior is not None:
+        metrics["prior"] = prior
+    return metrics, points_from_scores(scores, pairs, similarity, implicit=not scorer.reward_head)
+
+
 def evaluate_scorer(scorer: Scorer, sets: dict[str, list[PreferencePair]], *, batch_size: int = 16,
-                    accelerator: Accelerator | None = None) -> dict[str, dict[str, Any]]:
-    """Score every set; returns {set name: metrics}."""
+                    accelerator: Accelerator | None = None, prior: str | None = "length",
+                    embedder: Any = None) -> dict[str, dict[str, Any]]:
+    """Score every set; returns {set name: metrics} (see `evaluate_set` for `prior` and `embedder`)."""
     accelerator = accelerator or Accelerator()
-    collate = PaddedPairCollator(scorer.tokenizer.pad_token_id)
-    results = {}
-    for set_name, pairs in sets.items():
-        encoded = scorer.encoder().encode_all(pairs, desc=f"encoding {set_name}")
-        scores = score_pairs(scorer.model, encoded, collate, batch_size=batch_size, reward_head=scorer.reward_head,
-                             reference=scorer.reference, beta=scorer.beta, accelerator=accelerator,
-                             desc=f"scoring {set_name}")
-        metrics = metrics_from_scores(scores, pairs)
-        metrics["dropped"] = len(pairs) - len(encoded)
-        results[set_name] = metrics
-    return results
+    if prior == "cosine" and embedder is None:
+        embedder = prior_embedder(DEFAULT_EMBEDDER)
+    return {name: evaluate_set(scorer, pairs, name=name, batch_size=batch_size, accelerator=accelerator,
+                               prior=prior, embedder=embedder)[0]
+            for name, pairs in sets.items()}
 
 
 def markdown_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     """results: {model: {set: metrics}} → a markdown table, one row per model and set."""
-    lines = ["| model | set | pairs | accuracy | ties | margin mean | margin std | implicit acc |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | set | pairs | accuracy | ties | margin mean | margin std | margin max | implicit acc "
+             "| r(margin, s) | strength pairs | strength rho | strength tau |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for model, sets in results.items():
         for set_name, m in sets.items():
             implicit = f"{m['implicit_accuracy']:.4f}" if "implicit_accuracy" in m else ""
             lines.append(f"| {model} | {set_name} | {m['pairs']} | {m['accuracy']:.4f} | {m['ties']} | "
-                         f"{m['margin_mean']:.3f} | {m['margin_std']:.3f} | {implicit} |")
+                         f"{m['margin_mean']:.3f} | {m['margin_std']:.3f} | {m['margin_max']:.3f} | {implicit} | "
+                         f"{_fmt(m.get('margin_similarity_pearson'))} | {m.get('strength_pairs', '')} | "
+                         f"{_fmt(m.get('strength_spearman'))} | {_fmt(m.get('strength_kendall'))} |")
         for set_name, m in sets.items():
             for sub, sm in (m.get("subsets") or {}).items():
                 if len(m["subsets"]) > 1:
-                    lines.append(f"| {model} | {set_name} / {sub} | {sm['pairs']} | {sm['accuracy']:.4f} | | | | |")
+                    lines.append(f"| {model} | {set_name} / {sub} | {sm['pairs']} | {sm['accuracy']:.4f} "
+                                 "| | | | | | | | | |")
     return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def write_report(results: dict[str, dict[str, dict[str, Any]]], out_dir: str | Path, stem: str = "eval") -> Path:

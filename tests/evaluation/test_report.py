@@ -1,0 +1,172 @@
+"""Multi-checkpoint suite reports: tables, PNG charts, JSON; the CLI; trained checkpoints (validation-selected,
+training overlap removed, cached reference); the benchmark's docs sections."""
+
+import importlib.util
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rewardkit.cli.main import main as cli
+from rewardkit.evaluation.evaluate import evaluate_set, load_scorer
+from rewardkit.evaluation.report import Stat, accuracy_table, render_markdown, suite_results, write_suite_report
+from rewardkit.evaluation.suites import (
+    STANDARD,
+    EvalSetConfig,
+    SuiteConfig,
+    checkpoint_training_pairs,
+    evaluate_suite,
+    load_suite,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def small_sets(shared_data):
+    return load_suite(STANDARD, shared_data, limit=5, only=["llmbar-natural", "llmbar-adversarial", "tldr"])
+
+
+def test_report_renders_for_two_tiny_checkpoints(tiny_model_dir, tiny_plain_model_dir, small_sets, tmp_path):
+    evaluations = {}
+    for name, path in (("chat", tiny_model_dir), ("plain", tiny_plain_model_dir)):
+        scorer = load_scorer(str(path), max_length=64)
+        evaluations[name] = evaluate_suite(scorer, small_sets, batch_size=4)
+    adversarial = evaluations["chat"]["metrics"]["llmbar-adversarial"]
+    assert adversarial["pairs"] == 5 and 0.0 <= adversarial["section_score"] <= 1.0
+    assert "llmbar" in evaluations["chat"]["sections"] and len(evaluations["plain"]["margins"]["tldr"]) == 5
+
+    results = suite_results(evaluations, small_sets, suite="standard", data_root="/data")
+    md = write_suite_report(results, tmp_path / "report", title="two tiny models")
+    for png in ("accuracy.png", "reliability.png", "margins.png"):
+        file = tmp_path / "report" / png
+        assert file.exists() and file.stat().st_size > 1000 and file.read_bytes()[:4] == b"\x89PNG"
+    text = md.read_text()
+    assert text.startswith("# two tiny models")
+    for needle in ("| chat |", "| plain |", "llmbar (section)", "## Calibration", "## Length bias",
+                   "## Reward scale", "## Eval data", "![accuracy](accuracy.png)", "llmbar-adver-neighbor"):
+        assert needle in text, needle
+    again = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert render_markdown(again) == render_markdown(results)  # the JSON alone regenerates the report
+
+
+def _evaluation(accuracies: dict[str, float], margin_std: float = 1.0) -> dict:
+    return {"metrics": {s: {"accuracy": a, "margin_std": margin_std} for s, a in accuracies.items()},
+            "sections": {}, "margins": {s: [1.0, -0.5] for s in accuracies}}
+
+
+def test_groups_show_mean_and_sd_over_seeds():
+    results = {"suite": "t", "data_root": "/d",
+               "sets": {s: {"pairs": 2, "available": 2, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
+                        for s in ("a", "b")},
+               "models": {"bt/s0": _evaluation({"a": 0.6, "b": 0.8}), "bt/s1": _evaluation({"a": 0.7, "b": 0.8})},
+               "groups": {"bt": ["bt/s0", "bt/s1"]}}
+    row = accuracy_table(results)["bt"]
+    assert row["a"].mean == pytest.approx(0.65) and row["a"].sd == pytest.approx(math.sqrt(0.005))
+    assert row["mean"].values == pytest.approx((0.7, 0.75))  # macro mean per seed
+    assert row["b"].format() == "0.800 ± 0.000" and Stat((0.5,)).format() == "0.500"
+    assert "| bt | 0.650 ± 0.071 | 0.800 ± 0.000 | 0.725 ± 0.035 |" in render_markdown(results)
+
+
+def test_cli_suite_writes_the_report(tiny_model_dir, tiny_plain_model_dir, shared_data, tmp_path, capsys):
+    out = tmp_path / "suite"
+    assert cli(["eval", "--suite", "standard", "--data-root", str(shared_data), "--sets", "llmbar-natural",
+                "--limit", "4", "--max-length", "64", "--model", str(tiny_model_dir), str(tiny_plain_model_dir),
+                "--output", str(out)]) == 0
+    assert "## " not in capsys.readouterr().out.split("### Accuracy")[0]
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["models"]) == [str(tiny_model_dir), str(tiny_plain_model_dir)]
+    assert report["sets"]["llmbar-natural"]["pairs"] == 4 and (out / "margins.png").stat().st_size > 0
+    with pytest.raises(SystemExit, match="either --data or --suite"):
+        cli(["eval", "--model", str(tiny_model_dir)])
+
+
+@pytest.fixture(scope="module")
+def haf_export(tiny_model_dir, tmp_path_factory):
+    """A tiny HaF model trained with a validation split and checkpoint selection."""
+    from rewardkit.models.reward_model import ModelConfig
+    from rewardkit.objectives.objective import ObjectiveConfig
+    from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
+    from rewardkit.training.run import run_training
+
+    root = tmp_path_factory.mktemp("haf")
+    rng = random.Random(0)
+    rows = []
+    for _ in range(48):
+        a, b = rng.randint(1, 50), rng.randint(1, 50)
+        rows.append({"prompt": f"What is {a}+{b}?", "chosen": f"{a + b}.", "rejected": f"Maybe {a * b + 7}"})
+    train = root / "train.jsonl"
+    train.write_text("\n".join(json.dumps(r) for r in rows[:32]))
+    mixed = root / "mixed.jsonl"  # 8 training pairs + 16 unseen ones
+    mixed.write_text("\n".join(json.dumps(r) for r in rows[:8] + rows[32:]))
+    cfg = RunConfig(model=ModelConfig(name=str(tiny_model_dir), tuning="top_layers", top_layers=1),
+                    data=DataConfig(train=[str(train)], heldout_fraction=0.0, validation_fraction=0.25, max_length=48),
+                    objective=ObjectiveConfig(objective="haf"),
+                    training=TrainConfig(output_dir=str(root / "run"), num_epochs=2, batch_size=8, learning_rate=3e-3,
+                                         eval_steps=2, select_best=True, report_to=[], eval_before=False))
+    return run_training(cfg), mixed
+
+
+def test_trained_checkpoint_overlap_and_cached_reference(haf_export):
+    summary, mixed = haf_export
+    selected = summary["selected"]
+    assert Path(selected["checkpoint"]).name == f"checkpoint-{selected['step']}"
+    assert 0.0 <= selected["validation_accuracy"] <= 1.0
+
+    export = summary["export"]
+    train = checkpoint_training_pairs([export])  # from rewardkit.json's train_entries
+    assert len(train) == 32
+    suite = SuiteConfig("mixed", [EvalSetConfig("mixed", [str(mixed)])])
+    sets = load_suite(suite, mixed.parent, exclude=train)
+    assert sets["mixed"].overlap_removed == 8 and len(sets["mixed"].pairs) == 16
+
+    scorer = load_scorer(export)
+    direct, _ = evaluate_set(scorer, sets["mixed"].pairs, prior=None)  # reference model forward every batch
+    cached = evaluate_suite(scorer, sets, prior=None)["metrics"]["mixed"]  # reference log-probs from the cache
+    assert cached["implicit_accuracy"] == pytest.approx(direct["implicit_accuracy"])
+    assert cached["implicit"]["margin_mean"] == pytest.approx(direct["implicit"]["margin_mean"], abs=1e-4)
+    assert cached["accuracy"] == pytest.approx(direct["accuracy"])
+    assert scorer.reference is not None and type(scorer.reference).__name__ == "FrozenModelReference"
+
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location("methods_benchmark", REPO / "benchmarks" / "methods.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_sections_replace_only_their_markers():
+    methods = _benchmark_module()
+    doc = "# R\n\nintro\n\n" + methods.begin_marker("quick") + "\nold\n" + methods.end_marker("quick") + "\n\n## Other\n"
+    new = methods.replace_section(doc, "quick", "## quick\nnew body")
+    assert "old" not in new and "new body" in new and new.startswith("# R\n\nintro") and new.endswith("## Other\n")
+    added = methods.replace_section(new, "hh1k", "hh1k body")
+    assert added.index("## Other") < added.index("hh1k body") and "new body" in added
+    assert methods.replace_section(added, "quick", "## quick\nnew body") == added  # idempotent
+
+
+def test_benchmark_claims_and_best_line():
+    methods = _benchmark_module()
+    sets = {s: {"pairs": 400, "available": 400, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
+            for s in ("hh-helpful", "hh-harmless")}
+    models = {}
+    for seed in (0, 1):
+        models[f"bt/s{seed}"] = _evaluation({"hh-helpful": 0.62, "hh-harmless": 0.60}, margin_std=2.0)
+        models[f"dpo/s{seed}"] = _evaluation({"hh-helpful": 0.62, "hh-harmless": 0.45}, margin_std=0.1)
+        models[f"pcrm-length/s{seed}"] = _evaluation({"hh-helpful": 0.63, "hh-harmless": 0.61}, margin_std=1.0)
+    report = {"suite": "standard", "data_root": "/d", "sets": sets, "models": models,
+              "groups": {m: [f"{m}/s0", f"{m}/s1"] for m in ("bt", "dpo", "pcrm-length")}}
+    claims = {c["claim"]: c for c in methods.claim_checks(report, ["hh-helpful"], seeds=2)}
+    assert claims["DPO generalises worse out of distribution than BT"]["verdict"] == "supported"
+    assert claims["DPO generalises worse out of distribution than BT"]["difference"] == pytest.approx(0.15)
+    assert claims["pcrm-length constrains reward scale (margin std below BT's)"]["ratio"] == pytest.approx(0.5)
+    assert claims["pcrm-length improves accuracy over BT"]["verdict"].startswith("inconclusive")
+    assert not any("HaF" in c for c in claims)  # no HaF runs, no HaF claims
+    summary = methods.summarize(report, ["bt", "dpo", "pcrm-length"])
+    assert methods.best_line("quick", summary) == "methods quick best=pcrm-length hh-helpful=0.630 hh-harmless=0.610 mean=0.620"
