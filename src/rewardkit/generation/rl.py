@@ -1,0 +1,211 @@
+"""Policy optimisation with TRL's GRPO or RLOO trainer, LoRA on the policy, any rewardkit reward.
+
+    before = score of greedy responses of the base policy on held-out prompts (gold / holistic / reward)
+    train  = GRPOTrainer | RLOOTrainer(policy, reward_funcs=[TRLRewardFunction(reward)], peft_config=LoRA)
+    after  = the same score with the trained adapter merged
+
+The reward is sequence level: GRPO and RLOO take one scalar per completion, so token-level aspect rewards are
+summed (the paper's PPO places them on their tokens). Missing normalisation stats are measured first on
+samples of the initial policy for the training prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from rewardkit.generation.prompts import PromptConfig, PromptItem, load_prompts
+from rewardkit.generation.sampling import Policy, SamplingConfig, generate, load_policy, model_fingerprint
+from rewardkit.rewards.combinators import COMBINE_MODES, RewardFunction
+
+log = logging.getLogger("rewardkit.generation")
+
+ALGORITHMS = ("grpo", "rloo")
+EVAL_REWARDS = ("auto", "gold", "holistic", "reward")
+
+
+@dataclass
+class RLTrainingConfig:
+    """Trainer settings (per step: prompts_per_step prompts x num_generations completions)."""
+
+    algorithm: str = "grpo"
+    steps: int = 20
+    prompts_per_step: int = 2
+    num_generations: int = 4
+    max_completion_length: int = 48
+    learning_rate: float = 2e-4
+    beta: float = 0.0  # KL coefficient (0: no reference model)
+    temperature: float = 1.0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    seed: int = 0
+    logging_steps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
+        if self.steps < 1 or self.prompts_per_step < 1 or self.max_completion_length < 1:
+            raise ValueError("steps, prompts_per_step and max_completion_length must be >= 1")
+        if self.num_generations < 2:
+            raise ValueError(f"num_generations must be >= 2 (group baselines), got {self.num_generations}")
+        if self.learning_rate <= 0 or self.beta < 0 or self.temperature <= 0:
+            raise ValueError("learning_rate and temperature must be > 0, beta >= 0")
+
+
+@dataclass
+class HeldOutPrompts(PromptConfig):
+    seed: int = 2  # differs from the training prompts' seed; overlapping prompts are removed anyway
+
+
+@dataclass
+class RLConfig:
+    """`rewardkit rl` settings (flags or YAML)."""
+
+    FLAG_NAMES = {"prompts.seed": "prompt-seed", "prompts.source": "prompts", "prompts.n_per_family": "n-per-family",
+                  "prompts.families": "families", "prompts.limit": "limit",
+                  "prompts.max_prompt_chars": "max-prompt-chars",
+                  "eval_prompts.seed": "eval-seed", "eval_prompts.source": "eval-prompts",
+                  "eval_prompts.n_per_family": "eval-n-per-family", "eval_prompts.families": "eval-families",
+                  "eval_prompts.limit": "eval-limit", "eval_prompts.max_prompt_chars": "eval-max-prompt-chars",
+                  "training.seed": "seed"}
+
+    reward: str = ""  # reward YAML
+    combine: str | None = None  # override the reward's combine mode
+    holistic: str | None = None  # override the reward's holistic model checkpoint
+    stats_file: str | None = None  # override where normalisation stats live (default: beside the reward YAML)
+    policy: str = "smollm2-135m"
+    eval_reward: str = "auto"  # auto: gold when the prompts have suite meta, else the holistic RM
+    eval_max_new_tokens: int = 48
+    calibration_samples: int = 2  # per training prompt, when normalisation stats are missing
+    output_dir: str = "runs/rl"
+    prompts: PromptConfig = field(default_factory=PromptConfig)
+    eval_prompts: HeldOutPrompts = field(default_factory=HeldOutPrompts)
+    training: RLTrainingConfig = field(default_factory=RLTrainingConfig)
+
+    def __post_init__(self) -> None:
+        if not self.reward:
+            raise ValueError("reward: a reward YAML file is required (--reward FILE)")
+        if self.combine is not None and self.combine not in COMBINE_MODES:
+            raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}, got {self.combine!r}")
+        if self.eval_reward not in EVAL_REWARDS:
+            raise ValueError(f"eval_reward must be one of {', '.join(EVAL_REWARDS)}, got {self.eval_reward!r}")
+        if self.eval_max_new_tokens < 1 or self.calibration_samples < 1:
+            raise ValueError("eval_max_new_tokens and calibration_samples must be >= 1")
+
+
+def eval_scorer(kind: str, reward: RewardFunction, items: Sequence[PromptItem]) -> tuple[str, Any]:
+    """(name, fn(prompts, responses, metas) -> list[float]) of the before/after score."""
+    from rewardkit.rewards.gold import GoldReward, has_gold
+
+    if kind == "auto":
+        kind = "gold" if has_gold([it.meta for it in items]) else "holistic" if reward.holistic else "reward"
+    if kind == "gold":
+        if not has_gold([it.meta for it in items]):
+            raise ValueError("eval_reward gold needs suite prompts (gold meta)")
+        return "gold", GoldReward().score
+    if kind == "holistic":
+        if reward.holistic is None:
+            raise ValueError(f"eval_reward holistic: reward {reward.name} has no holistic component")
+        return reward.holistic.name, reward.holistic.score
+    return reward.name, reward
+
+
+def policy_score(policy: Policy, items: Sequence[PromptItem], scorer: Any, max_new_tokens: int) -> float:
+    """Mean score of the policy's greedy responses."""
+    prompts = [it.prompt for it in items]
+    responses = [row[0] for row in generate(policy, prompts, 1, SamplingConfig(max_new_tokens=max_new_tokens,
+                                                                                  cache_dir="off"),
+                                            greedy=True, desc="greedy eval")]
+    values = scorer(prompts, responses, [it.meta for it in items])
+    return float(sum(values) / len(values))
+
+
+def train_dataset(items: Sequence[PromptItem]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_list([{"prompt": it.prompt, "meta": json.dumps(it.meta, ensure_ascii=False)} for it in items])
+
+
+def build_trainer(policy: Policy, reward_fn: Any, items: Sequence[PromptItem], cfg: RLTrainingConfig,
+                  output_dir: str) -> Any:
+    """A TRL GRPO or RLOO trainer on CPU-friendly settings, LoRA on every linear layer of the policy."""
+    from peft import LoraConfig
+
+    common = dict(output_dir=output_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.prompts_per_step *
+                  cfg.num_generations, num_generations=cfg.num_generations,
+                  max_completion_length=cfg.max_completion_length, learning_rate=cfg.learning_rate, beta=cfg.beta,
+                  temperature=cfg.temperature, top_k=0, top_p=1.0, logging_steps=cfg.logging_steps,
+                  save_strategy="no", report_to="none", seed=cfg.seed, bf16=False, fp16=False,
+                  use_cpu=not _has_accelerator(), dataloader_num_workers=0, gradient_accumulation_steps=1,
+                  disable_tqdm=False)
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules="all-linear", task_type="CAUSAL_LM", bias="none")
+    if cfg.algorithm == "grpo":
+        from trl import GRPOConfig, GRPOTrainer
+
+        return GRPOTrainer(model=policy.model, reward_funcs=[reward_fn], args=GRPOConfig(**common),
+                           train_dataset=train_dataset(items), processing_class=policy.tokenizer, peft_config=lora)
+    from trl import RLOOConfig, RLOOTrainer
+
+    return RLOOTrainer(model=policy.model, reward_funcs=[reward_fn], args=RLOOConfig(**common),
+                       train_dataset=train_dataset(items), processing_class=policy.tokenizer, peft_config=lora)
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Policy | None = None) -> dict[str, Any]:
+    """Before / train / after; writes rl.json and the LoRA adapter under output_dir."""
+    from rewardkit.rewards.config import load_reward
+    from rewardkit.rewards.trl_adapter import TRLRewardFunction
+
+    started = time.time()
+    reward = reward or load_reward(config.reward, combine=config.combine, holistic_path=config.holistic,
+                                   stats_file=config.stats_file)
+    train_items = load_prompts(config.prompts)
+    eval_items = load_prompts(config.eval_prompts, exclude=train_items)
+    if not train_items or not eval_items:
+        raise ValueError(f"need training and held-out prompts, got {len(train_items)} and {len(eval_items)}")
+    policy = policy or load_policy(config.policy)
+    cfg = config.training
+    if reward.missing_stats():
+        prompts = [it.prompt for it in train_items]
+        samples = generate(policy, prompts, config.calibration_samples,
+                           SamplingConfig(max_new_tokens=cfg.max_completion_length, temperature=cfg.temperature,
+                                          seed=cfg.seed), desc="calibration samples")
+        reward.calibrate([p for p, row in zip(prompts, samples) for _ in row], [r for row in samples for r in row],
+                         [it.meta for it, row in zip(train_items, samples) for _ in row])
+    score_name, scorer = eval_scorer(config.eval_reward, reward, eval_items)
+    before = policy_score(policy, eval_items, scorer, config.eval_max_new_tokens)
+    log.info("before training: %s = %.4f on %d held-out prompts", score_name, before, len(eval_items))
+    out = Path(config.output_dir)
+    trainer = build_trainer(policy, TRLRewardFunction(reward), train_items, cfg, str(out / "trainer"))
+    trainer.train()
+    adapter_dir = out / "adapter"
+    trainer.model.save_pretrained(str(adapter_dir))
+    merged = trainer.model.merge_and_unload()
+    merged.eval()
+    trained = Policy(name=f"{policy.name}+{adapter_dir}", model=merged, tokenizer=policy.tokenizer,
+                     fingerprint=model_fingerprint([str(adapter_dir)]))
+    trained.tokenizer.padding_side = "left"
+    after = policy_score(trained, eval_items, scorer, config.eval_max_new_tokens)
+    history = [h for h in trainer.state.log_history if "reward" in h]
+    results = {"before": before, "after": after, "score": score_name, "reward": reward.name,
+               "combine": reward.settings.mode, "algorithm": cfg.algorithm, "train_prompts": len(train_items),
+               "eval_prompts": len(eval_items), "steps": cfg.steps, "seconds": round(time.time() - started, 1),
+               "train_reward_first": history[0]["reward"] if history else math.nan,
+               "train_reward_last": history[-1]["reward"] if history else math.nan,
+               "log_history": trainer.state.log_history, "adapter": str(adapter_dir),
+               "config": json.loads(json.dumps(asdict(config), default=str))}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rl.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return results

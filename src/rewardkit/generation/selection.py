@@ -1,0 +1,99 @@
+"""`rewardkit select-aspects`: rank candidate aspects by their consistency with the holistic reward.
+
+For each prompt the policy gives a greedy and a sampled response; the holistic reward and every candidate
+aspect (the aspects of a reward YAML, plus the suite's gold scorer as a reference row when the prompts have
+gold meta) state their preference; `rewards.consistency` turns that into inconsistency rates, coverage and
+greedy win rates. Writes aspects.md, aspects.json and aspects.png.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rewardkit.generation.prompts import PromptConfig, load_prompts
+from rewardkit.generation.sampling import SamplingConfig, generate, load_policy
+from rewardkit.rewards.combinators import RewardFunction
+from rewardkit.rewards.consistency import (aspect_consistency, bar_chart, consistency_table, preferences,
+                                           rank_aspects, write_results)
+
+log = logging.getLogger("rewardkit.generation")
+
+
+@dataclass
+class SelectionPrompts(PromptConfig):
+    n_per_family: int = 6
+
+
+@dataclass
+class SelectionSampling(SamplingConfig):
+    max_new_tokens: int = 64
+    batch_size: int = 32
+
+
+@dataclass
+class SelectAspectsConfig:
+    """`rewardkit select-aspects` settings (flags or YAML)."""
+
+    FLAG_NAMES = {"prompts.seed": "prompt-seed", "prompts.source": "prompts"}
+
+    reward: str = ""  # reward YAML: its holistic component and its aspects (the candidates)
+    holistic: str | None = None  # override the reward's holistic model checkpoint
+    stats_file: str | None = None  # override where normalisation stats live (default: beside the reward YAML)
+    policy: str = "smollm2-135m"
+    include_gold: bool = True  # add the suite's gold scorer as a reference row when prompts have gold meta
+    tie_tolerance: float = 0.0
+    output_dir: str = "runs/select-aspects"
+    prompts: SelectionPrompts = field(default_factory=SelectionPrompts)
+    sampling: SelectionSampling = field(default_factory=SelectionSampling)
+
+    def __post_init__(self) -> None:
+        if not self.reward:
+            raise ValueError("reward: a reward YAML file is required (--reward FILE)")
+        if self.tie_tolerance < 0:
+            raise ValueError(f"tie_tolerance must be >= 0, got {self.tie_tolerance}")
+
+
+def run_select_aspects(config: SelectAspectsConfig, reward: RewardFunction | None = None,
+                       policy: Any = None) -> dict[str, Any]:
+    from rewardkit.rewards.gold import GoldReward, has_gold
+
+    if reward is None:
+        from rewardkit.rewards.config import load_reward
+
+        # only the components matter here, not how they combine
+        reward = load_reward(config.reward, holistic_path=config.holistic, stats_file=config.stats_file,
+                             combine="weighted")
+    if reward.holistic is None:
+        raise ValueError(f"reward {reward.name} has no holistic component to select aspects against")
+    items = load_prompts(config.prompts)
+    policy = policy or load_policy(config.policy)
+    prompts = [it.prompt for it in items]
+    metas = [it.meta for it in items]
+    greedy = [r[0] for r in generate(policy, prompts, 1, config.sampling, greedy=True, desc="greedy")]
+    sampled = [r[0] for r in generate(policy, prompts, 1, config.sampling, desc="sampled")]
+    candidates: dict[str, Any] = {a.component.name: a.component for a in reward.aspects}
+    if config.include_gold and has_gold(metas) and "gold" not in candidates:
+        candidates["gold (reference)"] = GoldReward()
+    h_prefs = preferences(reward.holistic.score(prompts, greedy, metas), reward.holistic.score(prompts, sampled, metas),
+                          config.tie_tolerance)
+    results = [aspect_consistency(name, h_prefs,
+                                  preferences(c.score(prompts, greedy, metas), c.score(prompts, sampled, metas),
+                                              config.tie_tolerance))
+               for name, c in candidates.items()]
+    ranked = rank_aspects(results)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = consistency_table(reward.holistic.name, h_prefs, ranked)
+    (out / "aspects.md").write_text(table)
+    write_results(ranked, out / "aspects.json", holistic=reward.holistic.name, prompts=len(items),
+                  policy=config.policy, config=asdict(config))
+    bar_chart(ranked, out / "aspects.png", title=f"aspects vs {reward.holistic.name} ({len(items)} prompts)")
+    with open(out / "responses.jsonl", "w", encoding="utf-8") as f:
+        for it, g, s in zip(items, greedy, sampled):
+            f.write(json.dumps({"prompt": it.prompt, "meta": it.meta, "greedy": g, "sampled": s},
+                               ensure_ascii=False) + "\n")
+    return {"ranked": ranked, "table": table, "output_dir": str(out)}
