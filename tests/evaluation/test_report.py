@@ -4,12 +4,10 @@ training overlap removed, cached reference); the benchmark's docs sections."""
 import importlib.util
 import json
 import math
-import random
 import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from rewardkit.cli.main import main as cli
 from rewardkit.evaluation.evaluate import evaluate_set, load_scorer
@@ -22,6 +20,7 @@ from rewardkit.evaluation.suites import (
     evaluate_suite,
     load_suite,
 )
+from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -94,15 +93,9 @@ def haf_export(tiny_model_dir, tmp_path_factory):
     from rewardkit.training.run import run_training
 
     root = tmp_path_factory.mktemp("haf")
-    rng = random.Random(0)
-    rows = []
-    for _ in range(48):
-        a, b = rng.randint(1, 50), rng.randint(1, 50)
-        rows.append({"prompt": f"What is {a}+{b}?", "chosen": f"{a + b}.", "rejected": f"Maybe {a * b + 7}"})
-    train = root / "train.jsonl"
-    train.write_text("\n".join(json.dumps(r) for r in rows[:32]))
-    mixed = root / "mixed.jsonl"  # 8 training pairs + 16 unseen ones
-    mixed.write_text("\n".join(json.dumps(r) for r in rows[:8] + rows[32:]))
+    rows = arithmetic_rows(48)
+    train = write_jsonl(root / "train.jsonl", rows[:32])
+    mixed = write_jsonl(root / "mixed.jsonl", rows[:8] + rows[32:])  # 8 training pairs + 16 unseen ones
     cfg = RunConfig(model=ModelConfig(name=str(tiny_model_dir), tuning="top_layers", top_layers=1),
                     data=DataConfig(train=[str(train)], heldout_fraction=0.0, validation_fraction=0.25, max_length=48),
                     objective=ObjectiveConfig(objective="haf"),

@@ -2,8 +2,6 @@
 each run must feed the objective the right per-pair bounds and compute the loss the config names."""
 
 import argparse
-import json
-import random
 
 import pytest
 import torch
@@ -19,19 +17,14 @@ from rewardkit.objectives.losses import (
 from rewardkit.objectives.objective import Objective, ObjectiveConfig
 from rewardkit.training.config import RunConfig
 from rewardkit.training.run import run_training
+from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
 
 @pytest.fixture(scope="module")
 def toy_data(tmp_path_factory):
-    rng = random.Random(0)
-    path = tmp_path_factory.mktemp("pcrm-data") / "toy.jsonl"
-    rows = []
-    for i in range(20):
-        a, b = rng.randint(1, 50), rng.randint(1, 50)
-        rows.append({"prompt": f"What is {a}+{b}?", "chosen": f"{a + b}.", "margin": 0.25 * (i % 3),
-                     "rejected": f"Maybe {a * b + 7}, who knows" if i % 2 else f"{a + b + 1}."})
-    path.write_text("\n".join(json.dumps(r) for r in rows))
-    return path
+    rows = arithmetic_rows(20, rejected=lambda a, b, i, rng: f"Maybe {a * b + 7}, who knows" if i % 2 else f"{a + b + 1}.",
+                           extra=lambda i: {"margin": 0.25 * (i % 3)})
+    return write_jsonl(tmp_path_factory.mktemp("pcrm-data") / "toy.jsonl", rows)
 
 
 def config_from_flags(model_dir, data, out, flags):

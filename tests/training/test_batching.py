@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
@@ -17,6 +16,7 @@ from rewardkit.objectives.objective import ObjectiveConfig
 from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
 from rewardkit.training.run import run_training
 from rewardkit.training.trainer import RewardTrainer
+from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
 _rng = random.Random(0)
 LENGTHS = [_rng.randint(20, 400) for _ in range(101)]
@@ -91,15 +91,9 @@ def test_sampler_uses_the_collators_lengths():
 
 @pytest.fixture(scope="module")
 def toy_data(tmp_path_factory):
-    rng = random.Random(1)
-    path = tmp_path_factory.mktemp("data") / "toy.jsonl"
-    rows = []
-    for _ in range(40):
-        a, b = rng.randint(1, 50), rng.randint(1, 50)
-        pad = " very" * rng.randint(0, 12)  # varied lengths, so budgets give batches of different sizes
-        rows.append({"prompt": f"What is {a}+{b}?", "chosen": f"{a + b}.", "rejected": f"Maybe a{pad} big {a * b}"})
-    path.write_text("\n".join(json.dumps(r) for r in rows))
-    return path
+    # varied lengths, so budgets give batches of different sizes
+    rows = arithmetic_rows(40, seed=1, rejected=lambda a, b, i, rng: f"Maybe a{' very' * rng.randint(0, 12)} big {a * b}")
+    return write_jsonl(tmp_path_factory.mktemp("data") / "toy.jsonl", rows)
 
 
 def budget_config(model_dir, data, out, **train):

@@ -1,7 +1,5 @@
 """End to end on a tiny random Llama: train → evaluate → export → reload, for each objective; resume."""
 
-import json
-import random
 
 import pytest
 import torch
@@ -13,20 +11,14 @@ from rewardkit.models.reward_model import ModelConfig
 from rewardkit.objectives.objective import ObjectiveConfig
 from rewardkit.training.run import prepare_data, run_training
 from rewardkit.training.trainer import RewardTrainer
+from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
 
 @pytest.fixture(scope="module")
 def toy_data(tmp_path_factory):
     """Arithmetic pairs: a correct short answer vs a long evasive one (learnable by a tiny model)."""
-    rng = random.Random(0)
-    path = tmp_path_factory.mktemp("data") / "toy.jsonl"
-    rows = []
-    for i in range(64):
-        a, b = rng.randint(1, 50), rng.randint(1, 50)
-        rows.append({"prompt": f"What is {a}+{b}?", "chosen": f"{a + b}.",
-                     "rejected": f"Maybe {a * b + 7}, who knows", "subset": "even" if i % 2 else "odd"})
-    path.write_text("\n".join(json.dumps(r) for r in rows))
-    return path
+    rows = arithmetic_rows(64, extra=lambda i: {"subset": "even" if i % 2 else "odd"})
+    return write_jsonl(tmp_path_factory.mktemp("data") / "toy.jsonl", rows)
 
 
 def config(model_dir, data, out, objective="bt", **train):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
@@ -47,4 +50,31 @@ def save_tiny_model(path: str | Path, *, seed: int = 0, chat_template: bool = Tr
     model = LlamaForCausalLM(tiny_llama_config(len(tok), layers=layers, hidden=hidden, tie=tie))
     model.save_pretrained(path)
     tok.save_pretrained(path)
+    return path
+
+
+RejectedText = Callable[[int, int, int, random.Random], str]
+
+
+def evasive_answer(a: int, b: int, i: int, rng: random.Random) -> str:
+    """The default wrong answer: long and evasive (a tiny model learns to tell it from the short correct one)."""
+    return f"Maybe {a * b + 7}, who knows"
+
+
+def arithmetic_rows(n: int, *, seed: int = 0, rejected: RejectedText = evasive_answer,
+                    extra: Callable[[int], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """`n` toy preference records "What is a+b?": chosen is the correct sum, rejected is `rejected(a, b, i, rng)`;
+    `extra(i)` adds fields (subset, margin, ...)."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        a, b = rng.randint(1, 50), rng.randint(1, 50)
+        rows.append({"prompt": f"What is {a}+{b}?", "chosen": f"{a + b}.", "rejected": rejected(a, b, i, rng),
+                     **(extra(i) if extra else {})})
+    return rows
+
+
+def write_jsonl(path: str | Path, rows: list[dict[str, Any]]) -> Path:
+    path = Path(path)
+    path.write_text("\n".join(json.dumps(r) for r in rows))
     return path
