@@ -104,3 +104,6 @@ def test_real_hh_records_with_the_default_tokenizer(shared_data, smollm2_dir):
         assert len(e.prompt_ids) + max(len(e.chosen_ids), len(e.rejected_ids)) <= 128
         assert e.chosen_ids[-1] == e.rejected_ids[-1] == tok.eos_token_id
     assert encoder.stats["prompt_truncated"] > 0  # multi-turn HH dialogues exceed 128 tokens
+    first = dict(encoder.stats)
+    encoder.encode_all(pairs[:10])  # a second call counts only its own pairs
+    assert encoder.stats["prompt_truncated"] <= 10 < first["prompt_truncated"]

@@ -139,6 +139,7 @@ class PairEncoder:
         """Encode pairs; pairs that become identical after truncation are dropped with a logged count."""
         out: list[EncodedPair] = []
         pairs = list(pairs)
+        self.stats.clear()  # the counts logged below are this call's
         for i, pair in enumerate(tqdm(pairs, desc=desc, disable=len(pairs) < 2000, leave=False)):
             enc = self.encode(pair, index=i)
             if enc.chosen_ids == enc.rejected_ids:
