@@ -45,6 +45,7 @@ RESULTS = REPO / "benchmarks" / "results"
 DOCS = REPO / "docs"
 RESULTS_MD = DOCS / "results.md"
 RUNS = REPO / "runs" / "methods"
+TRUNK_CACHE_DIR = "trunk-cache"  # under a preset's runs dir: shared by its runs and their evaluations
 
 log = logging.getLogger("rewardkit.benchmarks")
 
@@ -72,6 +73,11 @@ class Budget:
     learning_rate: float = 1e-4
     evals_per_epoch: int = 4  # validation evaluations = checkpoint candidates
     eval_batch_size: int = 16
+    cache_trunk: bool = True  # top_layers: frozen bottom-layer states once per pair (models/trunk_cache.py)
+
+    @property
+    def uses_trunk_cache(self) -> bool:
+        return self.cache_trunk and self.tuning == "top_layers"
 
     def __post_init__(self) -> None:
         if self.tuning not in ("top_layers", "lora", "full"):
@@ -151,14 +157,17 @@ def run_fingerprint(preset: Preset, method: str, seed: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def run_config(preset: Preset, method: str, seed: int, root: Path, out_dir: Path, eval_steps: int) -> Any:
+def run_config(preset: Preset, method: str, seed: int, root: Path, out_dir: Path, eval_steps: int,
+               trunk_cache_dir: Path | None = None) -> Any:
     from rewardkit.models.reward_model import ModelConfig
     from rewardkit.objectives.objective import ObjectiveConfig
     from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
 
     b = preset.budget
     return RunConfig(
-        model=ModelConfig(name=preset.model, tuning=b.tuning, top_layers=b.top_layers, dtype="float32"),
+        model=ModelConfig(name=preset.model, tuning=b.tuning, top_layers=b.top_layers, dtype="float32",
+                          cache_trunk=b.uses_trunk_cache,
+                          trunk_cache_dir=str(trunk_cache_dir) if trunk_cache_dir and b.uses_trunk_cache else None),
         data=DataConfig(train=preset.train_entries(root), eval=[], heldout_fraction=0.0,
                         validation_fraction=preset.validation_fraction, split_seed=0, max_length=b.max_length),
         objective=ObjectiveConfig(**METHODS[method]),
@@ -196,14 +205,21 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
     if out_dir.exists():
         shutil.rmtree(out_dir)  # a stale or half-finished run: start clean
     eval_steps = max(1, math.ceil(steps_per_run(preset, split[0]) / preset.budget.evals_per_epoch / preset.budget.epochs))
-    cfg = run_config(preset, method, seed, root, out_dir, eval_steps)
+    trunk_dir = runs_dir / TRUNK_CACHE_DIR
+    cfg = run_config(preset, method, seed, root, out_dir, eval_steps, trunk_dir)
     print(f"[{method} seed {seed}] training ({split[0]} pairs, validation {split[1]}, eval every {eval_steps} steps)",
           flush=True)
     started = time.time()
     summary = run_training(cfg)
     trained = time.time()
     scorer = load_scorer(summary["export"])
-    evaluation = evaluate_suite(scorer, sets, batch_size=preset.budget.eval_batch_size)
+    trunk = None
+    if preset.budget.uses_trunk_cache:  # the base model's trunk; evaluate_suite verifies the export shares it
+        from rewardkit.models.trunk_cache import TrunkCache
+
+        trunk = TrunkCache.for_base_model(preset.model, preset.budget.top_layers, trunk_dir)
+    evaluation = evaluate_suite(scorer, sets, batch_size=preset.budget.eval_batch_size, trunk_cache=trunk)
+    del trunk
     finished = time.time()
     del scorer
     gc.collect()
@@ -637,7 +653,8 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
         cached_runs = sum((r["train"] - b.epochs * t["packed"] * f * (1 - share))
                           + (r["validation"] + r["eval"]) * share + r["overhead"]
                           for r in per_run.values()) * len(preset.seeds)
-        cached = trunk_once + cached_runs + once
+        ref_trunk = (t["packed"] + v["packed"] + ev["packed"]) * f * (1 - share) if any(policy.values()) else 0.0
+        cached = trunk_once + cached_runs + once - ref_trunk  # the reference passes reuse the trunk too
     return {"preset": preset.name, "train_tokens": t, "validation_tokens": v, "eval_tokens": ev,
             "per_run_seconds": per_run, "once_seconds": once, "runs": len(preset.methods) * len(preset.seeds),
             "total_seconds": total, "with_trunk_cache_seconds": cached}

@@ -9,6 +9,12 @@ Resuming needs every epoch to have the same number of batches, in an order fixed
     batches (as transformers' LengthGroupedSampler does), then the batch order is shuffled;
   - `token_budget`: the batches are formed once (seeded shuffle, mega-batches sorted by length, filled up
     to the budget), and only their order is reshuffled each epoch.
+
+Several processes (`num_processes` > 1): `batch_size` is per process, as HF's `per_device_train_batch_size`.
+The fixed-size batches are formed as global batches of `batch_size * num_processes` (exactly the batches of one
+process with that batch size, same seed) and each is cut into `num_processes` consecutive per-process batches,
+which accelerate's BatchSamplerShard hands out round-robin: process r gets slice r of every global batch. A token
+budget is per process; a global step then covers `num_processes` consecutive budget batches.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ class PairBatchSampler(Sampler[list[int]]):
 
     def __init__(self, lengths: Sequence[int], *, batch_size: int | None = None, token_budget: int | None = None,
                  group_by_length: bool = True, shuffle: bool = True, seed: int = 0, padded: bool = False,
-                 mega_batch: int = MEGA_BATCH_PAIRS):
+                 mega_batch: int = MEGA_BATCH_PAIRS, num_processes: int = 1):
         if (batch_size is None) == (token_budget is None):
             raise ValueError("give exactly one of batch_size and token_budget")
         if batch_size is not None and batch_size < 1:
@@ -82,6 +88,8 @@ class PairBatchSampler(Sampler[list[int]]):
             raise ValueError("no pairs to batch")
         if mega_batch < 1:
             raise ValueError(f"mega_batch must be >= 1, not {mega_batch}")
+        if num_processes < 1:
+            raise ValueError(f"num_processes must be >= 1, not {num_processes}")
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.token_budget = token_budget
@@ -90,6 +98,7 @@ class PairBatchSampler(Sampler[list[int]]):
         self.seed = seed
         self.padded = padded
         self.mega_batch = mega_batch
+        self.num_processes = num_processes
         self.epoch = 0
         self._fixed: list[list[int]] | None = None
         if token_budget is not None:
@@ -123,14 +132,15 @@ class PairBatchSampler(Sampler[list[int]]):
         g = self._generator(epoch)
         if self._fixed is not None:
             return [self._fixed[i] for i in self._permutation(len(self._fixed), g)]
+        size = self.batch_size * self.num_processes  # the global batch
         order = self._permutation(len(self.lengths), g)
         if self.group_by_length:
-            mega = -(-self.mega_batch // self.batch_size) * self.batch_size  # whole batches per mega-batch
+            mega = -(-self.mega_batch // size) * size  # whole batches per mega-batch
             order = length_grouped(order, self.lengths, mega)
-        chunks = [order[s:s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        chunks = [order[s:s + size] for s in range(0, len(order), size)]
         if self.group_by_length:
             chunks = [chunks[i] for i in self._permutation(len(chunks), g)]
-        return chunks
+        return [part for chunk in chunks for part in split_evenly(chunk, self.num_processes)]
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self.batches(self.epoch))
@@ -138,15 +148,25 @@ class PairBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         if self._fixed is not None:
             return len(self._fixed)
-        return -(-len(self.lengths) // self.batch_size)
+        size = self.batch_size * self.num_processes
+        full, rest = divmod(len(self.lengths), size)
+        return full * self.num_processes + min(rest, self.num_processes)
+
+
+def split_evenly(items: list[int], parts: int) -> list[list[int]]:
+    """Cut `items` into at most `parts` consecutive non-empty slices whose sizes differ by at most one."""
+    base, extra = divmod(len(items), parts)
+    sizes = [base + (i < extra) for i in range(parts)]
+    starts = [sum(sizes[:i]) for i in range(parts)]
+    return [items[s:s + n] for s, n in zip(starts, sizes) if n]
 
 
 def pair_batch_sampler(pairs: Sequence[EncodedPair], *, packing: bool, batch_size: int,
-                       token_budget: int | None = None, group_by_length: bool = False, seed: int = 0
-                       ) -> PairBatchSampler | None:
+                       token_budget: int | None = None, group_by_length: bool = False, seed: int = 0,
+                       num_processes: int = 1) -> PairBatchSampler | None:
     """The training batch sampler a data config asks for; None keeps Trainer's random fixed-size batches."""
     if token_budget is None and not group_by_length:
         return None
     lengths = [packed_length(p) if packing else padded_cost(p) for p in pairs]
     return PairBatchSampler(lengths, batch_size=None if token_budget else batch_size, token_budget=token_budget,
-                            group_by_length=True, seed=seed, padded=not packing)
+                            group_by_length=True, seed=seed, padded=not packing, num_processes=num_processes)

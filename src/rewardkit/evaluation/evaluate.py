@@ -140,16 +140,18 @@ def add_reward_quality(metrics: dict[str, Any], chosen: torch.Tensor, rejected: 
 
 def evaluate_set(scorer: Scorer, pairs: list[PreferencePair], *, name: str = "set", batch_size: int = 16,
                  accelerator: Accelerator | None = None, prior: str | None = "length",
-                 embedder: Any = None, encoded: list[EncodedPair] | None = None, packed: bool = False
-                 ) -> tuple[dict[str, Any], MarginPoints]:
+                 embedder: Any = None, encoded: list[EncodedPair] | None = None, packed: bool = False,
+                 collate: Any = None) -> tuple[dict[str, Any], MarginPoints]:
     """Metrics of one set, and the per-pair points (primary margin, similarity, strength) behind them.
 
     `prior` (length | cosine | None) is the similarity the margins are correlated with: the form of the
     primary score (reward model, or DPO for implicit-only scorers); `embedder` serves the cosine prior.
     `encoded`: `pairs` already encoded by `scorer.encoder()` (e.g. with precomputed reference log-probs).
     `packed`: shared-prefix packed rows (same scores, fewer tokens) instead of padded rows.
+    `collate`: a pair collator overriding `packed` (e.g. models/trunk_cache.py TrunkStateCollator).
     """
-    collate = None if packed else PaddedPairCollator(scorer.tokenizer.pad_token_id)
+    if collate is None:
+        collate = None if packed else PaddedPairCollator(scorer.tokenizer.pad_token_id)
     if encoded is None:
         encoded = scorer.encoder().encode_all(pairs, desc=f"encoding {name}")
     scores = score_pairs(scorer.model, encoded, collate, batch_size=batch_size, reward_head=scorer.reward_head,

@@ -370,7 +370,8 @@ def add_set_section_score(metrics: dict[str, Any], eval_set: EvalSet) -> None:
 
 
 def evaluate_suite(scorer: Any, sets: dict[str, EvalSet], *, batch_size: int = 16, prior: str | None = "length",
-                   embedder: Any = None, reference_name: str | None = None) -> dict[str, Any]:
+                   embedder: Any = None, reference_name: str | None = None, trunk_cache: Any = None
+                   ) -> dict[str, Any]:
     """Evaluate one scorer on every set (shared-prefix packed rows): {"metrics": {set: metrics},
     "sections": {section: score},
     "implicit_sections": {...} (scorers with an implicit reward), "margins": {set: [primary margin per pair]}}.
@@ -378,6 +379,8 @@ def evaluate_suite(scorer: Any, sets: dict[str, EvalSet], *, batch_size: int = 1
     The implicit reward's reference log-probs come from the on-disk cache of `precompute_reference_logps`
     (keyed by the reference weights and token ids), so several DPO / HaF checkpoints with the same reference
     pay for the reference pass once. `reference_name` defaults to the checkpoint's recorded reference model.
+    `trunk_cache` (models/trunk_cache.py TrunkCache of the base model a top_layers checkpoint was trained
+    from): run only the top layers on cached bottom-layer states; a checkpoint with other bottom layers is refused.
     """
     from rewardkit.evaluation.evaluate import evaluate_set
 
@@ -385,11 +388,15 @@ def evaluate_suite(scorer: Any, sets: dict[str, EvalSet], *, batch_size: int = 1
     margins: dict[str, list[float]] = {}
     for name, eval_set in sets.items():
         encoded = scorer.encoder().encode_all(eval_set.pairs, desc=f"encoding {name}")
+        collate = None
+        if trunk_cache is not None:
+            trunk_cache.ensure(scorer.model, encoded, batch_size=batch_size)
+            collate = trunk_cache.collator(scorer.tokenizer.pad_token_id)
         original = scorer.reference
-        scorer.reference = cached_reference(scorer, encoded, batch_size, reference_name)
+        scorer.reference = cached_reference(scorer, encoded, batch_size, reference_name, trunk_cache)
         try:
             m, points = evaluate_set(scorer, eval_set.pairs, name=name, batch_size=batch_size, prior=prior,
-                                     embedder=embedder, encoded=encoded, packed=True)
+                                     embedder=embedder, encoded=encoded, packed=True, collate=collate)
         finally:
             scorer.reference = original
         add_set_section_score(m, eval_set)
@@ -401,9 +408,11 @@ def evaluate_suite(scorer: Any, sets: dict[str, EvalSet], *, batch_size: int = 1
     return out
 
 
-def cached_reference(scorer: Any, encoded: list[Any], batch_size: int, reference_name: str | None) -> Any:
+def cached_reference(scorer: Any, encoded: list[Any], batch_size: int, reference_name: str | None,
+                     trunk_cache: Any = None) -> Any:
     """The scorer's reference as precomputed (disk-cached) log-probs on `encoded`, when it is a frozen model
-    with a known name; otherwise the scorer's reference unchanged."""
+    with a known name; otherwise the scorer's reference unchanged. A `trunk_cache` whose trunk the reference
+    shares skips its bottom layers."""
     import torch
 
     from rewardkit.data.packing import PackedPairCollator
@@ -416,7 +425,11 @@ def cached_reference(scorer: Any, encoded: list[Any], batch_size: int, reference
     device = "cuda" if torch.cuda.is_available() else "cpu"
     frozen.to(device)
     dtype = str(next(frozen.parameters()).dtype).removeprefix("torch.")
-    precompute_reference_logps(frozen, encoded, PackedPairCollator(pad_token_id=0),
+    collate = PackedPairCollator(pad_token_id=0)
+    if trunk_cache is not None and trunk_cache.matches(frozen):
+        trunk_cache.ensure(frozen, encoded, batch_size=batch_size)
+        collate = trunk_cache.collator(pad_token_id=0)
+    precompute_reference_logps(frozen, encoded, collate,
                                model_name=name, dtype=dtype, batch_size=batch_size, device=device)
     return PrecomputedReference()
 

@@ -38,12 +38,17 @@ class ModelConfig:
     attn_implementation: str | None = "sdpa"
     gradient_checkpointing: bool = False
     trust_remote_code: bool = False
+    # tuning=top_layers: compute the frozen bottom layers' output once per pair (models/trunk_cache.py)
+    cache_trunk: bool = False
+    trunk_cache_dir: str | None = None  # where cache_trunk stores states on disk (None: memory only)
 
     def __post_init__(self) -> None:
         if self.tuning not in ("full", "lora", "top_layers"):
             raise ValueError(f"model.tuning must be full, lora or top_layers, not {self.tuning!r}")
         if self.head_init not in (None, "normal", "zero"):
             raise ValueError(f"model.head_init must be normal or zero, not {self.head_init!r}")
+        if self.cache_trunk and self.tuning != "top_layers":
+            raise ValueError(f"model.cache_trunk needs model.tuning=top_layers, not {self.tuning!r}")
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -151,9 +156,18 @@ class RewardModel(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, reward_positions: torch.Tensor,
                 position_ids: torch.Tensor | None = None, logp_positions: torch.Tensor | None = None,
                 logp_targets: torch.Tensor | None = None, logp_seq: torch.Tensor | None = None,
-                need_rewards: bool = True, need_logps: bool = False, **_: Any) -> dict[str, torch.Tensor]:
-        """Returns {"rewards": (S,)} and/or {"logps": (S,)} for the S sequences named by reward_positions."""
-        hidden = self.hidden_states(input_ids, attention_mask, position_ids)
+                need_rewards: bool = True, need_logps: bool = False, trunk_states: torch.Tensor | None = None,
+                trunk_depth: int | None = None, **_: Any) -> dict[str, torch.Tensor]:
+        """Returns {"rewards": (S,)} and/or {"logps": (S,)} for the S sequences named by reward_positions.
+
+        With `trunk_states` (cached output of the frozen layers below `trunk_depth`, models/trunk_cache.py)
+        only the layers from `trunk_depth` up run."""
+        if trunk_states is not None:
+            from rewardkit.models.trunk_cache import top_hidden_states
+
+            hidden = top_hidden_states(self, trunk_states, trunk_depth, attention_mask, position_ids)
+        else:
+            hidden = self.hidden_states(input_ids, attention_mask, position_ids)
         out: dict[str, torch.Tensor] = {}
         num_seqs = reward_positions.numel()
         if need_rewards:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from accelerate import PartialState
@@ -122,7 +123,8 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
         save_config(cfg, out_dir / "config.yaml")  # the resolved config, next to the outputs
     set_seed(cfg.training.seed)
 
-    data = prepare_data(cfg)
+    with state.main_process_first():  # downloads / caches once; the other processes then read them
+        data = prepare_data(cfg)
     tokenizer = load_tokenizer(cfg.model.name)
     encoding = EncodingConfig(cfg.data.max_length, cfg.data.max_prompt_length, cfg.data.use_chat_template)
     encoder = PairEncoder(tokenizer, encoding)
@@ -134,12 +136,20 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     model = build_reward_model(cfg.model, train_lm_head=objective.needs_logps, keep_lm_head=objective.needs_logps,
                                head_init=ocfg.default_head_init)
     collate = pair_collator(tokenizer.pad_token_id, cfg.data.packing, cfg.data.row_tokens)
+    if cfg.model.cache_trunk:  # frozen bottom layers: their output once per pair (models/trunk_cache.py)
+        from rewardkit.models.trunk_cache import prepare_trunk_collator
+
+        with state.main_process_first():  # the main process fills the on-disk cache first
+            collate = prepare_trunk_collator(
+                model, train_enc + val_enc, top_layers=cfg.model.top_layers, pad_token_id=tokenizer.pad_token_id,
+                packing=cfg.data.packing, row_tokens=cfg.data.row_tokens, directory=cfg.model.trunk_cache_dir,
+                batch_size=cfg.training.eval_batch_size, device=state.device)
 
     reference = None
     if objective.needs_logps:
         reference = make_reference(ocfg.reference, model)
         if ocfg.reference == "precomputed":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = state.device  # this process's accelerator (cuda:<local rank>), or cpu
             model.to(device)
             for enc in (train_enc, val_enc):
                 if enc:
@@ -169,7 +179,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
                             train_batch_sampler=pair_batch_sampler(
                                 train_enc, packing=cfg.data.packing, batch_size=cfg.training.batch_size,
                                 token_budget=cfg.data.token_budget, group_by_length=cfg.data.group_by_length,
-                                seed=cfg.training.seed))
+                                seed=cfg.training.seed, num_processes=state.num_processes))
     resume = cfg.training.resume_from
     if cfg.training.resume and resume is None:
         resume = get_last_checkpoint(str(out_dir))
@@ -188,9 +198,10 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     if data.eval_sets:
         scorer.reference = evaluation_reference(cfg, reference, model)
         results["after"] = evaluate_scorer(scorer, data.eval_sets, batch_size=cfg.training.eval_batch_size)
-    if state.is_main_process:
-        if cfg.training.export:
+    with full_weights(trainer):  # collective under ZeRO-3: every process enters, the main one writes
+        if state.is_main_process and cfg.training.export:
             results["export"] = str(export_run(cfg, model, tokenizer, results))
+    if state.is_main_process:
         if data.eval_sets:
             report = {k: results[k] for k in ("before", "after") if k in results}
             write_report(report, out_dir, stem="eval")
@@ -198,6 +209,20 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
         (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     state.wait_for_everyone()
     return results
+
+
+@contextmanager
+def full_weights(trainer: RewardTrainer) -> Iterator[None]:
+    """Make the model's full weights readable on every process: DeepSpeed ZeRO-3 partitions parameters across
+    processes, so they are gathered for the block (all processes must enter); otherwise a no-op."""
+    plugin = trainer.accelerator.state.deepspeed_plugin if trainer.is_deepspeed_enabled else None
+    if plugin is None or plugin.zero_stage != 3:
+        yield
+        return
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(list(trainer.model.parameters()), modifier_rank=None):
+        yield
 
 
 def evaluation_reference(cfg: RunConfig, reference: Reference | None, model: RewardModel) -> Reference | None:

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Sampler
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
-from rewardkit.models.reference import Reference
+from rewardkit.models.reference import FrozenModelReference, Reference
 from rewardkit.objectives.objective import Objective
 from rewardkit.training.metrics import MetricAccumulator
 
@@ -51,6 +51,8 @@ class RewardTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.objective = objective
         self.reference = reference
+        if isinstance(reference, FrozenModelReference):
+            reference.frozen = self._prepare_frozen(reference.frozen)
         self.train_batch_sampler = train_batch_sampler  # e.g. data.batching.PairBatchSampler (token budgets)
         self._metrics = {"train": MetricAccumulator(), "eval": MetricAccumulator()}
         self._staging_root: str | None = None
@@ -66,6 +68,19 @@ class RewardTrainer(Trainer):
                             pin_memory=args.dataloader_pin_memory,
                             persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0)
         return self.accelerator.prepare(loader)
+
+    def _prepare_frozen(self, frozen: torch.nn.Module) -> torch.nn.Module:
+        """Place a frozen reference copy like the trained model: sharded with it under DeepSpeed ZeRO-3 (whole
+        on each process under ZeRO-1/2) or FSDP, by TRL's helpers; on this process's device otherwise."""
+        if self.is_deepspeed_enabled:
+            from trl.models.utils import prepare_deepspeed
+
+            return prepare_deepspeed(frozen, self.accelerator)
+        if self.is_fsdp_enabled:
+            from trl.models.utils import prepare_fsdp
+
+            return prepare_fsdp(frozen, self.accelerator)
+        return frozen.to(self.accelerator.device)
 
     # ---- the step ---------------------------------------------------------------------------------
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
