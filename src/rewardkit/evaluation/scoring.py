@@ -47,12 +47,9 @@ def score_pairs(model: RewardModel, pairs: list[EncodedPair],
     if collate is None:
         collate = PackedPairCollator(pad_token_id=0)  # padding is masked out and never read: any valid id
     pairs = sorted(pairs, key=lambda p: p.num_tokens)  # similar lengths per batch: less padding
-    loader = accelerator.prepare_data_loader(DataLoader(pairs, batch_size=batch_size, collate_fn=collate))
-    model.eval()
-    model.to(accelerator.device)
-    parts: dict[str, list[torch.Tensor]] = {}
-    show = accelerator.is_local_main_process and len(loader) > 1
-    for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
+    loader = DataLoader(pairs, batch_size=batch_size, collate_fn=collate)
+
+    def rows_of(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         out = model(**batch, need_rewards=reward_head, need_logps=implicit)
         rows = {"index": batch["pair_index"]}
         if reward_head:
@@ -63,11 +60,10 @@ def score_pairs(model: RewardModel, pairs: list[EncodedPair],
             ref_c, ref_r = ref.chunk(2)
             rows["implicit_chosen"], rows["implicit_rejected"] = beta * (pi_c - ref_c), beta * (pi_r - ref_r)
             rows["logps_chosen"], rows["logps_rejected"] = pi_c, pi_r
-        for name, values in rows.items():
-            parts.setdefault(name, []).append(accelerator.gather_for_metrics(values.contiguous()).cpu())
-    merged = {k: torch.cat(v) for k, v in parts.items()}
-    order = torch.argsort(merged["index"])
-    return PairScores(**{k: v[order] for k, v in merged.items()})
+        return rows
+
+    merged = gather_rows(model, loader, rows_of, accelerator, desc)
+    return PairScores(index=merged.pop("index"), **merged)
 
 
 @torch.no_grad()
@@ -81,21 +77,34 @@ def score_sequences(model: RewardModel, sequences: list[tuple[list[int], list[in
     accelerator = accelerator or Accelerator()
     implicit = reference is not None
     items = sorted(((i, p, r) for i, (p, r) in enumerate(sequences)), key=lambda x: len(x[1]) + len(x[2]))
-    loader = accelerator.prepare_data_loader(DataLoader(items, batch_size=batch_size,
-                                                        collate_fn=SequenceCollator(pad_token_id)))
-    model.eval()
-    model.to(accelerator.device)
-    parts: dict[str, list[torch.Tensor]] = {}
-    show = accelerator.is_local_main_process and len(loader) > 1
-    for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
+    loader = DataLoader(items, batch_size=batch_size, collate_fn=SequenceCollator(pad_token_id))
+
+    def rows_of(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         out = model(**batch, need_rewards=reward_head, need_logps=implicit)
         rows = {"index": batch["index"]}
         if reward_head:
             rows["rewards"] = out["rewards"]
         if implicit:
             rows["implicit"] = beta * (out["logps"] - reference.logps(model, batch))
-        for name, values in rows.items():
+        return rows
+
+    merged = gather_rows(model, loader, rows_of, accelerator, desc)
+    merged.pop("index")
+    return merged
+
+
+def gather_rows(model: RewardModel, loader: DataLoader, rows_of: Callable[[dict[str, Any]], dict[str, torch.Tensor]],
+                accelerator: Accelerator, desc: str) -> dict[str, torch.Tensor]:
+    """Run `rows_of` on every batch of `loader` (sharded across processes), gather the per-item tensors without
+    the duplicates accelerate adds to an uneven last batch, and sort them by their "index" entry."""
+    loader = accelerator.prepare_data_loader(loader)
+    model.eval()
+    model.to(accelerator.device)
+    parts: dict[str, list[torch.Tensor]] = {}
+    show = accelerator.is_local_main_process and len(loader) > 1
+    for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
+        for name, values in rows_of(batch).items():
             parts.setdefault(name, []).append(accelerator.gather_for_metrics(values.contiguous()).cpu())
     merged = {k: torch.cat(v) for k, v in parts.items()}
-    order = torch.argsort(merged.pop("index"))
+    order = torch.argsort(merged["index"])
     return {k: v[order] for k, v in merged.items()}
