@@ -52,7 +52,8 @@ def test_token_from_file_or_environment(tmp_path, monkeypatch):
     (lambda: NormalizationConfig(norm_mean=0.0, norm_std=1.0, calibration="c.jsonl"), "not both"),
     (lambda: ServerConfig(port=70000), "port"),
     (lambda: ServerConfig(log_level="loud"), "log_level"),
-    (lambda: ServeConfig(), "model is required"),
+    (lambda: ServeConfig(), "either --model"),
+    (lambda: ServeConfig(model="m", reward_config="r.yaml"), "either --model"),
 ])
 def test_invalid_settings_are_refused(make, match):
     with pytest.raises(ValueError, match=match):

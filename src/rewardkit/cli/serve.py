@@ -1,6 +1,7 @@
 """Serve a reward model over HTTP for RL and data pipelines (FastAPI + uvicorn, dynamic batching).
 
   rewardkit serve --model runs/quickstart/export --port 8000
+  rewardkit serve --reward-config configs/alarm/suite.yaml      # a hierarchical reward (docs/alarm.md)
   REWARDKIT_SERVE_TOKEN=$(cat token) rewardkit serve --model runs/bt/export --host 0.0.0.0 --norm-mean 0.1 --norm-std 2
 
 Endpoints: POST /score, POST /get_reward (OpenRLHF), GET /health, GET /info, GET /openapi.json.

@@ -123,16 +123,22 @@ class ServerConfig:
 
 @dataclass
 class ServeConfig:
-    """`rewardkit serve`: a model (checkpoint dir, alias or hub id) plus how to score and serve it."""
+    """`rewardkit serve`: a model (checkpoint dir, alias or hub id) or a reward YAML (hierarchical / weighted
+    combinations, docs/alarm.md), plus how to score and serve it."""
 
     model: str = ""
+    reward_config: str = ""  # a reward YAML (rewardkit.rewards) served instead of a model
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
 
     def __post_init__(self) -> None:
-        if not self.model:
-            raise ValueError("model is required (--model: checkpoint dir, alias or hub id)")
+        if bool(self.model) == bool(self.reward_config):
+            raise ValueError("give either --model (checkpoint dir, alias or hub id) or --reward-config (a reward YAML)")
+        norm = self.normalization
+        if self.reward_config and (norm.calibration or norm.norm_mean is not None or norm.norm_std is not None):
+            raise ValueError("--reward-config: the reward YAML normalises its own components (stats_file); "
+                             "the server's normalisation flags apply to --model only")
 
 
 def is_loopback(host: str) -> bool:

@@ -16,7 +16,7 @@ from rewardkit.config import ConfigError
 from rewardkit.serving.app import create_app
 from rewardkit.serving.config import ServeConfig, ServerConfig, check_exposure, resolve_token
 from rewardkit.serving.normalization import build_normalization
-from rewardkit.serving.scorer import ModelBatchScorer
+from rewardkit.serving.scorer import BatchScorer, FunctionBatchScorer, ModelBatchScorer
 
 log = logging.getLogger("rewardkit.serving")
 
@@ -36,6 +36,30 @@ def load_model_scorer(config: ServeConfig) -> ModelBatchScorer:
         raise ConfigError(str(e)) from e
 
 
+def load_reward_scorer(path: str) -> FunctionBatchScorer:
+    """A reward YAML (hierarchical / holistic / aspects / weighted) as a batch scorer. Its normalised components
+    need calibration stats already (measured by `rewardkit bon`, `rl` or `select-aspects`): a server must return
+    the same reward for the same item whatever else is in its batch, so it never calibrates on requests."""
+    from rewardkit.rewards.config import load_reward
+
+    reward = load_reward(path)
+    missing = reward.missing_stats()
+    if missing:
+        raise ConfigError(f"{path}: components {missing} are normalised but have no calibration stats in "
+                          f"{reward.stats_file}; measure them first (rewardkit bon / rl / select-aspects)")
+
+    def score(items: list[tuple[list, str]]) -> list[float]:
+        return reward([p for p, _ in items], [r for _, r in items])
+
+    info = {"reward_config": str(path), "reward": reward.name, "combine": reward.settings.mode,
+            "components": reward.component_names(), "normalized": sorted(reward.stats)}
+    return FunctionBatchScorer(score, info)
+
+
+def load_batch_scorer(config: ServeConfig) -> BatchScorer:
+    return load_reward_scorer(config.reward_config) if config.reward_config else load_model_scorer(config)
+
+
 def uvicorn_server(app: FastAPI, config: ServerConfig) -> uvicorn.Server:
     return uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level,
                                          lifespan="on", timeout_graceful_shutdown=config.graceful_timeout_s,
@@ -46,13 +70,13 @@ def serve(config: ServeConfig) -> None:
     """Load, then serve on config.server.host:port until SIGTERM / SIGINT."""
     token = resolve_token(config.server.token_file)
     check_exposure(config.server.host, token)  # before the (slow) model load
-    scorer = load_model_scorer(config)
+    scorer = load_batch_scorer(config)
     normalization = build_normalization(config.normalization, scorer, batch_size=config.server.batching.max_batch)
     if normalization is not None:
         log.info("normalising rewards with mean %.4f, std %.4f (%s)", normalization.mean, normalization.std,
                  normalization.source)
     app = create_app(scorer, config.server, token=token, normalization=normalization)
     server = uvicorn_server(app, config.server)
-    log.info("serving %s on http://%s:%d (auth: %s)", config.model, config.server.host, config.server.port,
+    log.info("serving %s on http://%s:%d (auth: %s)", config.model or config.reward_config, config.server.host, config.server.port,
              "bearer token" if token else "none, loopback only")
     server.run()
