@@ -7,8 +7,9 @@ import json
 import pytest
 
 from rewardkit.data.record import PreferencePair, validate_pair
+from rewardkit.data.sources import split_pairs
 from rewardkit.data.suite import (FAMILIES, FAMILY_ASPECTS, SOURCE, SuitePrompt, build_suite, gold_score,
-                                  split_suite, suite_prompts, suite_stats)
+                                  suite_prompts, suite_stats)
 from rewardkit.data.suite import factual, harmlessness, relevance
 
 N = 100
@@ -278,16 +279,17 @@ def test_length_balance(pairs):
 
 # ----------------------------------------------------------------------------------------------------- split
 
-def test_split_suite_is_stratified_disjoint_and_deterministic(pairs):
-    train, held = split_suite(pairs, heldout_fraction=0.25, seed=3)
+def test_split_is_stratified_disjoint_and_deterministic(pairs):
+    """The training split (data.sources.split_pairs) on the suite: per family, exactly the held-out share."""
+    train, held = split_pairs(pairs, 0.25, seed=3)
     assert len(train) + len(held) == len(pairs)
     assert not ({p.meta["id"] for p in train} & {p.meta["id"] for p in held})
     for fam in FAMILIES:
         assert sum(p.subset == fam for p in held) == round(N * 0.25)
-    assert [p.meta["id"] for p in split_suite(pairs, 0.25, seed=3)[1]] == [p.meta["id"] for p in held]
-    assert [p.meta["id"] for p in split_suite(pairs, 0.25, seed=4)[1]] != [p.meta["id"] for p in held]
+    assert [p.meta["id"] for p in split_pairs(pairs, 0.25, seed=3)[1]] == [p.meta["id"] for p in held]
+    assert [p.meta["id"] for p in split_pairs(pairs, 0.25, seed=4)[1]] != [p.meta["id"] for p in held]
     order = {p.meta["id"]: i for i, p in enumerate(pairs)}
     assert [order[p.meta["id"]] for p in train] == sorted(order[p.meta["id"]] for p in train)
-    assert split_suite(pairs, 0.0)[1] == []
+    assert split_pairs(pairs, 0.0)[1] == []
     with pytest.raises(ValueError):
-        split_suite(pairs, 1.0)
+        split_pairs(pairs, 1.0)

@@ -13,7 +13,7 @@ Seven task families, each tagged with one aspect:
 Usage:
 
     pairs = build_suite(n_per_family=200, seed=0)            # list[PreferencePair], deterministic
-    train, heldout = split_suite(pairs, heldout_fraction=0.2, seed=0)
+    train, heldout = split_pairs(pairs, 0.2, seed=0)         # rewardkit.data.sources: stratified by family
     prompts = suite_prompts(64, seed=1, exclude=pairs)       # fresh prompts (no responses) for best-of-N / RL
     reward = gold_score(prompts[0].meta, "some generated text")   # in [0, 1]
 
@@ -35,7 +35,7 @@ from .base import SOURCE, Family, SuitePrompt, prompt_key
 
 __all__ = [
     "FAMILIES", "FAMILY_ASPECTS", "SOURCE", "SuitePrompt", "Family", "build_suite", "suite_prompts", "gold_score",
-    "split_suite", "suite_stats", "get_family",
+    "suite_stats", "get_family",
 ]
 
 _FAMILY_LIST: tuple[Family, ...] = (
@@ -146,25 +146,6 @@ def gold_score(prompt_meta: dict[str, Any], response: str) -> float:
         raise TypeError(f"response must be a string, got {type(response).__name__}")
     value = get_family(prompt_meta["family"]).score(prompt_meta, response)
     return min(1.0, max(0.0, float(value)))
-
-
-def split_suite(pairs: Sequence[PreferencePair], heldout_fraction: float = 0.2,
-                seed: int = 0) -> tuple[list[PreferencePair], list[PreferencePair]]:
-    """Split into (train, held-out), stratified by subset (family): each family contributes round(n * fraction)
-    held-out pairs. Both lists keep the input order."""
-    if not 0.0 <= heldout_fraction < 1.0:
-        raise ValueError(f"heldout_fraction must be in [0, 1), got {heldout_fraction!r}")
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, p in enumerate(pairs):
-        groups[p.subset or ""].append(i)
-    held: set[int] = set()
-    for subset in sorted(groups):
-        idx = list(groups[subset])
-        random.Random(f"rewardkit-suite-split:{seed}:{subset}").shuffle(idx)
-        held.update(idx[:int(round(len(idx) * heldout_fraction))])
-    train = [p for i, p in enumerate(pairs) if i not in held]
-    heldout = [p for i, p in enumerate(pairs) if i in held]
-    return train, heldout
 
 
 def suite_stats(pairs: Sequence[PreferencePair]) -> dict[str, dict[str, float]]:
