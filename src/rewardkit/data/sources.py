@@ -84,7 +84,13 @@ def split_pairs(pairs: list[PreferencePair], fraction: float, seed: int = 0
 def remove_overlap(test: list[PreferencePair], train: list[PreferencePair], name: str = "eval"
                    ) -> tuple[list[PreferencePair], int]:
     """Drop test pairs whose content hash occurs in train; log and return how many were removed."""
-    seen = {p.content_hash() for p in train}
+    return remove_hashed(test, {p.content_hash() for p in train}, name)
+
+
+def remove_hashed(test: list[PreferencePair], seen: set[str], name: str = "eval"
+                  ) -> tuple[list[PreferencePair], int]:
+    """Drop test pairs whose content hash is in `seen` (hashes of training pairs, computed once for several
+    test sets); log and return how many were removed."""
     kept = [p for p in test if p.content_hash() not in seen]
     removed = len(test) - len(kept)
     if removed:

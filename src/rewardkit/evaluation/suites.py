@@ -30,6 +30,7 @@ import yaml
 
 from rewardkit.data.loading import FORMATS, DataSpec, load_pairs_with_report
 from rewardkit.data.record import DataError, PreferencePair
+from rewardkit.data.sources import remove_hashed
 
 log = logging.getLogger("rewardkit.evaluation")
 
@@ -289,14 +290,7 @@ def load_eval_set(config: EvalSetConfig, root: Path, *, limit: int | None = None
     if not pairs:
         raise DataError(f"eval set {config.name!r}: no pairs in {config.paths}", field="paths")
     loaded_count = len(pairs)
-    removed = 0
-    if exclude_hashes:
-        kept = [p for p in pairs if p.content_hash() not in exclude_hashes]
-        removed = loaded_count - len(kept)
-        if removed:
-            log.warning("%s: removed %d of %d pairs that also occur in the training data", config.name, removed,
-                        loaded_count)
-        pairs = kept
+    pairs, removed = remove_hashed(pairs, exclude_hashes or set(), config.name)
     sizes = Counter(subset_name(p) for p in pairs)
     n = limit if limit is not None else config.limit
     sample = stratified_sample(pairs, n, seed) if n is not None else pairs
