@@ -26,12 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rewardkit.config import load_config
-    from rewardkit.generation.bon import BonConfig, run_bon
+    from rewardkit.generation.bon import BonConfig, markdown_report, run_bon
 
     config = load_config(BonConfig, args)
     results = run_bon(config)
-    from rewardkit.generation.bon import markdown_report
-
     print(markdown_report(results), end="")
     print(f"bon prompts={results['prompts']} n={results['n']} output={config.output_dir}")
     return 0

@@ -11,7 +11,7 @@ Batch contract shared by every collator (padded here, shared-prefix packed elsew
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -48,15 +48,18 @@ def collate_sequences(seqs: list[list[int]], prompt_lens: list[int], pad_token_i
         logp_positions.extend(range(row * width + plen - 1, row * width + n - 1))
         logp_targets.extend(seq[plen:])
         logp_seq.extend([row] * (n - plen))
-    return {
-        "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "reward_positions": torch.tensor(reward_positions, dtype=torch.long),
-        "logp_positions": torch.tensor(logp_positions, dtype=torch.long),
-        "logp_targets": torch.tensor(logp_targets, dtype=torch.long),
-        "logp_seq": torch.tensor(logp_seq, dtype=torch.long),
-        "num_tokens": int(attention_mask.sum()),
-    }
+    return {"input_ids": input_ids, "attention_mask": attention_mask,
+            **index_tensors(reward_positions, logp_positions, logp_targets, logp_seq),
+            "num_tokens": int(attention_mask.sum())}
+
+
+def index_tensors(reward_positions: Sequence[int], logp_positions: Sequence[int], logp_targets: Sequence[int],
+                  logp_seq: Sequence[int]) -> dict[str, torch.Tensor]:
+    """The batch contract's flat indices (docs/architecture.md) as long tensors: the reward token of each
+    sequence, the positions predicting response tokens, their targets and the sequence each belongs to."""
+    return {name: torch.tensor(values, dtype=torch.long) for name, values in (
+        ("reward_positions", reward_positions), ("logp_positions", logp_positions),
+        ("logp_targets", logp_targets), ("logp_seq", logp_seq))}
 
 
 class PaddedPairCollator:

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import torch
 
-from rewardkit.data.collate import PaddedPairCollator, pair_extras
+from rewardkit.data.collate import PaddedPairCollator, index_tensors, pair_extras
 from rewardkit.data.encoding import EncodedPair
 from rewardkit.data.record import DataError
 
@@ -197,10 +197,7 @@ class PackedPairCollator:
             "input_ids": input_ids,
             "attention_mask": mask,
             "position_ids": position_ids,
-            "reward_positions": torch.tensor(reward_positions, dtype=torch.long),
-            "logp_positions": torch.tensor(logp_positions, dtype=torch.long),
-            "logp_targets": torch.tensor(logp_targets, dtype=torch.long),
-            "logp_seq": torch.tensor(logp_seq, dtype=torch.long),
+            **index_tensors(reward_positions, logp_positions, logp_targets, logp_seq),
             "num_tokens": int((segments != PAD_SEGMENT).sum()),
         }
 
