@@ -81,4 +81,7 @@ def test_rl_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
     assert re.fullmatch(r"rl before=-?\d+\.\d+ after=-?\d+\.\d+ reward=tiny-alarm/hierarchical score=gold seconds=\d+",
                         line), line
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
-    assert json.loads((tmp_path / "rl.json").read_text())["algorithm"] == "grpo"
+    results = json.loads((tmp_path / "rl.json").read_text())
+    assert results["algorithm"] == "grpo"
+    assert len(results["before_scores"]) == len(results["after_scores"]) == results["eval_prompts"] == 2
+    assert abs(results["after"] - sum(results["after_scores"]) / 2) < 1e-12

@@ -116,14 +116,22 @@ def eval_scorer(kind: str, reward: RewardFunction, items: Sequence[PromptItem]) 
     return reward.name, reward
 
 
-def policy_score(policy: Policy, items: Sequence[PromptItem], scorer: Any, max_new_tokens: int) -> float:
-    """Mean score of the policy's greedy responses."""
+def policy_score(policy: Policy, items: Sequence[PromptItem], scorer: Any, max_new_tokens: int) -> list[float]:
+    """Score of the policy's greedy response to each prompt."""
     prompts = [it.prompt for it in items]
     responses = [row[0] for row in generate(policy, prompts, 1, SamplingConfig(max_new_tokens=max_new_tokens,
                                                                                   cache_dir="off"),
                                             greedy=True, desc="greedy eval")]
-    values = scorer(prompts, responses, [it.meta for it in items])
-    return float(sum(values) / len(values))
+    return [float(v) for v in scorer(prompts, responses, [it.meta for it in items])]
+
+
+def paired_change(before: Sequence[float], after: Sequence[float]) -> dict[str, float]:
+    """Mean before / after over the same prompts, and the standard error of the mean paired difference."""
+    diffs = [a - b for b, a in zip(before, after)]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) if n > 1 else math.nan
+    return {"before": sum(before) / n, "after": sum(after) / n, "change": mean, "change_se": se}
 
 
 def train_dataset(items: Sequence[PromptItem]) -> Any:
@@ -185,8 +193,9 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
         reward.calibrate([p for p, row in zip(prompts, samples) for _ in row], [r for row in samples for r in row],
                          [it.meta for it, row in zip(train_items, samples) for _ in row])
     score_name, scorer = eval_scorer(config.eval_reward, reward, eval_items)
-    before = policy_score(policy, eval_items, scorer, config.eval_max_new_tokens)
-    log.info("before training: %s = %.4f on %d held-out prompts", score_name, before, len(eval_items))
+    before_scores = policy_score(policy, eval_items, scorer, config.eval_max_new_tokens)
+    log.info("before training: %s = %.4f on %d held-out prompts", score_name,
+             sum(before_scores) / len(before_scores), len(eval_items))
     out = Path(config.output_dir)
     trainer = build_trainer(policy, TRLRewardFunction(reward), train_items, cfg, str(out / "trainer"))
     trainer.train()
@@ -197,9 +206,13 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
     trained = Policy(name=f"{policy.name}+{adapter_dir}", model=merged, tokenizer=policy.tokenizer,
                      fingerprint=model_fingerprint([str(adapter_dir)]))
     trained.tokenizer.padding_side = "left"
-    after = policy_score(trained, eval_items, scorer, config.eval_max_new_tokens)
+    after_scores = policy_score(trained, eval_items, scorer, config.eval_max_new_tokens)
+    change = paired_change(before_scores, after_scores)
+    log.info("after training: %s = %.4f (change %+.4f, paired SE %.4f)", score_name, change["after"],
+             change["change"], change["change_se"])
     history = [h for h in trainer.state.log_history if "reward" in h]
-    results = {"before": before, "after": after, "score": score_name, "reward": reward.name,
+    results = {**change, "before_scores": before_scores, "after_scores": after_scores,
+               "score": score_name, "reward": reward.name,
                "combine": reward.settings.mode, "algorithm": cfg.algorithm, "train_prompts": len(train_items),
                "eval_prompts": len(eval_items), "steps": cfg.steps, "seconds": round(time.time() - started, 1),
                "train_reward_first": history[0]["reward"] if history else math.nan,
