@@ -92,3 +92,24 @@ def test_killed_run_resumes_to_the_same_weights(tiny_model_dir, toy_data, tmp_pa
     for key in a:
         assert torch.allclose(a[key], b[key], atol=1e-5), key
     assert full["after"]["heldout"]["accuracy"] == pytest.approx(resumed["after"]["heldout"]["accuracy"])
+
+
+def test_first_time_model_conversion_does_not_change_the_run(tiny_model_dir, toy_data, tmp_path, monkeypatch):
+    """A fresh machine converts the embedded model inside the run (drawing from the global RNG); the seeded
+    part of the run (head init, sampling) must not notice: same weights as a run on a warm cache."""
+    import rewardkit.training.run as run_module
+
+    steps = dict(max_steps=2, num_epochs=1, batch_size=4, eval_before=False)
+    warm = run_training(config(tiny_model_dir, toy_data, tmp_path / "warm", **steps))
+    real = run_module.resolve_model
+
+    def converting(name):  # what a first-time GGUF conversion does to the RNG
+        torch.rand(1000)
+        return real(name)
+
+    monkeypatch.setattr(run_module, "resolve_model", converting)
+    cold = run_training(config(tiny_model_dir, toy_data, tmp_path / "cold", **steps))
+    a = load_file(str(tmp_path / "warm" / "export" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cold" / "export" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert warm["after"]["heldout"]["accuracy"] == cold["after"]["heldout"]["accuracy"]
