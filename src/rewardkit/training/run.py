@@ -25,7 +25,6 @@ from rewardkit.data.sources import entry_name, load_entries, load_entry, remove_
 from rewardkit.evaluation.evaluate import Scorer, evaluate_scorer, write_report
 from rewardkit.models.export import export_model
 from rewardkit.models.loading import build_reward_model, load_tokenizer
-from rewardkit.models.registry import resolve_model
 from rewardkit.models.reference import (
     AdapterReference,
     FrozenModelReference,
@@ -122,13 +121,9 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     if state.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "config.yaml")  # the resolved config, next to the outputs
-    with state.main_process_first():  # downloads / caches once; the other processes then read them
-        # A first-time conversion of an embedded model draws from the global RNG; doing it before seeding
-        # keeps a fresh machine's run identical to a run on a warm cache.
-        resolve_model(cfg.model.name)
     set_seed(cfg.training.seed)
 
-    with state.main_process_first():
+    with state.main_process_first():  # downloads / caches once; the other processes then read them
         data = prepare_data(cfg)
     tokenizer = load_tokenizer(cfg.model.name)
     encoding = EncodingConfig(cfg.data.max_length, cfg.data.max_prompt_length, cfg.data.use_chat_template)
