@@ -5,6 +5,7 @@ data, all evaluated on the same pairs of the standard eval suite (evaluation/sui
   python benchmarks/methods.py --quick                 # = --preset quick: a smoke run (< 20 min, 2-core CPU)
   python benchmarks/methods.py --preset hh1k           # HaF / PCRM issues: 1k HH pairs, 2 seeds (CPU)
   python benchmarks/methods.py --preset standard       # the method benchmark (CPU, long: see --estimate)
+  python benchmarks/methods.py --preset session        # the same methods and suite sized for one 3-hour CPU sitting
   python benchmarks/methods.py --preset gpu            # the same on a GPU with a larger budget
   python benchmarks/methods.py --estimate              # predicted wall time of every preset, from token counts
   python benchmarks/methods.py --estimate --measure    # ... with per-token costs measured on this machine now
@@ -137,6 +138,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            budget=Budget(max_length=384),
            eval_limits={"hh-helpful": 300, "hh-harmless": 300, "llmbar-natural": None, "llmbar-adversarial": None,
                         "pandalm": 200, "ultrafeedback": None, "tldr": 200}),
+    Preset("session", "The standard benchmark scaled to one 3-hour CPU session (the standard preset takes 6+ h "
+                      "here): the first 300 helpful-online + 400 helpful-rejection-sampled test pairs (90% train, "
+                      "10% validation), top 2 layers, max length 256, the standard suite subsampled (~1.1k pairs).",
+           train=((ONLINE, 300), (REJECTION, 400)), validation_fraction=0.1,
+           budget=Budget(top_layers=2, max_length=256),
+           eval_limits={"hh-helpful": 200, "hh-harmless": 200, "llmbar-natural": None, "llmbar-adversarial": 200,
+                        "pandalm": 150, "ultrafeedback": 100, "tldr": 150}),
     Preset("gpu", "The method benchmark on a GPU: full fine-tuning, max length 512, all training pairs, the "
                   "full standard suite, 3 seeds.",
            train=((ONLINE, None), (REJECTION, None)), validation_fraction=0.06,
@@ -144,7 +152,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
                          eval_batch_size=32),
            eval_limits={s: None for s in ALL_SETS}, seeds=(0, 1, 2), hardware="gpu"),
 )}
-PRESET_ORDER = ("standard", "gpu", "hh1k", "quick")
+PRESET_ORDER = ("standard", "gpu", "session", "hh1k", "quick")
 
 
 # ---- one run -----------------------------------------------------------------------------------------
@@ -242,7 +250,7 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
 
 # ---- speed probe, hardware -------------------------------------------------------------------------
 
-REFERENCE_FORWARD_MS = 1.4  # SmolLM2-135M fp32 forward per token, 2-core CPU, uncontended (lead's measurement)
+REFERENCE_FORWARD_MS = 2.2  # speed_probe of SmolLM2-135M fp32 on the idle 2-core CPU (2.12-2.44 ms, 2026-11-30)
 
 
 def speed_probe(model: str, root: Path, pairs: int = 8, max_length: int = 256) -> dict[str, float]:
@@ -545,11 +553,15 @@ def render_docs(results_dir: Path = RESULTS, document: Path = RESULTS_MD) -> lis
 class CostModel:
     """Per-token costs of the base model (ms). Defaults: SmolLM2-135M fp32 on the 2-core CPU, uncontended."""
 
-    forward_ms: float = REFERENCE_FORWARD_MS  # no-grad forward, per token the model runs on
-    full_train_ms: float = 4.3  # forward + backward through every layer
+    # Calibrated on the session preset's run (2026-11-30, idle machine): the frozen-trunk passes ran at
+    # 2.27-2.39 ms per token through 28 of 30 layers; a top-2 BT step over 2.1k tokens took 1.09 s; DPO's
+    # LM-head term added 1.53 ms per response token per training epoch (forward + backward).
+    forward_ms: float = 2.5  # no-grad forward, per token the model runs on (large batches)
+    full_train_ms: float = 5.5  # forward + backward through every layer (16 x <=512-token sequences: ~35 s a step)
     layers: int = 30
-    lm_head_share: float = 0.27  # LM-head cost per response position relative to a token's body forward
-    run_overhead_s: float = 40.0  # model load, checkpoint saves, export, reload, per run
+    lm_head_share: float = 0.31  # LM-head cost per response position relative to a token's body forward
+    step_overhead_s: float = 0.3  # per optimizer step, independent of depth (optimizer, collation, logging)
+    run_overhead_s: float = 25.0  # model load, checkpoint saves, export, reload, per run
 
     def train_ms(self, budget: Budget) -> float:
         if budget.tuning == "top_layers":
@@ -602,7 +614,7 @@ def measure_costs(preset: Preset, root: Path, steps: int = 3) -> CostModel:
     full = forward + max(train - forward, 0.0) / k  # so that CostModel.train_ms(budget) == the measured step
     print(f"measured on {preset.model} ({preset.name} budget): forward {forward:.2f} ms/token, "
           f"training step {train:.2f} ms/token", flush=True)
-    return CostModel(forward_ms=forward, full_train_ms=full)
+    return CostModel(forward_ms=forward, full_train_ms=full, step_overhead_s=0.0)  # overhead is in the measurement
 
 
 def _token_counts(encoded: list[Any]) -> dict[str, int]:
@@ -635,7 +647,8 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
     per_run = {}
     for m in preset.methods:
         has_lm = policy[m]
-        train_s = b.epochs * (t["packed"] * train_ms + (2 * lm * t["responses"] if has_lm else 0))
+        train_s = b.epochs * (t["packed"] * train_ms + (2 * lm * t["responses"] if has_lm else 0)
+                              + costs.step_overhead_s * math.ceil(t["pairs"] / b.batch_size))
         val_s = b.evals_per_epoch * b.epochs * (v["packed"] * f + (lm * v["responses"] if has_lm else 0))
         eval_s = ev["packed"] * f + (lm * ev["responses"] if has_lm else 0)
         per_run[m] = {"train": train_s, "validation": val_s, "eval": eval_s, "overhead": costs.run_overhead_s}
@@ -662,7 +675,8 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
 
 def print_estimates(presets: list[Preset], root: Path, costs: CostModel) -> None:
     print(f"cost model: forward {costs.forward_ms:.2f} ms/token, full training {costs.full_train_ms:.2f} ms/token, "
-          f"LM head {costs.lm_head_share:.2f}x per response position, {costs.run_overhead_s:.0f}s overhead per run")
+          f"LM head {costs.lm_head_share:.2f}x per response position, {costs.step_overhead_s:.2f}s per step, "
+          f"{costs.run_overhead_s:.0f}s overhead per run")
     print("| preset | runs | train tok/epoch | eval tok | per BT run | per DPO/HaF run | once | total | "
           "total with trunk cache |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

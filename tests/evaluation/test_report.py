@@ -163,3 +163,16 @@ def test_benchmark_claims_and_best_line():
     assert not any("HaF" in c for c in claims)  # no HaF runs, no HaF claims
     summary = methods.summarize(report, ["bt", "dpo", "pcrm-length"])
     assert methods.best_line("quick", summary) == "methods quick best=pcrm-length hh-helpful=0.630 hh-harmless=0.610 mean=0.620"
+
+
+def test_every_benchmark_preset_resolves_its_data(shared_data):
+    methods = _benchmark_module()
+    suite = STANDARD
+    for preset in methods.PRESETS.values():
+        for entry in preset.train_entries(shared_data):
+            assert Path(entry["path"]).is_file(), f"preset {preset.name}: {entry['path']} missing"
+        unknown = set(preset.eval_limits) - set(suite.names)
+        assert not unknown, f"preset {preset.name}: eval sets {unknown} not in the standard suite"
+        assert set(preset.in_distribution) <= set(preset.eval_limits), preset.name
+    assert list(methods.PRESET_ORDER) == [p for p in methods.PRESET_ORDER if p in methods.PRESETS]
+    assert set(methods.PRESET_ORDER) == set(methods.PRESETS)
