@@ -647,8 +647,8 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
     per_run = {}
     for m in preset.methods:
         has_lm = policy[m]
-        train_s = b.epochs * (t["packed"] * train_ms + (2 * lm * t["responses"] if has_lm else 0)
-                              + costs.step_overhead_s * math.ceil(t["pairs"] / b.batch_size))
+        train_s = (b.epochs * (t["packed"] * train_ms + (2 * lm * t["responses"] if has_lm else 0))
+                   + costs.step_overhead_s * steps_per_run(preset, t["pairs"]))
         val_s = b.evals_per_epoch * b.epochs * (v["packed"] * f + (lm * v["responses"] if has_lm else 0))
         eval_s = ev["packed"] * f + (lm * ev["responses"] if has_lm else 0)
         per_run[m] = {"train": train_s, "validation": val_s, "eval": eval_s, "overhead": costs.run_overhead_s}
