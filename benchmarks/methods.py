@@ -5,6 +5,7 @@ data, all evaluated on the same pairs of the standard eval suite (evaluation/sui
   python benchmarks/methods.py --quick                 # = --preset quick: a smoke run (< 20 min, 2-core CPU)
   python benchmarks/methods.py --preset hh1k           # HaF / PCRM issues: 1k HH pairs, 2 seeds (CPU)
   python benchmarks/methods.py --preset standard       # the method benchmark (CPU, long: see --estimate)
+  python benchmarks/methods.py --preset standard --time-limit 150   # ... as much of it as fits in 150 min
   python benchmarks/methods.py --preset session        # the same methods and suite sized for one 3-hour CPU sitting
   python benchmarks/methods.py --preset gpu            # the same on a GPU with a larger budget
   python benchmarks/methods.py --estimate              # predicted wall time of every preset, from token counts
@@ -13,7 +14,10 @@ data, all evaluated on the same pairs of the standard eval suite (evaluation/sui
 
 Presets (PRESETS below) fix data, budget, methods, seeds and eval-set sizes. Every run writes
 runs/methods/<preset>/<method>-s<seed>/benchmark_run.json; a rerun reuses the runs whose settings are
-unchanged, so a killed benchmark continues where it stopped. Results: benchmarks/results/methods-<preset>.json,
+unchanged, so a killed benchmark continues where it stopped. Presets too long for one sitting (standard, gpu)
+also keep each finished run's record under benchmarks/results/records/<preset>/ (small JSON, committed), so the
+same command continues on another machine; `--time-limit MINUTES` starts no run predicted to end past the limit
+and writes the results of the runs done so far, marked partial. Results: benchmarks/results/methods-<preset>.json,
 and the preset's section of docs/results.md (between its BEGIN/END markers; the rest of the file is kept)
 with charts under docs/results/methods-<preset>/. The last printed line is
 
@@ -46,6 +50,7 @@ RESULTS = REPO / "benchmarks" / "results"
 DOCS = REPO / "docs"
 RESULTS_MD = DOCS / "results.md"
 RUNS = REPO / "runs" / "methods"
+RECORDS = RESULTS / "records"  # committed run records of presets with shared_records
 TRUNK_CACHE_DIR = "trunk-cache"  # under a preset's runs dir: shared by its runs and their evaluations
 
 log = logging.getLogger("rewardkit.benchmarks")
@@ -102,6 +107,7 @@ class Preset:
     seeds: tuple[int, ...] = (0, 1)
     model: str = "smollm2-135m"
     hardware: str = "cpu"  # what the budget is sized for
+    shared_records: bool = False  # keep run records under benchmarks/results/records/<preset>/ (resume elsewhere)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.methods) - set(METHODS))
@@ -133,12 +139,14 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            budget=Budget(max_length=256),
            eval_limits={"hh-helpful": 500, "hh-harmless": 500}),
     Preset("standard", "The method benchmark on CPU: HH helpful-online + helpful-rejection-sampled test "
-                       "(about 3.85k pairs, 6% validation), the standard suite subsampled.",
+                       "(about 3.85k pairs, 6% validation), top 2 layers, max length 384, 16 pairs per step, "
+                       "the standard suite subsampled (~1.6k pairs). About 5 h on 2 CPU cores: run it in one "
+                       "sitting, or in several with --time-limit (run records are kept in the repository).",
            train=((ONLINE, None), (REJECTION, None)), validation_fraction=0.06,
-           budget=Budget(max_length=384),
+           budget=Budget(top_layers=2, max_length=384, batch_size=16),
            eval_limits={"hh-helpful": 300, "hh-harmless": 300, "llmbar-natural": None, "llmbar-adversarial": None,
-                        "pandalm": 200, "ultrafeedback": None, "tldr": 200}),
-    Preset("session", "The standard benchmark scaled to one 3-hour CPU session (the standard preset takes 6+ h "
+                        "pandalm": 200, "ultrafeedback": None, "tldr": 200}, shared_records=True),
+    Preset("session", "The standard benchmark scaled to one 3-hour CPU session (the standard preset takes 5+ h "
                       "here): the first 300 helpful-online + 400 helpful-rejection-sampled test pairs (90% train, "
                       "10% validation), top 2 layers, max length 256, the standard suite subsampled (~1.1k pairs).",
            train=((ONLINE, 300), (REJECTION, 400)), validation_fraction=0.1,
@@ -150,7 +158,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            train=((ONLINE, None), (REJECTION, None)), validation_fraction=0.06,
            budget=Budget(tuning="full", max_length=512, batch_size=16, epochs=2, learning_rate=1e-5,
                          eval_batch_size=32),
-           eval_limits={s: None for s in ALL_SETS}, seeds=(0, 1, 2), hardware="gpu"),
+           eval_limits={s: None for s in ALL_SETS}, seeds=(0, 1, 2), hardware="gpu", shared_records=True),
 )}
 PRESET_ORDER = ("standard", "gpu", "session", "hh1k", "quick")
 
@@ -160,7 +168,8 @@ PRESET_ORDER = ("standard", "gpu", "session", "hh1k", "quick")
 def run_fingerprint(preset: Preset, method: str, seed: int) -> str:
     """What one run's result depends on: not the preset's other methods and seeds, so that a preset split
     over several invocations (--methods / --seeds) reuses the runs already done."""
-    settings = {k: v for k, v in asdict(preset).items() if k not in ("methods", "seeds", "description")}
+    settings = {k: v for k, v in asdict(preset).items()
+                if k not in ("methods", "seeds", "description", "shared_records")}
     payload = json.dumps([settings, method, seed, METHODS[method]], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -195,21 +204,49 @@ def validation_history(log_history: list[dict[str, Any]]) -> list[dict[str, floa
             for e in log_history if "eval_loss" in e]
 
 
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a killed run leaves the old file or none, never half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def record_files(runs_dir: Path, records_dir: Path | None, method: str, seed: int) -> list[Path]:
+    """Where a run's record may be: its run directory, then the shared records directory."""
+    own = runs_dir / f"{method}-s{seed}" / "benchmark_run.json"
+    return [own] + ([records_dir / f"{method}-s{seed}.json"] if records_dir is not None else [])
+
+
+def find_record(preset: Preset, method: str, seed: int, runs_dir: Path, records_dir: Path | None
+                ) -> tuple[dict[str, Any], Path] | None:
+    """A finished run with the current settings (matching fingerprint), if one is recorded."""
+    fingerprint = run_fingerprint(preset, method, seed)
+    for path in record_files(runs_dir, records_dir, method, seed):
+        if path.exists():
+            record = json.loads(path.read_text())
+            if record.get("fingerprint") == fingerprint:
+                return record, path
+            print(f"[{method} seed {seed}] {path} has other settings (fingerprint "
+                  f"{record.get('fingerprint')} != {fingerprint}): not reused", flush=True)
+    return None
+
+
 def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets: dict[str, Any], runs_dir: Path,
-                       split: tuple[int, int], keep_checkpoints: bool) -> dict[str, Any]:
-    """Train one (method, seed), reload its selected export, evaluate it on the sets; cached on disk."""
+                       split: tuple[int, int], keep_checkpoints: bool, records_dir: Path | None = None
+                       ) -> dict[str, Any]:
+    """Train one (method, seed), reload its selected export, evaluate it on the sets; the record is kept in
+    the run directory (and in `records_dir` when given) and reused while the settings are unchanged."""
     from rewardkit.evaluation.evaluate import load_scorer
     from rewardkit.evaluation.suites import evaluate_suite
     from rewardkit.training.run import run_training
 
     out_dir = runs_dir / f"{method}-s{seed}"
-    record_file = out_dir / "benchmark_run.json"
     fingerprint = run_fingerprint(preset, method, seed)
-    if record_file.exists():
-        record = json.loads(record_file.read_text())
-        if record.get("fingerprint") == fingerprint:
-            print(f"[{method} seed {seed}] reusing {record_file}", flush=True)
-            return record
+    found = find_record(preset, method, seed, runs_dir, records_dir)
+    if found is not None:
+        print(f"[{method} seed {seed}] reusing {found[1]}", flush=True)
+        return found[0]
     if out_dir.exists():
         shutil.rmtree(out_dir)  # a stale or half-finished run: start clean
     eval_steps = max(1, math.ceil(steps_per_run(preset, split[0]) / preset.budget.evals_per_epoch / preset.budget.epochs))
@@ -240,8 +277,9 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
               "steps": summary["log_history"][-1].get("step") if summary["log_history"] else None,
               "selected": summary.get("selected"), "validation": validation_history(summary["log_history"]),
               "train_seconds": trained - started, "eval_seconds": finished - trained, "export": summary["export"],
-              "evaluation": evaluation}
-    record_file.write_text(json.dumps(record, indent=1, default=str) + "\n")
+              "finished": time.strftime("%Y-%m-%d %H:%M"), "hardware": hardware()["label"], "evaluation": evaluation}
+    for path in record_files(runs_dir, records_dir, method, seed):
+        write_json(path, record)
     accs = " ".join(f"{s}={m['accuracy']:.3f}" for s, m in evaluation["metrics"].items())
     print(f"[{method} seed {seed}] train {record['train_seconds']:.0f}s eval {record['eval_seconds']:.0f}s "
           f"selected step {(record['selected'] or {}).get('step')}: {accs}", flush=True)
@@ -298,6 +336,11 @@ def hardware() -> dict[str, Any]:
 
 def label(method: str, seed: int) -> str:
     return f"{method}/s{seed}"
+
+
+def seeds_per_method(report: dict[str, Any]) -> int:
+    """Seeds of the method with the fewest (a partial result may have fewer for some methods)."""
+    return min((len(members) for members in report["groups"].values()), default=1)
 
 
 def summarize(report: dict[str, Any], methods: list[str]) -> dict[str, dict[str, float]]:
@@ -501,8 +544,15 @@ def preset_section(result: dict[str, Any], chart_dir: Path, docs_dir: Path = DOC
              f"| seeds | {', '.join(map(str, result['seeds']))} (cells: mean ± sd over seeds) |",
              f"| hardware | {result['hardware']['label']} ({result['hardware'].get('processor', '')}, torch "
              f"{result['hardware'].get('torch', '')}) |",
-             f"| wall time | {_duration(result['wall_seconds'])} for the whole preset ({result['created']}) |", "",
+             f"| wall time | {_duration(result['wall_seconds'])} for this invocation ({result['created']})"
+             + (f"; the runs' own training + evaluation time, summed: {_duration(result['run_seconds_total'])}"
+                if "run_seconds_total" in result else "") + " |", "",
              probe_text.strip() + "\n" if probe_text else ""]
+    if result.get("pending"):
+        done = sum(len(v) for v in report["groups"].values())
+        lines += [f"**Partial result: {done} of {done + len(result['pending'])} runs done.** Pending (not started "
+                  f"within the time limit): {', '.join(result['pending'])}. Rerunning the command continues "
+                  "from the recorded runs.\n"]
     lines += ["### In and out of distribution\n",
               f"In distribution (ID): {', '.join(result['in_distribution'])} (closest to the training data); "
               "out of distribution (OOD): the other sets; accuracies are unweighted means over sets.\n",
@@ -517,7 +567,7 @@ def preset_section(result: dict[str, Any], chart_dir: Path, docs_dir: Path = DOC
                             for h in run["validation"])
         lines.append(f"| {name} | {_duration(run['train_seconds'])} | {_duration(run['eval_seconds'])} | "
                      f"{sel.get('step', '–')} ({'–' if val is None else f'{val:.3f}'}) | {history} |")
-    checks = claim_checks(report, result["in_distribution"], len(result["seeds"]))
+    checks = claim_checks(report, result["in_distribution"], seeds_per_method(report))
     if checks:
         lines += ["\n### The papers' claims on these results\n",
                   "Difference of mean accuracy (or margin-std ratio − 1 for reward scale); SE combines the "
@@ -659,18 +709,31 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
     runs = sum(sum(r.values()) for r in per_run.values()) * len(preset.seeds)
     total = runs + once
     # frozen-trunk cache: bottom layers once per pair, then only the top k layers per run and evaluation
-    cached = None
+    cached, cached_per_run, trunk_once, reference_once = None, None, 0.0, once
     if b.tuning == "top_layers":
         share = b.top_layers / costs.layers
         trunk_once = (t["packed"] + v["packed"] + ev["packed"]) * f * (1 - share)
-        cached_runs = sum((r["train"] - b.epochs * t["packed"] * f * (1 - share))
-                          + (r["validation"] + r["eval"]) * share + r["overhead"]
-                          for r in per_run.values()) * len(preset.seeds)
+        cached_per_run = {m: (r["train"] - b.epochs * t["packed"] * f * (1 - share))
+                          + (r["validation"] + r["eval"]) * share + r["overhead"] for m, r in per_run.items()}
         ref_trunk = (t["packed"] + v["packed"] + ev["packed"]) * f * (1 - share) if any(policy.values()) else 0.0
-        cached = trunk_once + cached_runs + once - ref_trunk  # the reference passes reuse the trunk too
+        reference_once = once - ref_trunk  # the reference passes reuse the trunk too
+        cached = trunk_once + sum(cached_per_run.values()) * len(preset.seeds) + reference_once
     return {"preset": preset.name, "train_tokens": t, "validation_tokens": v, "eval_tokens": ev,
             "per_run_seconds": per_run, "once_seconds": once, "runs": len(preset.methods) * len(preset.seeds),
-            "total_seconds": total, "with_trunk_cache_seconds": cached}
+            "total_seconds": total, "with_trunk_cache_seconds": cached,
+            "cached_per_run_seconds": cached_per_run, "trunk_once_seconds": trunk_once,
+            "reference_once_seconds": reference_once}
+
+
+def predicted_run_seconds(estimate_: dict[str, Any], method: str, trunk_done: bool, reference_done: bool) -> float:
+    """One run's predicted wall time from `estimate`, with the one-off passes it would be first to need."""
+    cached = estimate_["cached_per_run_seconds"]
+    seconds = cached[method] if cached else sum(estimate_["per_run_seconds"][method].values())
+    if cached and not trunk_done:
+        seconds += estimate_["trunk_once_seconds"]
+    if METHODS[method]["objective"] != "bt" and not reference_done:
+        seconds += estimate_["reference_once_seconds"]
+    return seconds
 
 
 def print_estimates(presets: list[Preset], root: Path, costs: CostModel) -> None:
@@ -694,7 +757,11 @@ def print_estimates(presets: list[Preset], root: Path, costs: CostModel) -> None
 
 # ---- the benchmark -------------------------------------------------------------------------------------
 
-def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: bool, command: str) -> dict[str, Any]:
+def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: bool, command: str,
+               records_dir: Path | None = None, time_limit_minutes: float | None = None) -> dict[str, Any]:
+    """Train and evaluate every (method, seed) of the preset not yet recorded, and aggregate. With a time limit,
+    a run predicted (estimate) to end past it is not started: the result then covers the runs done so far and
+    lists the others as pending."""
     from rewardkit.data.sources import load_entries, split_pairs
     from rewardkit.evaluation.report import suite_results
     from rewardkit.evaluation.suites import load_suite
@@ -707,14 +774,34 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
     sets = load_suite("standard", root, limit=preset.eval_limits, only=list(preset.eval_limits), exclude=train_pairs)
     print(f"preset {preset.name}: {len(train)} train / {len(validation)} validation pairs; eval "
           + ", ".join(f"{n}={len(s.pairs)} (overlap removed {s.overlap_removed})" for n, s in sets.items()), flush=True)
+    deadline = started + 60 * time_limit_minutes if time_limit_minutes else None
+    predicted = estimate(preset, root, CostModel()) if deadline else None
+    trunk_done = any((runs_dir / TRUNK_CACHE_DIR).glob("*.safetensors"))
+    reference_done = False  # the reference log-prob cache lives in REWARDKIT_HOME: assume a fresh one
     runs: dict[str, dict[str, Any]] = {}
+    pending: list[str] = []
     for seed in preset.seeds:
         for method in preset.methods:
-            runs[label(method, seed)] = train_and_evaluate(preset, method, seed, root, sets, runs_dir,
-                                                           (len(train), len(validation)), keep_checkpoints)
+            name = label(method, seed)
+            if deadline is not None and find_record(preset, method, seed, runs_dir, records_dir) is None:
+                need = predicted_run_seconds(predicted, method, trunk_done, reference_done)
+                left = deadline - time.time()
+                if need > left:
+                    print(f"[{method} seed {seed}] not started: predicted {_duration(need)}, "
+                          f"{_duration(max(left, 0))} left of the time limit", flush=True)
+                    pending.append(name)
+                    continue
+                print(f"[{method} seed {seed}] predicted {_duration(need)}, {_duration(left)} left", flush=True)
+            runs[name] = train_and_evaluate(preset, method, seed, root, sets, runs_dir,
+                                            (len(train), len(validation)), keep_checkpoints, records_dir)
+            trunk_done = True
+            reference_done = reference_done or METHODS[method]["objective"] != "bt"
             gc.collect()
+    if not runs:
+        raise SystemExit(f"preset {preset.name}: no run fits in the time limit and none is recorded yet")
     probe_after = speed_probe(preset.model, root) if preset.hardware == "cpu" else None
-    groups = {m: [label(m, s) for s in preset.seeds] for m in preset.methods}
+    groups = {m: [label(m, s) for s in preset.seeds if label(m, s) in runs] for m in preset.methods}
+    groups = {m: members for m, members in groups.items() if members}
     report = suite_results({k: r["evaluation"] for k, r in runs.items()}, sets, suite="standard", data_root=root,
                            groups=groups)
     probe = None
@@ -727,12 +814,13 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
         "budget": asdict(preset.budget), "train": preset.train_entries(Path(".")),
         "split": {"train": len(train), "validation": len(validation)}, "methods": list(preset.methods),
         "seeds": list(preset.seeds), "in_distribution": list(preset.in_distribution),
-        "wall_seconds": time.time() - started, "speed_probe": probe,
-        "summary": summarize(report, list(preset.methods)),
+        "wall_seconds": time.time() - started, "speed_probe": probe, "pending": pending,
+        "run_seconds_total": sum(r["train_seconds"] + r["eval_seconds"] for r in runs.values()),
+        "summary": summarize(report, list(groups)),
         "runs": {k: {x: v for x, v in r.items() if x != "evaluation"} for k, r in runs.items()},
         "report": report,
     }
-    result["claims"] = claim_checks(report, list(preset.in_distribution), len(preset.seeds))
+    result["claims"] = claim_checks(report, list(preset.in_distribution), seeds_per_method(report))
     return result
 
 
@@ -746,6 +834,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", default=None, help="default: $REWARDKIT_DATA or ../shared/data")
     parser.add_argument("--runs-dir", default=None, help="default: runs/methods/<preset>")
     parser.add_argument("--results-dir", default=str(RESULTS))
+    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                        help="start no run predicted to end past this many minutes; write the results so far")
+    parser.add_argument("--records-dir", default=None,
+                        help="also keep / reuse run records here (default for standard and gpu: "
+                             "benchmarks/results/records/<preset>; 'none' to disable)")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep training checkpoints (exports are kept)")
     parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/results.md")
     parser.add_argument("--estimate", action="store_true", help="print predicted wall times instead of running")
@@ -794,7 +887,10 @@ def main(argv: list[str] | None = None) -> int:
     preset = replace(PRESETS[args.preset], **overrides)
     runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS / preset.name
     command = "python benchmarks/methods.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    result = run_preset(preset, root, runs_dir, args.keep_checkpoints, command.strip())
+    records_dir = (None if args.records_dir == "none" else Path(args.records_dir) if args.records_dir
+                   else RECORDS / preset.name if preset.shared_records else None)
+    result = run_preset(preset, root, runs_dir, args.keep_checkpoints, command.strip(), records_dir,
+                        args.time_limit)
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     out = results_dir / f"methods-{preset.name}.json"
@@ -817,6 +913,8 @@ def print_summary(result: dict[str, Any]) -> None:
         print(f"| {method} | " + " | ".join(f"{row[s]:.3f}" for s in sets) + f" | {row['mean']:.3f} |")
     for c in result.get("claims") or []:
         print(f"claim: {c['claim']}: {c['difference']:+.3f} → {c['verdict']}")
+    if result.get("pending"):
+        print(f"partial: {len(result['pending'])} runs pending ({', '.join(result['pending'])})")
     print(f"wall time {_duration(result['wall_seconds'])}")
 
 

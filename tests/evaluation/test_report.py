@@ -174,3 +174,49 @@ def test_every_benchmark_preset_resolves_its_data(shared_data):
         assert not unknown, f"preset {preset.name}: eval sets {unknown} not in the standard suite"
         assert set(preset.in_distribution) <= set(preset.eval_limits), preset.name
     assert sorted(methods.PRESET_ORDER) == sorted(methods.PRESETS)  # each preset ordered exactly once
+
+
+def test_benchmark_run_records_resume_from_the_shared_directory(tmp_path):
+    methods = _benchmark_module()
+    quick = methods.PRESETS["quick"]
+    assert methods.PRESETS["standard"].shared_records and methods.PRESETS["gpu"].shared_records
+    shared = methods.replace(quick, shared_records=True)
+    assert methods.run_fingerprint(shared, "bt", 0) == methods.run_fingerprint(quick, "bt", 0)  # not a setting
+    runs, records = tmp_path / "runs", tmp_path / "records"
+    assert methods.find_record(quick, "bt", 0, runs, records) is None
+    good = {"method": "bt", "seed": 0, "fingerprint": methods.run_fingerprint(quick, "bt", 0), "from": "elsewhere"}
+    methods.write_json(records / "bt-s0.json", good)
+    record, path = methods.find_record(quick, "bt", 0, runs, records)
+    assert record["from"] == "elsewhere" and path == records / "bt-s0.json"
+    assert methods.find_record(quick, "bt", 0, runs, None) is None  # records dir not consulted
+    assert methods.find_record(quick, "bt", 1, runs, records) is None  # other seed, other fingerprint
+    other = methods.replace(quick, budget=methods.replace(quick.budget, learning_rate=3e-4))
+    assert methods.find_record(other, "bt", 0, runs, records) is None  # settings changed: retrain
+    methods.write_json(runs / "bt-s0" / "benchmark_run.json", {**good, "from": "here"})
+    assert methods.find_record(quick, "bt", 0, runs, records)[0]["from"] == "here"  # own run dir first
+    assert not list(records.glob(".*tmp*"))  # atomic writes leave no temporaries
+
+
+def test_benchmark_time_limit_prediction_and_partial_groups():
+    methods = _benchmark_module()
+    est = {"cached_per_run_seconds": {"bt": 100.0, "dpo": 300.0}, "trunk_once_seconds": 1000.0,
+           "reference_once_seconds": 50.0, "per_run_seconds": {"bt": {"train": 400.0, "eval": 20.0}}}
+    predict = methods.predicted_run_seconds
+    assert predict(est, "bt", trunk_done=False, reference_done=False) == 1100.0  # BT needs no reference
+    assert predict(est, "dpo", trunk_done=True, reference_done=False) == 350.0
+    assert predict(est, "dpo", trunk_done=True, reference_done=True) == 300.0
+    uncached = {**est, "cached_per_run_seconds": None}
+    assert predict(uncached, "bt", trunk_done=False, reference_done=True) == 420.0  # no trunk cache: no trunk pass
+    sets = {s: {"pairs": 400, "available": 400, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
+            for s in ("hh-helpful", "hh-harmless")}
+    models = {"bt/s0": _evaluation({"hh-helpful": 0.6, "hh-harmless": 0.5}),
+              "bt/s1": _evaluation({"hh-helpful": 0.7, "hh-harmless": 0.5}),
+              "dpo/s0": _evaluation({"hh-helpful": 0.55, "hh-harmless": 0.45})}
+    report = {"suite": "standard", "data_root": "/d", "sets": sets, "models": models,
+              "groups": {"bt": ["bt/s0", "bt/s1"], "dpo": ["dpo/s0"]}}  # dpo/s1 pending
+    assert methods.seeds_per_method(report) == 1
+    assert methods.summarize(report, ["bt", "dpo"]) == {
+        "bt": {"hh-helpful": 0.65, "hh-harmless": 0.5, "mean": 0.575},
+        "dpo": {"hh-helpful": 0.55, "hh-harmless": 0.45, "mean": 0.5}}
+    claims = {c["claim"]: c for c in methods.claim_checks(report, ["hh-helpful"], methods.seeds_per_method(report))}
+    assert claims["DPO generalises worse out of distribution than BT"]["difference"] == pytest.approx(0.05)
