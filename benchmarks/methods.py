@@ -783,7 +783,8 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
     for seed in preset.seeds:
         for method in preset.methods:
             name = label(method, seed)
-            if deadline is not None and find_record(preset, method, seed, runs_dir, records_dir) is None:
+            recorded = find_record(preset, method, seed, runs_dir, records_dir) is not None
+            if deadline is not None and not recorded:
                 need = predicted_run_seconds(predicted, method, trunk_done, reference_done)
                 left = deadline - time.time()
                 if need > left:
@@ -794,8 +795,9 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
                 print(f"[{method} seed {seed}] predicted {_duration(need)}, {_duration(left)} left", flush=True)
             runs[name] = train_and_evaluate(preset, method, seed, root, sets, runs_dir,
                                             (len(train), len(validation)), keep_checkpoints, records_dir)
-            trunk_done = True
-            reference_done = reference_done or METHODS[method]["objective"] != "bt"
+            if not recorded:  # a reused record ran its one-off passes on another machine, maybe
+                trunk_done = True
+                reference_done = reference_done or METHODS[method]["objective"] != "bt"
             gc.collect()
     if not runs:
         raise SystemExit(f"preset {preset.name}: no run fits in the time limit and none is recorded yet")
