@@ -235,18 +235,15 @@ def find_record(preset: Preset, method: str, seed: int, runs_dir: Path, records_
 def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets: dict[str, Any], runs_dir: Path,
                        split: tuple[int, int], keep_checkpoints: bool, records_dir: Path | None = None
                        ) -> dict[str, Any]:
-    """Train one (method, seed), reload its selected export, evaluate it on the sets; the record is kept in
-    the run directory (and in `records_dir` when given) and reused while the settings are unchanged."""
+    """Train one (method, seed), reload its selected export, evaluate it on the sets; the record is written to
+    the run directory (and to `records_dir` when given), where `find_record` finds it while the settings are
+    unchanged."""
     from rewardkit.evaluation.evaluate import load_scorer
     from rewardkit.evaluation.suites import evaluate_suite
     from rewardkit.training.run import run_training
 
     out_dir = runs_dir / f"{method}-s{seed}"
     fingerprint = run_fingerprint(preset, method, seed)
-    found = find_record(preset, method, seed, runs_dir, records_dir)
-    if found is not None:
-        print(f"[{method} seed {seed}] reusing {found[1]}", flush=True)
-        return found[0]
     if out_dir.exists():
         shutil.rmtree(out_dir)  # a stale or half-finished run: start clean
     eval_steps = max(1, math.ceil(steps_per_run(preset, split[0]) / preset.budget.evals_per_epoch / preset.budget.epochs))
@@ -783,8 +780,12 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
     for seed in preset.seeds:
         for method in preset.methods:
             name = label(method, seed)
-            recorded = find_record(preset, method, seed, runs_dir, records_dir) is not None
-            if deadline is not None and not recorded:
+            found = find_record(preset, method, seed, runs_dir, records_dir)
+            if found is not None:
+                print(f"[{method} seed {seed}] reusing {found[1]}", flush=True)
+                runs[name] = found[0]
+                continue
+            if deadline is not None:
                 need = predicted_run_seconds(predicted, method, trunk_done, reference_done)
                 left = deadline - time.time()
                 if need > left:
@@ -795,9 +796,8 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
                 print(f"[{method} seed {seed}] predicted {_duration(need)}, {_duration(left)} left", flush=True)
             runs[name] = train_and_evaluate(preset, method, seed, root, sets, runs_dir,
                                             (len(train), len(validation)), keep_checkpoints, records_dir)
-            if not recorded:  # a reused record ran its one-off passes on another machine, maybe
-                trunk_done = True
-                reference_done = reference_done or METHODS[method]["objective"] != "bt"
+            trunk_done = True  # this invocation has run the one-off passes (a reused record may have run them elsewhere)
+            reference_done = reference_done or METHODS[method]["objective"] != "bt"
             gc.collect()
     if not runs:
         raise SystemExit(f"preset {preset.name}: no run fits in the time limit and none is recorded yet")
