@@ -16,10 +16,11 @@ writes benchmarks/results/alarm_bon.json, and ends with one line per setting:
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
+
+from rewardkit.files import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 HH_PROMPTS = REPO.parent / "shared" / "data" / "hh-rlhf" / "helpful-base" / "test.jsonl.gz"
@@ -96,8 +97,7 @@ def main() -> int:
         print(markdown_report(results))
         lines.append(summary_line(name, results))
     out = Path(args.results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomic(out, report)
     print(f"results: {out}")
     for line in lines:
         print(line)

@@ -41,9 +41,11 @@ import shutil
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from rewardkit.files import write_json_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -204,14 +206,6 @@ def validation_history(log_history: list[dict[str, Any]]) -> list[dict[str, floa
             for e in log_history if "eval_loss" in e]
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a killed run leaves the old file or none, never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 def record_files(runs_dir: Path, records_dir: Path | None, method: str, seed: int) -> list[Path]:
     """Where a run's record may be: its run directory, then the shared records directory."""
     own = runs_dir / f"{method}-s{seed}" / "benchmark_run.json"
@@ -276,7 +270,7 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
               "train_seconds": trained - started, "eval_seconds": finished - trained, "export": summary["export"],
               "finished": time.strftime("%Y-%m-%d %H:%M"), "hardware": hardware()["label"], "evaluation": evaluation}
     for path in record_files(runs_dir, records_dir, method, seed):
-        write_json(path, record)
+        write_json_atomic(path, record, indent=1)
     accs = " ".join(f"{s}={m['accuracy']:.3f}" for s, m in evaluation["metrics"].items())
     print(f"[{method} seed {seed}] train {record['train_seconds']:.0f}s eval {record['eval_seconds']:.0f}s "
           f"selected step {(record['selected'] or {}).get('step')}: {accs}", flush=True)
@@ -590,7 +584,7 @@ def render_docs(results_dir: Path = RESULTS, document: Path = RESULTS_MD) -> lis
         chart_dir = document.parent / "results" / f"methods-{name}"
         text = replace_section(text, name, preset_section(result, chart_dir, document.parent))
         rendered.append(name)
-    document.write_text(text)
+    write_text_atomic(document, text)
     return rendered
 
 
@@ -894,9 +888,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run_preset(preset, root, runs_dir, args.keep_checkpoints, command.strip(), records_dir,
                         args.time_limit)
     results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    out = results_dir / f"methods-{preset.name}.json"
-    out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    out = write_json_atomic(results_dir / f"methods-{preset.name}.json", result, indent=1)
     print(f"wrote {out}")
     if not args.no_docs:
         render_docs(results_dir)

@@ -20,7 +20,6 @@ Prints a table, writes benchmarks/results/serve_load.json, and ends with
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from rewardkit.files import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -269,8 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
     summary = summarize(tallies, elapsed, stats, args, args.model, len(items))
     print_table(summary)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(args.output, summary)
     print(f"wrote {args.output}")
     print(f"serve rps={summary['rps']:.2f} p50_ms={summary['p50_ms']:.0f} p99_ms={summary['p99_ms']:.0f} "
           f"lost={summary['lost']} wrong={summary['wrong']}")

@@ -45,11 +45,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from rewardkit.files import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -522,15 +524,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {set_name}: {d['pairs']} pairs, rewards {d['rewards']:.2e}, log-probs {d['logps']:.2e}, "
                   f"losses {d['losses']:.2e} -> {'equal' if d['equal'] else 'DIFFERENT'}")
     print(f"same batches in every configuration: {len(sequences) == 1}")
-    print(f"ratios: " + ", ".join(f"{k}={fmt(v)}" for k, v in verdict.items() if k != "packed_equal"))
+    print("ratios: " + ", ".join(f"{k}={fmt(v)}" for k, v in verdict.items() if k != "packed_equal"))
     report = {"settings": asdict(settings), "quick": args.quick, "rounds": args.rounds, "matmul_peak_flops": peak,
               "peak_dtype": str(peak_dtype), "device": "cuda" if cuda else "cpu",
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                           "threads": torch.get_num_threads(),
                           "gpu": torch.cuda.get_device_name(0) if cuda else None},
               "same_batches": len(sequences) == 1, "results": results, "equality": equality, "summary": verdict}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomic(out, report)
     print(f"wrote {out}")
     print(f"throughput bt_vs_trl={fmt(verdict['bt_vs_trl'])} dpo_vs_trl={fmt(verdict['dpo_vs_trl'])} "
           f"haf_over_bt={fmt(verdict['haf_over_bt'])} packed_equal={str(verdict['packed_equal']).lower()}")

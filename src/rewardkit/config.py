@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from rewardkit.files import write_text_atomic
+
 T = TypeVar("T")
 
 
@@ -163,4 +165,4 @@ def _is_leaf(cls: type, key: str) -> bool:
 
 
 def save_config(config: Any, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump(to_dict(config), sort_keys=False))

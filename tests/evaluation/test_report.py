@@ -185,14 +185,14 @@ def test_benchmark_run_records_resume_from_the_shared_directory(tmp_path):
     runs, records = tmp_path / "runs", tmp_path / "records"
     assert methods.find_record(quick, "bt", 0, runs, records) is None
     good = {"method": "bt", "seed": 0, "fingerprint": methods.run_fingerprint(quick, "bt", 0), "from": "elsewhere"}
-    methods.write_json(records / "bt-s0.json", good)
+    methods.write_json_atomic(records / "bt-s0.json", good)
     record, path = methods.find_record(quick, "bt", 0, runs, records)
     assert record["from"] == "elsewhere" and path == records / "bt-s0.json"
     assert methods.find_record(quick, "bt", 0, runs, None) is None  # records dir not consulted
     assert methods.find_record(quick, "bt", 1, runs, records) is None  # other seed, other fingerprint
     other = methods.replace(quick, budget=methods.replace(quick.budget, learning_rate=3e-4))
     assert methods.find_record(other, "bt", 0, runs, records) is None  # settings changed: retrain
-    methods.write_json(runs / "bt-s0" / "benchmark_run.json", {**good, "from": "here"})
+    methods.write_json_atomic(runs / "bt-s0" / "benchmark_run.json", {**good, "from": "here"})
     assert methods.find_record(quick, "bt", 0, runs, records)[0]["from"] == "here"  # own run dir first
     assert not list(records.glob(".*tmp*"))  # atomic writes leave no temporaries
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from rewardkit.evaluation.calibration import calibration
 from rewardkit.evaluation.diagnostics import MarginPoints, margin_diagnostics, points_from_scores
 from rewardkit.evaluation.pairwise import pairwise_metrics
 from rewardkit.evaluation.scoring import PairScores, score_pairs, score_sequences
+from rewardkit.files import write_json_atomic, write_text_atomic
 from rewardkit.models.loading import build_reward_model, load_tokenizer, read_metadata
 from rewardkit.models.reference import FrozenModelReference, Reference
 from rewardkit.models.registry import DEFAULT_EMBEDDER, ModelResolutionError, resolve_model
@@ -208,6 +208,6 @@ def _fmt(value: float | None) -> str:
 def write_report(results: dict[str, dict[str, dict[str, Any]]], out_dir: str | Path, stem: str = "eval") -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / f"{stem}.md").write_text(markdown_table(results))
+    write_json_atomic(out / f"{stem}.json", results)
+    write_text_atomic(out / f"{stem}.md", markdown_table(results))
     return out / f"{stem}.json"

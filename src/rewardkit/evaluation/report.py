@@ -13,7 +13,6 @@ reliability diagrams and margin histograms pool the members' pairs.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from typing import Any, Callable
 
 from rewardkit.evaluation.calibration import calibration
 from rewardkit.evaluation.suites import EvalSet
+from rewardkit.files import write_json_atomic, write_text_atomic
 
 CHARTS = {"accuracy": "accuracy.png", "reliability": "reliability.png", "margins": "margins.png"}
 
@@ -248,9 +248,9 @@ def write_suite_report(results: dict[str, Any], out_dir: str | Path, *, stem: st
     """<out_dir>/<stem>.json, <stem>.md and the PNG charts; returns the markdown path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_json_atomic(out / f"{stem}.json", results, indent=1)
     charts = write_charts(results, out)
     body = render_markdown(results, charts={k: p.name for k, p in charts.items()}, heading="##")
     md = out / f"{stem}.md"
-    md.write_text(f"# {title or 'Evaluation on suite ' + results['suite']}\n\n{body}")
+    write_text_atomic(md, f"# {title or 'Evaluation on suite ' + results['suite']}\n\n{body}")
     return md

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rewardkit.files import write_json_atomic, write_text_atomic
 from rewardkit.generation.judge import JudgeConfig, LLMJudge
 from rewardkit.generation.prompts import PromptConfig, PromptItem, load_prompts
 from rewardkit.generation.sampling import SamplingConfig, generate, load_policy
@@ -186,8 +187,8 @@ def write_outputs(out_dir: str, results: dict[str, Any], items: Sequence[PromptI
                   tables: dict[str, np.ndarray], breakdown: Any, selections: dict[str, np.ndarray]) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bon.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "bon.md").write_text(markdown_report(results))
+    write_json_atomic(out / "bon.json", results)
+    write_text_atomic(out / "bon.md", markdown_report(results))
     N = len(samples[0]) if samples else 0
     combined = {m: breakdown.rewards(m).reshape(len(items), N) for m in selections if m in COMBINE_MODES}
     with open(out / "samples.jsonl", "w", encoding="utf-8") as f:

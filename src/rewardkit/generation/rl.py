@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from rewardkit.files import write_json_atomic
 from rewardkit.generation.prompts import PromptConfig, PromptItem, load_prompts
 from rewardkit.generation.sampling import Policy, SamplingConfig, generate, load_policy, model_fingerprint
 from rewardkit.rewards.combinators import COMBINE_MODES, RewardFunction
@@ -220,5 +221,5 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
                "log_history": trainer.state.log_history, "adapter": str(adapter_dir),
                "config": json.loads(json.dumps(asdict(config), default=str))}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rl.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_json_atomic(out / "rl.json", results)
     return results

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rewardkit.data.encoding import PromptRenderer
+from rewardkit.files import write_text_atomic
 from rewardkit.rewards.base import Messages
 
 log = logging.getLogger("rewardkit.generation")
@@ -134,11 +135,9 @@ def generate(policy: Policy, prompts: Sequence[Messages], n: int = 1, config: Sa
         return json.loads(cache.read_text())["responses"]
     out = _generate(policy, texts, n, config, greedy, desc)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"model": policy.name, "n": n, "greedy": greedy, "params": asdict(config),
-                                   "prompts": texts, "responses": out}, ensure_ascii=False))
-        tmp.replace(cache)
+        write_text_atomic(cache, json.dumps({"model": policy.name, "n": n, "greedy": greedy,
+                                             "params": asdict(config), "prompts": texts, "responses": out},
+                                            ensure_ascii=False))
     return out
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardkit.files import write_text_atomic
 from rewardkit.generation.prompts import PromptConfig, load_prompts
 from rewardkit.generation.sampling import SamplingConfig, generate, load_policy
 from rewardkit.rewards.combinators import RewardFunction
@@ -88,7 +89,7 @@ def run_select_aspects(config: SelectAspectsConfig, reward: RewardFunction | Non
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = consistency_table(reward.holistic.name, h_prefs, ranked)
-    (out / "aspects.md").write_text(table)
+    write_text_atomic(out / "aspects.md", table)
     write_results(ranked, out / "aspects.json", holistic=reward.holistic.name, prompts=len(items),
                   policy=config.policy, config=asdict(config))
     bar_chart(ranked, out / "aspects.png", title=f"aspects vs {reward.holistic.name} ({len(items)} prompts)")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer
 
+from rewardkit.files import write_atomic
 from rewardkit.models.registry import DEFAULT_EMBEDDER, resolve_model, rewardkit_home
 
 log = logging.getLogger("rewardkit.models")
@@ -115,19 +114,7 @@ class SentenceEmbedder:
         else:
             vectors = self._embed_uncached(unique, desc)
             if cache_file is not None:
-                _atomic_save(vectors, cache_file)
+                write_atomic(cache_file, lambda tmp: torch.save(vectors, tmp))
         position = {text: i for i, text in enumerate(unique)}
         return vectors[[position[t] for t in texts]]
 
-
-def _atomic_save(tensor: torch.Tensor, path: Path) -> None:
-    """Write next to the target, then rename: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".emb-", suffix=".pt")
-    os.close(fd)
-    try:
-        torch.save(tensor, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
+from rewardkit.files import write_json_atomic, write_text_atomic
 from rewardkit.models.loading import METADATA_FILE, POLICY_DIR
 from rewardkit.models.reward_model import RewardModel
 
@@ -95,8 +96,8 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     tok.save_pretrained(out)
     meta = dict(metadata, reward_head=reward_head, policy=policy, pad_token_id=pad_id,
                 eos_token_id=tokenizer.eos_token_id)
-    (out / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    (out / "README.md").write_text(model_card(meta))
+    write_json_atomic(out / METADATA_FILE, meta)
+    write_text_atomic(out / "README.md", model_card(meta))
     log.info("exported to %s (reward head: %s, policy: %s)", out, reward_head, policy)
     return out
 

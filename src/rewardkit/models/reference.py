@@ -12,7 +12,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -21,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from rewardkit.data.encoding import EncodedPair
+from rewardkit.files import write_atomic
 from rewardkit.models.registry import rewardkit_home
 from rewardkit.models.reward_model import RewardModel
 
@@ -144,10 +144,8 @@ def precompute_reference_logps(model: RewardModel, pairs: list[EncodedPair], col
             chosen, rejected = compute(pairs)
         else:
             chosen, rejected = compute_reference_logps(model, pairs, collate, batch_size, device)
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".tmp{os.getpid()}")
-        save_file({"chosen": chosen.contiguous(), "rejected": rejected.contiguous()}, str(tmp))
-        os.replace(tmp, file)
+        tensors = {"chosen": chosen.contiguous(), "rejected": rejected.contiguous()}
+        write_atomic(file, lambda tmp: save_file(tensors, str(tmp)))
         log.info("reference log-probs: computed %d pairs, cached at %s", len(chosen), file)
     if len(chosen) != len(pairs):
         raise RuntimeError(f"reference cache {file} has {len(chosen)} pairs, expected {len(pairs)}")

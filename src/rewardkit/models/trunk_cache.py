@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from tqdm.auto import tqdm
 
 from rewardkit.data.encoding import EncodedPair
 from rewardkit.data.packing import PackedPair, PackedPairCollator, common_prefix_length
+from rewardkit.files import write_atomic
 from rewardkit.models.reward_model import RewardModel, mask_for_attention
 
 log = logging.getLogger("rewardkit.models")
@@ -361,11 +361,8 @@ class TrunkCache:
     def _save(self, file: Path, keys: list[PairKey]) -> None:
         flat = torch.cat([self.states[k] for k in keys])
         lengths = torch.tensor([self.states[k].shape[0] for k in keys], dtype=torch.long)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".tmp{os.getpid()}")
-        save_file({"states": flat, "lengths": lengths}, str(tmp),
-                  metadata={"fingerprint": self.fingerprint, "depth": str(self.depth)})
-        os.replace(tmp, file)
+        metadata = {"fingerprint": self.fingerprint, "depth": str(self.depth)}
+        write_atomic(file, lambda tmp: save_file({"states": flat, "lengths": lengths}, str(tmp), metadata=metadata))
         self._assign(flat, lengths, keys)  # views into one tensor: frees the per-pair copies
         log.info("frozen-trunk states: %d pairs cached at %s", len(keys), file)
 

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
+from rewardkit.files import write_json_atomic
+
 Messages = list[dict[str, str]]
 Placements = list[tuple[int, float]]  # (character end offset in the response, value)
 
@@ -103,7 +105,4 @@ def load_stats(path: str | Path) -> dict[str, ZNorm]:
 
 
 def save_stats(stats: dict[str, ZNorm], path: str | Path) -> Path:
-    file = Path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    file.write_text(json.dumps({k: asdict(v) for k, v in sorted(stats.items())}, indent=2) + "\n")
-    return file
+    return write_json_atomic(path, {k: asdict(v) for k, v in sorted(stats.items())})

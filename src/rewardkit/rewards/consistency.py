@@ -13,13 +13,14 @@ decides is trivially "consistent" but useless, which the coverage column shows.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from rewardkit.files import write_json_atomic
 
 
 def preferences(first: Sequence[float], second: Sequence[float], tolerance: float = 0.0) -> np.ndarray:
@@ -124,8 +125,5 @@ def bar_chart(ranked: Sequence[AspectConsistency], path: str | Path, title: str 
 
 
 def write_results(ranked: Sequence[AspectConsistency], path: str | Path, **extra: object) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(r).items()} for r in ranked]
-    out.write_text(json.dumps({**extra, "aspects": rows}, indent=2, default=str) + "\n")
-    return out
+    return write_json_atomic(path, {**extra, "aspects": rows})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from rewardkit.data.priors import attach_prior_bounds, prior_embedder
 from rewardkit.data.record import PreferencePair
 from rewardkit.data.sources import entry_name, load_entries, load_entry, remove_overlap, split_pairs
 from rewardkit.evaluation.evaluate import Scorer, evaluate_scorer, write_report
+from rewardkit.files import write_json_atomic
 from rewardkit.models.export import export_model
 from rewardkit.models.loading import build_reward_model, load_tokenizer
 from rewardkit.models.reference import (
@@ -206,7 +206,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
             report = {k: results[k] for k in ("before", "after") if k in results}
             write_report(report, out_dir, stem="eval")
         results["seconds"] = time.time() - started
-        (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+        write_json_atomic(out_dir / "results.json", results)
     state.wait_for_everyone()
     return results
 

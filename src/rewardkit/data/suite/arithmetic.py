@@ -143,7 +143,7 @@ def _worked(rng: random.Random, meta: dict[str, Any], v: int) -> str:
         return f"First, {a} × {b} = {a * b}. Then {a * b} - {c} = {V}. So the answer is {V}."
     if kind == "paren_mul":
         return f"Start with the brackets: {a} + {b} = {a + b}. Then {a + b} × {c} = {V}. The answer is {V}."
-    name, items = meta["name"], meta["items"]
+    items = meta["items"]
     if kind == "word_add":
         return f"Start with {a} {items} and add {b}: {a} + {b} = {V}. That makes {V} {items}."
     if kind == "word_sub":

@@ -1,0 +1,47 @@
+"""Atomic file writes: write beside the target, then rename over it.
+
+A reader (or a rerun after a kill) sees the old file or the new one, never half of one. Used for every cache
+file and every results file rewardkit writes; directories (checkpoints, converted models) are staged the
+same way where they are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on a clean exit it replaces `path`, on an error it is removed."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Call `write(tmp)` and move the result to `path` atomically; returns `path`."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(path: str | Path, data: Any, *, indent: int | None = 2) -> Path:
+    """JSON with a trailing newline; values JSON cannot encode are written with str()."""
+    return write_text_atomic(path, json.dumps(data, indent=indent, default=str) + "\n")
