@@ -270,7 +270,7 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
               "train_seconds": trained - started, "eval_seconds": finished - trained, "export": summary["export"],
               "finished": time.strftime("%Y-%m-%d %H:%M"), "hardware": hardware()["label"], "evaluation": evaluation}
     for path in record_files(runs_dir, records_dir, method, seed):
-        write_json_atomic(path, record, indent=1)
+        write_json_atomic(path, record, indent=1, default=str)
     accs = " ".join(f"{s}={m['accuracy']:.3f}" for s, m in evaluation["metrics"].items())
     print(f"[{method} seed {seed}] train {record['train_seconds']:.0f}s eval {record['eval_seconds']:.0f}s "
           f"selected step {(record['selected'] or {}).get('step')}: {accs}", flush=True)
@@ -888,7 +888,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run_preset(preset, root, runs_dir, args.keep_checkpoints, command.strip(), records_dir,
                         args.time_limit)
     results_dir = Path(args.results_dir)
-    out = write_json_atomic(results_dir / f"methods-{preset.name}.json", result, indent=1)
+    out = write_json_atomic(results_dir / f"methods-{preset.name}.json", result, indent=1, default=str)
     print(f"wrote {out}")
     if not args.no_docs:
         render_docs(results_dir)

@@ -8,9 +8,11 @@ from rewardkit.files import atomic_path, write_json_atomic, write_text_atomic
 
 
 def test_write_json_atomic_creates_parents_and_ends_with_newline(tmp_path):
-    path = write_json_atomic(tmp_path / "a" / "b" / "r.json", {"x": 1, "when": tmp_path}, indent=None)
+    with pytest.raises(TypeError, match="PosixPath"):  # strict unless told how to convert
+        write_json_atomic(tmp_path / "a" / "b" / "r.json", {"when": tmp_path})
+    path = write_json_atomic(tmp_path / "a" / "b" / "r.json", {"x": 1, "when": tmp_path}, indent=None, default=str)
     text = path.read_text()
-    assert text == json.dumps({"x": 1, "when": str(tmp_path)}) + "\n"  # default=str for non-JSON values
+    assert text == json.dumps({"x": 1, "when": str(tmp_path)}) + "\n"
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]
 
 

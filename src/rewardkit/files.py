@@ -42,6 +42,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_json_atomic(path: str | Path, data: Any, *, indent: int | None = 2) -> Path:
-    """JSON with a trailing newline; values JSON cannot encode are written with str()."""
-    return write_text_atomic(path, json.dumps(data, indent=indent, default=str) + "\n")
+def write_json_atomic(path: str | Path, data: Any, *, indent: int | None = 2,
+                      default: Callable[[Any], Any] | None = None) -> Path:
+    """JSON with a trailing newline. A value JSON cannot encode raises, unless `default` converts it (e.g. str)."""
+    return write_text_atomic(path, json.dumps(data, indent=indent, default=default) + "\n")

@@ -207,7 +207,6 @@ def _fmt(value: float | None) -> str:
 
 def write_report(results: dict[str, dict[str, dict[str, Any]]], out_dir: str | Path, stem: str = "eval") -> Path:
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / f"{stem}.json", results)
     write_text_atomic(out / f"{stem}.md", markdown_table(results))
     return out / f"{stem}.json"

@@ -220,6 +220,5 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
                "train_reward_last": history[-1]["reward"] if history else math.nan,
                "log_history": trainer.state.log_history, "adapter": str(adapter_dir),
                "config": json.loads(json.dumps(asdict(config), default=str))}
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "rl.json", results)
+    write_json_atomic(out / "rl.json", results, default=str)
     return results

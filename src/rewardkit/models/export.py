@@ -96,7 +96,7 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     tok.save_pretrained(out)
     meta = dict(metadata, reward_head=reward_head, policy=policy, pad_token_id=pad_id,
                 eos_token_id=tokenizer.eos_token_id)
-    write_json_atomic(out / METADATA_FILE, meta)
+    write_json_atomic(out / METADATA_FILE, meta, default=str)
     write_text_atomic(out / "README.md", model_card(meta))
     log.info("exported to %s (reward head: %s, policy: %s)", out, reward_head, policy)
     return out

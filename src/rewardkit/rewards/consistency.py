@@ -126,4 +126,4 @@ def bar_chart(ranked: Sequence[AspectConsistency], path: str | Path, title: str 
 
 def write_results(ranked: Sequence[AspectConsistency], path: str | Path, **extra: object) -> Path:
     rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(r).items()} for r in ranked]
-    return write_json_atomic(path, {**extra, "aspects": rows})
+    return write_json_atomic(path, {**extra, "aspects": rows}, default=str)

@@ -206,7 +206,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
             report = {k: results[k] for k in ("before", "after") if k in results}
             write_report(report, out_dir, stem="eval")
         results["seconds"] = time.time() - started
-        write_json_atomic(out_dir / "results.json", results)
+        write_json_atomic(out_dir / "results.json", results, default=str)
     state.wait_for_everyone()
     return results
 
