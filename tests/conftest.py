@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rewardkit.testing.tiny import save_tiny_model
+from rewardkit.testing.tiny import export_tiny_reward_model, save_tiny_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +42,15 @@ def smollm2_dir() -> Path:
     from rewardkit.models.registry import ensure_alias
 
     return ensure_alias("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def tiny_rm_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported BT reward model (ChatML chat template), max_length 96."""
+    return export_tiny_reward_model(tiny_model_dir, tmp_path_factory.mktemp("tiny-rm") / "export")
+
+
+@pytest.fixture(scope="session")
+def tiny_haf_dir(tiny_plain_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported HaF model (reward head + policy; plain Human:/Assistant: template)."""
+    return export_tiny_reward_model(tiny_plain_model_dir, tmp_path_factory.mktemp("tiny-haf") / "export", policy=True)

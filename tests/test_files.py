@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rewardkit.files import atomic_path, write_json_atomic, write_text_atomic
+from rewardkit.files import atomic_path, write_json_atomic, write_jsonl_atomic, write_text_atomic
 
 
 def test_write_json_atomic_creates_parents_and_ends_with_newline(tmp_path):
@@ -33,3 +33,17 @@ def test_unencodable_value_raises_before_the_target_changes(tmp_path):
     with pytest.raises(ValueError, match="Circular"):
         write_json_atomic(target, {"bad": circular})
     assert json.loads(target.read_text()) == {"ok": True}
+
+
+def test_jsonl_streams_records_and_a_failing_source_keeps_the_old_file(tmp_path):
+    target = write_jsonl_atomic(tmp_path / "samples.jsonl", ({"i": i, "text": "ü"} for i in range(3)))
+    assert target.read_text(encoding="utf-8") == "".join(f'{{"i": {i}, "text": "ü"}}\n' for i in range(3))
+
+    def records():
+        yield {"i": 0}
+        raise RuntimeError("scoring failed")
+
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        write_jsonl_atomic(target, records())
+    assert target.read_text(encoding="utf-8").count("\n") == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["samples.jsonl"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,3 +46,12 @@ def write_json_atomic(path: str | Path, data: Any, *, indent: int | None = 2,
                       default: Callable[[Any], Any] | None = None) -> Path:
     """JSON with a trailing newline. A value JSON cannot encode raises, unless `default` converts it (e.g. str)."""
     return write_text_atomic(path, json.dumps(data, indent=indent, default=default) + "\n")
+
+
+def write_jsonl_atomic(path: str | Path, records: Iterable[Any]) -> Path:
+    """One JSON object per line (non-ASCII kept as is), streamed to a temporary file that then replaces `path`."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return write_atomic(path, write)

@@ -7,16 +7,11 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
-import torch
 import uvicorn
 from fastapi.testclient import TestClient
 
-from rewardkit.models.export import export_model
-from rewardkit.models.loading import build_reward_model, load_tokenizer
-from rewardkit.models.reward_model import ModelConfig
 from rewardkit.serving.app import create_app
 from rewardkit.serving.config import ServerConfig
 from rewardkit.serving.normalization import Normalization
@@ -24,19 +19,6 @@ from rewardkit.serving.scorer import BatchScorer
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def export_tiny(base: Path, out: Path, *, policy: bool = False, max_length: int = 96) -> Path:
-    torch.manual_seed(3)
-    model = build_reward_model(ModelConfig(name=str(base), tuning="full"), keep_lm_head=True)
-    with torch.no_grad():
-        model.score.weight.normal_(std=0.5)
-        if policy:  # move the policy away from its reference so the implicit reward is not 0
-            model.lm_head.weight.add_(0.05 * torch.randn_like(model.lm_head.weight))
-    meta = {"objective": "haf" if policy else "bt", "max_length": max_length, "base_model": str(base)}
-    if policy:
-        meta.update(reference_model=str(base), objective_config={"beta": 0.1})
-    return export_model(model, load_tokenizer(str(base)), out, metadata=meta, policy=policy)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rewardkit.files import write_json_atomic, write_text_atomic
+from rewardkit.files import write_json_atomic, write_jsonl_atomic, write_text_atomic
 from rewardkit.generation.judge import JudgeConfig, LLMJudge
 from rewardkit.generation.prompts import PromptConfig, PromptItem, load_prompts
 from rewardkit.generation.sampling import SamplingConfig, generate, load_policy
@@ -191,13 +191,12 @@ def write_outputs(out_dir: str, results: dict[str, Any], items: Sequence[PromptI
     write_text_atomic(out / "bon.md", markdown_report(results))
     N = len(samples[0]) if samples else 0
     combined = {m: breakdown.rewards(m).reshape(len(items), N) for m in selections if m in COMBINE_MODES}
-    with open(out / "samples.jsonl", "w", encoding="utf-8") as f:
-        for i, (it, row) in enumerate(zip(items, samples)):
-            record = {"prompt": it.prompt, "meta": it.meta, "responses": row,
-                      "scores": {name: t[i].tolist() for name, t in tables.items()},
-                      "combined": {m: c[i].tolist() for m, c in combined.items()},
-                      "selected": {m: int(s[i]) for m, s in selections.items()}}
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    write_jsonl_atomic(out / "samples.jsonl", (
+        {"prompt": it.prompt, "meta": it.meta, "responses": row,
+         "scores": {name: t[i].tolist() for name, t in tables.items()},
+         "combined": {m: c[i].tolist() for m, c in combined.items()},
+         "selected": {m: int(s[i]) for m, s in selections.items()}}
+        for i, (it, row) in enumerate(zip(items, samples))))
 
 
 def markdown_report(results: dict[str, Any]) -> str:

@@ -8,13 +8,12 @@ greedy win rates. Writes aspects.md, aspects.json and aspects.png.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardkit.files import write_text_atomic
+from rewardkit.files import write_jsonl_atomic, write_text_atomic
 from rewardkit.generation.prompts import PromptConfig, load_prompts
 from rewardkit.generation.sampling import SamplingConfig, generate, load_policy
 from rewardkit.rewards.combinators import RewardFunction
@@ -93,8 +92,6 @@ def run_select_aspects(config: SelectAspectsConfig, reward: RewardFunction | Non
     write_results(ranked, out / "aspects.json", holistic=reward.holistic.name, prompts=len(items),
                   policy=config.policy, config=asdict(config))
     bar_chart(ranked, out / "aspects.png", title=f"aspects vs {reward.holistic.name} ({len(items)} prompts)")
-    with open(out / "responses.jsonl", "w", encoding="utf-8") as f:
-        for it, g, s in zip(items, greedy, sampled):
-            f.write(json.dumps({"prompt": it.prompt, "meta": it.meta, "greedy": g, "sampled": s},
-                               ensure_ascii=False) + "\n")
+    write_jsonl_atomic(out / "responses.jsonl", ({"prompt": it.prompt, "meta": it.meta, "greedy": g, "sampled": s}
+                                                 for it, g, s in zip(items, greedy, sampled)))
     return {"ranked": ranked, "table": table, "output_dir": str(out)}

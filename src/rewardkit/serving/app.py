@@ -25,8 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from rewardkit import __version__
-from rewardkit.cli.score import parse_item
 from rewardkit.data.record import DataError
+from rewardkit.data.score_items import parse_item
 from rewardkit.serving.batching import DynamicBatcher, Overloaded, ShuttingDown
 from rewardkit.serving.config import ServerConfig
 from rewardkit.serving.normalization import Normalization

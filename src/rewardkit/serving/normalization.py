@@ -64,10 +64,10 @@ def calibrate(scorer: BatchScorer, items: list[Conversation], source: str, *, ba
 
 def read_calibration(path: str) -> list[Conversation]:
     """Items of a JSON lines file in `rewardkit score` input format."""
-    from rewardkit.cli.score import parse_item, read_records
+    from rewardkit.data.score_items import parse_item, read_records
 
-    records, source = read_records(path)
-    return [Conversation(*parse_item(r, i, source)) for i, r in enumerate(records)]
+    lines, source = read_records(path)
+    return [Conversation(*parse_item(r, i, source)) for i, r in lines]
 
 
 def build_normalization(config: NormalizationConfig, scorer: BatchScorer, *,
