@@ -226,6 +226,23 @@ def find_record(preset: Preset, method: str, seed: int, runs_dir: Path, records_
     return None
 
 
+def used_reference_cache(since: float) -> list[str]:
+    """Reference log-prob cache files written or reused (reuse touches them) since `since`: those a run needed."""
+    from rewardkit.models.reference import reference_cache_dir
+
+    directory = reference_cache_dir()
+    files = directory.glob("*.safetensors") if directory.is_dir() else []
+    return sorted(f.name for f in files if f.stat().st_mtime >= since - 1)
+
+
+def reference_cached(record: dict[str, Any]) -> bool:
+    """Whether every reference cache file a recorded run used is on this machine (its passes would be reused)."""
+    from rewardkit.models.reference import reference_cache_dir
+
+    names = record.get("reference_cache") or []
+    return bool(names) and all((reference_cache_dir() / name).exists() for name in names)
+
+
 def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets: dict[str, Any], runs_dir: Path,
                        split: tuple[int, int], keep_checkpoints: bool, records_dir: Path | None = None
                        ) -> dict[str, Any]:
@@ -269,6 +286,8 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
               "selected": summary.get("selected"), "validation": validation_history(summary["log_history"]),
               "train_seconds": trained - started, "eval_seconds": finished - trained, "export": summary["export"],
               "finished": time.strftime("%Y-%m-%d %H:%M"), "hardware": hardware()["label"], "evaluation": evaluation}
+    if METHODS[method]["objective"] != "bt":  # the reference passes it needed: see reference_cached
+        record["reference_cache"] = used_reference_cache(since=started)
     for path in record_files(runs_dir, records_dir, method, seed):
         write_json_atomic(path, record, indent=1, default=str)
     accs = " ".join(f"{s}={m['accuracy']:.3f}" for s, m in evaluation["metrics"].items())
@@ -768,13 +787,15 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
     deadline = started + 60 * time_limit_minutes if time_limit_minutes else None
     predicted = estimate(preset, root, CostModel()) if deadline else None
     trunk_done = any((runs_dir / TRUNK_CACHE_DIR).glob("*.safetensors"))
-    reference_done = False  # the reference log-prob cache lives in REWARDKIT_HOME: assume a fresh one
+    recorded = {(m, s): find_record(preset, m, s, runs_dir, records_dir) for s in preset.seeds for m in preset.methods}
+    # the reference log-prob passes are cached in REWARDKIT_HOME: done when a recorded run's files are all there
+    reference_done = any(found is not None and reference_cached(found[0]) for found in recorded.values())
     runs: dict[str, dict[str, Any]] = {}
     pending: list[str] = []
     for seed in preset.seeds:
         for method in preset.methods:
             name = label(method, seed)
-            found = find_record(preset, method, seed, runs_dir, records_dir)
+            found = recorded[method, seed]
             if found is not None:
                 print(f"[{method} seed {seed}] reusing {found[1]}", flush=True)
                 runs[name] = found[0]

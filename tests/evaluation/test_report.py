@@ -4,6 +4,7 @@ training overlap removed, cached reference); the benchmark's docs sections."""
 import importlib.util
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -163,6 +164,24 @@ def test_benchmark_claims_and_best_line():
     assert not any("HaF" in c for c in claims)  # no HaF runs, no HaF claims
     summary = methods.summarize(report, ["bt", "dpo", "pcrm-length"])
     assert methods.best_line("quick", summary) == "methods quick best=pcrm-length hh-helpful=0.630 hh-harmless=0.610 mean=0.620"
+
+
+def test_benchmark_knows_when_the_reference_passes_are_cached(tmp_path, monkeypatch):
+    methods = _benchmark_module()
+    monkeypatch.setenv("REWARDKIT_HOME", str(tmp_path))
+    assert methods.used_reference_cache(since=0) == []  # no cache directory yet
+    cache = tmp_path / "reference_logps"
+    cache.mkdir()
+    for name, mtime in (("old.safetensors", 1_000), ("train.safetensors", 5_000), ("eval.safetensors", 6_000)):
+        (cache / name).write_bytes(b"x")
+        os.utime(cache / name, (mtime, mtime))
+    used = methods.used_reference_cache(since=5_000)
+    assert used == ["eval.safetensors", "train.safetensors"]
+    record = {"method": "dpo", "reference_cache": used}
+    assert methods.reference_cached(record)
+    assert not methods.reference_cached({"method": "bt"})  # BT runs (and older records) say nothing
+    (cache / "eval.safetensors").unlink()
+    assert not methods.reference_cached(record)  # one pass missing: it would run again
 
 
 def test_every_benchmark_preset_resolves_its_data(shared_data):

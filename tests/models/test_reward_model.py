@@ -1,6 +1,7 @@
 """RewardModel: reward at the EOS, no vocabulary logits for rewards, tuning modes, reference modes."""
 
 import copy
+import os
 
 import pytest
 import torch
@@ -126,7 +127,9 @@ def test_reference_cache_is_reused(tiny_model_dir, tmp_path):
     collate = PaddedPairCollator(tok.pad_token_id)
     key = precompute_reference_logps(model, encoded, collate, model_name=str(tiny_model_dir), dtype="float32",
                                      cache_dir=tmp_path)
-    assert (tmp_path / f"{key}.safetensors").exists()
+    cached = tmp_path / f"{key}.safetensors"
+    assert cached.exists()
+    os.utime(cached, (1_000_000, 1_000_000))  # long ago
     stored = [e.extras["ref_chosen_logps"] for e in encoded]
     second = copy.deepcopy(encoded)
     for e in second:
@@ -135,6 +138,7 @@ def test_reference_cache_is_reused(tiny_model_dir, tmp_path):
     key2 = precompute_reference_logps(model, second, collate, model_name=str(tiny_model_dir), dtype="float32",
                                       cache_dir=tmp_path, compute=lambda pairs: calls.append(1))
     assert key2 == key and calls == []  # served from disk, no pass
+    assert cached.stat().st_mtime > 1_000_000  # reuse marks the file as used now
     assert [e.extras["ref_chosen_logps"] for e in second] == stored
     other = PairEncoder(tok).encode_all(PAIRS[:2])
     assert precompute_reference_logps(model, other, collate, model_name=str(tiny_model_dir), dtype="float32",

@@ -8,10 +8,12 @@ For evaluation, a reference model loaded separately is a FrozenModelReference to
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -90,6 +92,11 @@ def _fingerprint_model(name: str) -> str:
     return "|".join(parts)
 
 
+def reference_cache_dir() -> Path:
+    """Where `precompute_reference_logps` keeps its passes by default: $REWARDKIT_HOME/reference_logps."""
+    return rewardkit_home() / "reference_logps"
+
+
 def reference_cache_key(model_name: str, dtype: str, pairs: Iterable[EncodedPair]) -> str:
     """Key of a cached pass: model weights + dtype + the exact token ids (covers data, template, truncation)."""
     h = hashlib.sha256()
@@ -132,12 +139,14 @@ def precompute_reference_logps(model: RewardModel, pairs: list[EncodedPair], col
 
     `compute` replaces the local pass (the trainer passes a distributed one). Returns the cache key.
     """
-    cache = Path(cache_dir) if cache_dir else rewardkit_home() / "reference_logps"
+    cache = Path(cache_dir) if cache_dir else reference_cache_dir()
     key = reference_cache_key(model_name, dtype, pairs)
     file = cache / f"{key}.safetensors"
     if file.exists():
         stored = load_file(str(file))
         chosen, rejected = stored["chosen"], stored["rejected"]
+        with contextlib.suppress(OSError):  # a read-only cache still serves
+            os.utime(file)  # mtime = last use: shows which files a run needed (and which are stale)
         log.info("reference log-probs: reusing cache %s (%d pairs)", file, len(chosen))
     else:
         if compute is not None:
