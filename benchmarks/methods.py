@@ -226,21 +226,32 @@ def find_record(preset: Preset, method: str, seed: int, runs_dir: Path, records_
     return None
 
 
-def used_reference_cache(since: float) -> list[str]:
-    """Reference log-prob cache files written or reused (reuse touches them) since `since`: those a run needed."""
+def cache_dirs() -> dict[str, Path]:
+    """The disk caches (in REWARDKIT_HOME) whose one-off passes some methods need; the frozen-trunk cache is
+    per run directory (TRUNK_CACHE_DIR)."""
+    from rewardkit.models.embedder import embedding_cache_dir
     from rewardkit.models.reference import reference_cache_dir
 
-    directory = reference_cache_dir()
-    files = directory.glob("*.safetensors") if directory.is_dir() else []
+    return {"reference": reference_cache_dir(), "embeddings": embedding_cache_dir()}
+
+
+def caches_needed(method: str) -> list[str]:
+    """reference: log-probs of the frozen reference (DPO, HaF); embeddings: sentence embeddings (cosine prior)."""
+    return ((["reference"] if METHODS[method]["objective"] != "bt" else [])
+            + (["embeddings"] if METHODS[method].get("prior") == "cosine" else []))
+
+
+def used_cache_files(kind: str, since: float) -> list[str]:
+    """Files of a cache written or reused (reuse marks them, see rewardkit.files.mark_used) since `since`."""
+    directory = cache_dirs()[kind]
+    files = [f for f in directory.iterdir() if f.is_file() and not f.name.startswith(".")] if directory.is_dir() else []
     return sorted(f.name for f in files if f.stat().st_mtime >= since - 1)
 
 
-def reference_cached(record: dict[str, Any]) -> bool:
-    """Whether every reference cache file a recorded run used is on this machine (its passes would be reused)."""
-    from rewardkit.models.reference import reference_cache_dir
-
-    names = record.get("reference_cache") or []
-    return bool(names) and all((reference_cache_dir() / name).exists() for name in names)
+def cache_present(record: dict[str, Any], kind: str) -> bool:
+    """Whether every file of a cache that a recorded run used is on this machine (its pass would be reused)."""
+    names = (record.get("caches") or {}).get(kind) or []
+    return bool(names) and all((cache_dirs()[kind] / name).exists() for name in names)
 
 
 def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets: dict[str, Any], runs_dir: Path,
@@ -286,8 +297,8 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
               "selected": summary.get("selected"), "validation": validation_history(summary["log_history"]),
               "train_seconds": trained - started, "eval_seconds": finished - trained, "export": summary["export"],
               "finished": time.strftime("%Y-%m-%d %H:%M"), "hardware": hardware()["label"], "evaluation": evaluation}
-    if METHODS[method]["objective"] != "bt":  # the reference passes it needed: see reference_cached
-        record["reference_cache"] = used_reference_cache(since=started)
+    if caches_needed(method):  # the one-off passes it needed: see cache_present
+        record["caches"] = {kind: used_cache_files(kind, since=started) for kind in caches_needed(method)}
     for path in record_files(runs_dir, records_dir, method, seed):
         write_json_atomic(path, record, indent=1, default=str)
     accs = " ".join(f"{s}={m['accuracy']:.3f}" for s, m in evaluation["metrics"].items())
@@ -622,6 +633,10 @@ class CostModel:
     lm_head_share: float = 0.31  # LM-head cost per response position relative to a token's body forward
     step_overhead_s: float = 0.3  # per optimizer step, independent of depth (optimizer, collation, logging)
     run_overhead_s: float = 25.0  # model load, checkpoint saves, export, reload, per run
+    # all-MiniLM-L6-v2 (cosine prior), per prompt + response text (truncated at 256 word pieces): the standard
+    # preset's first PCRM-cosine run (cold cache, 7,698 texts) took 5.0-6.2 min longer than the warm PCRM-cosine
+    # seed 1 and PCRM-length runs, 39-48 ms per text (2026-11-30)
+    embed_text_ms: float = 45.0
 
     def train_ms(self, budget: Budget) -> float:
         if budget.tuning == "top_layers":
@@ -716,8 +731,11 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
     if any(policy.values()):  # reference log-probs: training + validation pairs, eval sets (disk cache)
         once += (t["packed"] + v["packed"]) * f + (t["responses"] + v["responses"]) * lm
         once += ev["packed"] * f + ev["responses"] * lm
+    embeddings_once = 0.0
+    if any(METHODS[m].get("prior") == "cosine" for m in preset.methods):  # prompt + response, chosen and rejected
+        embeddings_once = 2 * (t["pairs"] + v["pairs"]) * costs.embed_text_ms / 1000
     runs = sum(sum(r.values()) for r in per_run.values()) * len(preset.seeds)
-    total = runs + once
+    total = runs + once + embeddings_once
     # frozen-trunk cache: bottom layers once per pair, then only the top k layers per run and evaluation
     cached, cached_per_run, trunk_once, reference_once = None, None, 0.0, once
     if b.tuning == "top_layers":
@@ -727,22 +745,25 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
                           + (r["validation"] + r["eval"]) * share + r["overhead"] for m, r in per_run.items()}
         ref_trunk = (t["packed"] + v["packed"] + ev["packed"]) * f * (1 - share) if any(policy.values()) else 0.0
         reference_once = once - ref_trunk  # the reference passes reuse the trunk too
-        cached = trunk_once + sum(cached_per_run.values()) * len(preset.seeds) + reference_once
+        cached = trunk_once + sum(cached_per_run.values()) * len(preset.seeds) + reference_once + embeddings_once
     return {"preset": preset.name, "train_tokens": t, "validation_tokens": v, "eval_tokens": ev,
-            "per_run_seconds": per_run, "once_seconds": once, "runs": len(preset.methods) * len(preset.seeds),
-            "total_seconds": total, "with_trunk_cache_seconds": cached,
+            "per_run_seconds": per_run, "once_seconds": once + embeddings_once,
+            "runs": len(preset.methods) * len(preset.seeds), "total_seconds": total, "with_trunk_cache_seconds": cached,
             "cached_per_run_seconds": cached_per_run, "trunk_once_seconds": trunk_once,
-            "reference_once_seconds": reference_once}
+            "reference_once_seconds": reference_once, "embeddings_once_seconds": embeddings_once}
 
 
-def predicted_run_seconds(estimate_: dict[str, Any], method: str, trunk_done: bool, reference_done: bool) -> float:
-    """One run's predicted wall time from `estimate`, with the one-off passes it would be first to need."""
+def predicted_run_seconds(estimate_: dict[str, Any], method: str, trunk_done: bool,
+                          done: dict[str, bool] | None = None) -> float:
+    """One run's predicted wall time from `estimate`, with the one-off passes it would be first to need
+    (`done`: cache kind -> its pass is cached already)."""
     cached = estimate_["cached_per_run_seconds"]
     seconds = cached[method] if cached else sum(estimate_["per_run_seconds"][method].values())
     if cached and not trunk_done:
         seconds += estimate_["trunk_once_seconds"]
-    if METHODS[method]["objective"] != "bt" and not reference_done:
-        seconds += estimate_["reference_once_seconds"]
+    for kind in caches_needed(method):
+        if not (done or {}).get(kind):
+            seconds += estimate_[f"{kind}_once_seconds"]
     return seconds
 
 
@@ -788,8 +809,9 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
     predicted = estimate(preset, root, CostModel()) if deadline else None
     trunk_done = any((runs_dir / TRUNK_CACHE_DIR).glob("*.safetensors"))
     recorded = {(m, s): find_record(preset, m, s, runs_dir, records_dir) for s in preset.seeds for m in preset.methods}
-    # the reference log-prob passes are cached in REWARDKIT_HOME: done when a recorded run's files are all there
-    reference_done = any(found is not None and reference_cached(found[0]) for found in recorded.values())
+    # the one-off passes cached in REWARDKIT_HOME are done when a recorded run's files are all there
+    done = {kind: any(found is not None and cache_present(found[0], kind) for found in recorded.values())
+            for kind in cache_dirs()}
     runs: dict[str, dict[str, Any]] = {}
     pending: list[str] = []
     for seed in preset.seeds:
@@ -801,7 +823,7 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
                 runs[name] = found[0]
                 continue
             if deadline is not None:
-                need = predicted_run_seconds(predicted, method, trunk_done, reference_done)
+                need = predicted_run_seconds(predicted, method, trunk_done, done)
                 left = deadline - time.time()
                 if need > left:
                     print(f"[{method} seed {seed}] not started: predicted {_duration(need)}, "
@@ -812,7 +834,7 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
             runs[name] = train_and_evaluate(preset, method, seed, root, sets, runs_dir,
                                             (len(train), len(validation)), keep_checkpoints, records_dir)
             trunk_done = True  # this invocation has run the one-off passes (a reused record may have run them elsewhere)
-            reference_done = reference_done or METHODS[method]["objective"] != "bt"
+            done.update({kind: True for kind in caches_needed(method)})
             gc.collect()
     if not runs:
         raise SystemExit(f"preset {preset.name}: no run fits in the time limit and none is recorded yet")

@@ -2,11 +2,12 @@
 
 A reader (or a rerun after a kill) sees the old file or the new one, never half of one. Used for every cache
 file and every results file rewardkit writes; directories (checkpoints, converted models) are staged the
-same way where they are written.
+same way where they are written. A cache file that is reused is `mark_used`: its mtime is its last use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -55,3 +56,10 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[Any]) -> Path:
             for record in records:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
     return write_atomic(path, write)
+
+
+def mark_used(path: str | Path) -> None:
+    """Set a reused cache file's mtime to now, so that mtime = last use: the files a run needed can be listed
+    (and stale ones found). A read-only cache still serves."""
+    with contextlib.suppress(OSError):
+        os.utime(path)

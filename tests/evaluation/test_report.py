@@ -166,22 +166,25 @@ def test_benchmark_claims_and_best_line():
     assert methods.best_line("quick", summary) == "methods quick best=pcrm-length hh-helpful=0.630 hh-harmless=0.610 mean=0.620"
 
 
-def test_benchmark_knows_when_the_reference_passes_are_cached(tmp_path, monkeypatch):
+def test_benchmark_knows_which_one_off_passes_are_cached(tmp_path, monkeypatch):
     methods = _benchmark_module()
     monkeypatch.setenv("REWARDKIT_HOME", str(tmp_path))
-    assert methods.used_reference_cache(since=0) == []  # no cache directory yet
+    assert methods.used_cache_files("reference", since=0) == []  # no cache directory yet
     cache = tmp_path / "reference_logps"
     cache.mkdir()
-    for name, mtime in (("old.safetensors", 1_000), ("train.safetensors", 5_000), ("eval.safetensors", 6_000)):
+    for name, mtime in (("old.safetensors", 1_000), ("train.safetensors", 5_000), ("eval.safetensors", 6_000),
+                        (".eval.safetensors.x.tmp", 6_000)):
         (cache / name).write_bytes(b"x")
         os.utime(cache / name, (mtime, mtime))
-    used = methods.used_reference_cache(since=5_000)
-    assert used == ["eval.safetensors", "train.safetensors"]
-    record = {"method": "dpo", "reference_cache": used}
-    assert methods.reference_cached(record)
-    assert not methods.reference_cached({"method": "bt"})  # BT runs (and older records) say nothing
+    used = methods.used_cache_files("reference", since=5_000)
+    assert used == ["eval.safetensors", "train.safetensors"]  # used since the run started; no temporaries
+    record = {"method": "dpo", "caches": {"reference": used}}
+    assert methods.cache_present(record, "reference") and not methods.cache_present(record, "embeddings")
+    assert not methods.cache_present({"method": "bt"}, "reference")  # BT runs (and older records) say nothing
+    assert methods.caches_needed("bt") == [] and methods.caches_needed("haf-pcrm") == ["reference"]
+    assert methods.caches_needed("pcrm-cosine") == ["embeddings"]
     (cache / "eval.safetensors").unlink()
-    assert not methods.reference_cached(record)  # one pass missing: it would run again
+    assert not methods.cache_present(record, "reference")  # one pass missing: it would run again
 
 
 def test_every_benchmark_preset_resolves_its_data(shared_data):
@@ -218,14 +221,17 @@ def test_benchmark_run_records_resume_from_the_shared_directory(tmp_path):
 
 def test_benchmark_time_limit_prediction_and_partial_groups():
     methods = _benchmark_module()
-    est = {"cached_per_run_seconds": {"bt": 100.0, "dpo": 300.0}, "trunk_once_seconds": 1000.0,
-           "reference_once_seconds": 50.0, "per_run_seconds": {"bt": {"train": 400.0, "eval": 20.0}}}
+    est = {"cached_per_run_seconds": {"bt": 100.0, "dpo": 300.0, "pcrm-cosine": 110.0}, "trunk_once_seconds": 1000.0,
+           "reference_once_seconds": 50.0, "embeddings_once_seconds": 20.0,
+           "per_run_seconds": {"bt": {"train": 400.0, "eval": 20.0}}}
     predict = methods.predicted_run_seconds
-    assert predict(est, "bt", trunk_done=False, reference_done=False) == 1100.0  # BT needs no reference
-    assert predict(est, "dpo", trunk_done=True, reference_done=False) == 350.0
-    assert predict(est, "dpo", trunk_done=True, reference_done=True) == 300.0
+    assert predict(est, "bt", trunk_done=False) == 1100.0  # BT needs no reference
+    assert predict(est, "dpo", trunk_done=True, done={"embeddings": True}) == 350.0
+    assert predict(est, "dpo", trunk_done=True, done={"reference": True}) == 300.0
+    assert predict(est, "pcrm-cosine", trunk_done=True, done={"reference": True}) == 130.0  # embeds once
+    assert predict(est, "pcrm-cosine", trunk_done=True, done={"embeddings": True}) == 110.0
     uncached = {**est, "cached_per_run_seconds": None}
-    assert predict(uncached, "bt", trunk_done=False, reference_done=True) == 420.0  # no trunk cache: no trunk pass
+    assert predict(uncached, "bt", trunk_done=False) == 420.0  # no trunk cache: no trunk pass
     sets = {s: {"pairs": 400, "available": 400, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
             for s in ("hh-helpful", "hh-harmless")}
     models = {"bt/s0": _evaluation({"hh-helpful": 0.6, "hh-harmless": 0.5}),

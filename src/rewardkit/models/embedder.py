@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer
 
-from rewardkit.files import write_atomic
+from rewardkit.files import mark_used, write_atomic
 from rewardkit.models.registry import DEFAULT_EMBEDDER, resolve_model, rewardkit_home
 
 log = logging.getLogger("rewardkit.models")
@@ -44,6 +44,11 @@ class EmbedderConfig:
             raise ValueError(f"max_length must be >= 2, got {self.max_length}")
         if self.truncation_side not in TRUNCATION_SIDES:
             raise ValueError(f"truncation_side must be one of {TRUNCATION_SIDES}, not {self.truncation_side!r}")
+
+
+def embedding_cache_dir() -> Path:
+    """Where embeddings are cached by default: $REWARDKIT_HOME/embeddings."""
+    return rewardkit_home() / "embeddings"
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -87,7 +92,7 @@ class SentenceEmbedder:
         return out
 
     def cache_root(self) -> Path:
-        return Path(self.config.cache_dir) if self.config.cache_dir else rewardkit_home() / "embeddings"
+        return Path(self.config.cache_dir) if self.config.cache_dir else embedding_cache_dir()
 
     def cache_key(self, texts: list[str]) -> str:
         """Identifies the model, its input settings and the exact texts."""
@@ -110,6 +115,7 @@ class SentenceEmbedder:
         cache_file = self.cache_root() / f"{self.cache_key(unique)}.pt" if self.config.cache else None
         if cache_file is not None and cache_file.is_file():
             vectors = torch.load(cache_file, weights_only=True)
+            mark_used(cache_file)
             log.info("loaded %d cached embeddings from %s", len(unique), cache_file)
         else:
             vectors = self._embed_uncached(unique, desc)

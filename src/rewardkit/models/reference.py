@@ -8,12 +8,10 @@ For evaluation, a reference model loaded separately is a FrozenModelReference to
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -22,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from rewardkit.data.encoding import EncodedPair
-from rewardkit.files import write_atomic
+from rewardkit.files import mark_used, write_atomic
 from rewardkit.models.registry import rewardkit_home
 from rewardkit.models.reward_model import RewardModel
 
@@ -145,8 +143,7 @@ def precompute_reference_logps(model: RewardModel, pairs: list[EncodedPair], col
     if file.exists():
         stored = load_file(str(file))
         chosen, rejected = stored["chosen"], stored["rejected"]
-        with contextlib.suppress(OSError):  # a read-only cache still serves
-            os.utime(file)  # mtime = last use: shows which files a run needed (and which are stale)
+        mark_used(file)
         log.info("reference log-probs: reusing cache %s (%d pairs)", file, len(chosen))
     else:
         if compute is not None:
