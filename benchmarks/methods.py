@@ -251,7 +251,8 @@ def used_cache_files(kind: str, since: float) -> list[str]:
 def cache_present(record: dict[str, Any], kind: str) -> bool:
     """Whether every file of a cache that a recorded run used is on this machine (its pass would be reused)."""
     names = (record.get("caches") or {}).get(kind) or []
-    return bool(names) and all((cache_dirs()[kind] / name).exists() for name in names)
+    directory = cache_dirs()[kind]
+    return bool(names) and all((directory / name).exists() for name in names)
 
 
 def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets: dict[str, Any], runs_dir: Path,
@@ -297,8 +298,8 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
               "selected": summary.get("selected"), "validation": validation_history(summary["log_history"]),
               "train_seconds": trained - started, "eval_seconds": finished - trained, "export": summary["export"],
               "finished": time.strftime("%Y-%m-%d %H:%M"), "hardware": hardware()["label"], "evaluation": evaluation}
-    if caches_needed(method):  # the one-off passes it needed: see cache_present
-        record["caches"] = {kind: used_cache_files(kind, since=started) for kind in caches_needed(method)}
+    if needed := caches_needed(method):  # the one-off passes it needed: see cache_present
+        record["caches"] = {kind: used_cache_files(kind, since=started) for kind in needed}
     for path in record_files(runs_dir, records_dir, method, seed):
         write_json_atomic(path, record, indent=1, default=str)
     accs = " ".join(f"{s}={m['accuracy']:.3f}" for s, m in evaluation["metrics"].items())
@@ -732,7 +733,7 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
         once += (t["packed"] + v["packed"]) * f + (t["responses"] + v["responses"]) * lm
         once += ev["packed"] * f + ev["responses"] * lm
     embeddings_once = 0.0
-    if any(METHODS[m].get("prior") == "cosine" for m in preset.methods):  # prompt + response, chosen and rejected
+    if any("embeddings" in caches_needed(m) for m in preset.methods):  # prompt + response, chosen and rejected
         embeddings_once = 2 * (t["pairs"] + v["pairs"]) * costs.embed_text_ms / 1000
     runs = sum(sum(r.values()) for r in per_run.values()) * len(preset.seeds)
     total = runs + once + embeddings_once

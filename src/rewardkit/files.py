@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 @contextmanager
@@ -49,12 +49,17 @@ def write_json_atomic(path: str | Path, data: Any, *, indent: int | None = 2,
     return write_text_atomic(path, json.dumps(data, indent=indent, default=default) + "\n")
 
 
+def dump_jsonl(stream: IO[str], records: Iterable[Any]) -> None:
+    """One JSON object per line, non-ASCII kept as is."""
+    for record in records:
+        stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def write_jsonl_atomic(path: str | Path, records: Iterable[Any]) -> Path:
-    """One JSON object per line (non-ASCII kept as is), streamed to a temporary file that then replaces `path`."""
+    """`dump_jsonl` streamed to a temporary file that then replaces `path`."""
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            dump_jsonl(f, records)
     return write_atomic(path, write)
 
 

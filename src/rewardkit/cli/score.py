@@ -10,10 +10,10 @@ Output: the same records with "reward" (and "implicit_reward" for policy models)
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
 from rewardkit.data.score_items import parse_item, read_records
-from rewardkit.files import write_jsonl_atomic
+from rewardkit.files import dump_jsonl, write_jsonl_atomic
 
 HELP = "score prompt/response pairs from a file or stdin"
 
@@ -41,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
         if "implicit" in scores:
             record["implicit_reward"] = scores["implicit"][i].item()
     if args.output == "-":
-        for record in records:
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        dump_jsonl(sys.stdout, records)
     else:
         write_jsonl_atomic(args.output, records)
     return 0

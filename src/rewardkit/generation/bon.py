@@ -186,7 +186,6 @@ def _plain(obj: Any) -> Any:
 def write_outputs(out_dir: str, results: dict[str, Any], items: Sequence[PromptItem], samples: list[list[str]],
                   tables: dict[str, np.ndarray], breakdown: Any, selections: dict[str, np.ndarray]) -> None:
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "bon.json", results)
     write_text_atomic(out / "bon.md", markdown_report(results))
     N = len(samples[0]) if samples else 0

@@ -53,7 +53,6 @@ def save_tiny_model(path: str | Path, *, seed: int = 0, chat_template: bool = Tr
     return path
 
 
-
 def export_tiny_reward_model(base: str | Path, out: str | Path, *, policy: bool = False, max_length: int = 96,
                              seed: int = 3) -> Path:
     """Export a reward model on the tiny `base` (from `save_tiny_model`) with a fixed random score head, so that
