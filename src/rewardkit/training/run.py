@@ -7,10 +7,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
-from accelerate import PartialState
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -36,6 +35,13 @@ from rewardkit.models.reference import (
 from rewardkit.models.reward_model import ModelConfig, RewardModel
 from rewardkit.objectives.objective import Objective
 from rewardkit.training.config import RunConfig
+from rewardkit.training.engines import (
+    check_engine,
+    deepspeed_on_cpu,
+    deepspeed_requested,
+    enable_fsdp_on_cpu,
+    process_state,
+)
 from rewardkit.training.trainer import RewardTrainer
 
 log = logging.getLogger("rewardkit.training")
@@ -108,7 +114,8 @@ def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> Tra
         dataloader_num_workers=t.dataloader_num_workers,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        use_cpu=not cuda,
+        use_cpu=not cuda and not deepspeed_requested(),  # accelerate turns DeepSpeed off with use_cpu
+        ddp_backend="gloo" if deepspeed_on_cpu() else None,
         ddp_find_unused_parameters=False,
     )
 
@@ -116,7 +123,7 @@ def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> Tra
 def run_training(cfg: RunConfig) -> dict[str, Any]:
     """Train, evaluate before/after on the eval sets, export. Returns a summary (also written as JSON)."""
     started = time.time()
-    state = PartialState()
+    state = process_state()
     out_dir = Path(cfg.training.output_dir)
     if state.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -133,8 +140,12 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
 
     objective = Objective(cfg.objective)
     ocfg = cfg.objective
-    model = build_reward_model(cfg.model, train_lm_head=objective.needs_logps, keep_lm_head=objective.needs_logps,
-                               head_init=ocfg.default_head_init)
+
+    def build_model() -> RewardModel:
+        return build_reward_model(cfg.model, train_lm_head=objective.needs_logps,
+                                  keep_lm_head=objective.needs_logps, head_init=ocfg.default_head_init)
+
+    model = build_model()
     collate = pair_collator(tokenizer.pad_token_id, cfg.data.packing, cfg.data.row_tokens)
     if cfg.model.cache_trunk:  # frozen bottom layers: their output once per pair (models/trunk_cache.py)
         from rewardkit.models.trunk_cache import prepare_trunk_collator
@@ -173,6 +184,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
 
     metric = "accuracy" if objective.needs_rewards else "implicit_accuracy"
     args = training_arguments(cfg, bool(val_enc), metric)
+    enable_fsdp_on_cpu(args)
     trainer = RewardTrainer(model=model, args=args, data_collator=collate, train_dataset=train_enc,
                             eval_dataset=val_enc or None, processing_class=tokenizer, objective=objective,
                             reference=reference,
@@ -180,6 +192,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
                                 train_enc, packing=cfg.data.packing, batch_size=cfg.training.batch_size,
                                 token_budget=cfg.data.token_budget, group_by_length=cfg.data.group_by_length,
                                 seed=cfg.training.seed, num_processes=state.num_processes))
+    check_engine(trainer.accelerator)
     resume = cfg.training.resume_from
     if cfg.training.resume and resume is None:
         resume = get_last_checkpoint(str(out_dir))
@@ -198,9 +211,10 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     if data.eval_sets:
         scorer.reference = evaluation_reference(cfg, reference, model)
         results["after"] = evaluate_scorer(scorer, data.eval_sets, batch_size=cfg.training.eval_batch_size)
-    with full_weights(trainer):  # collective under ZeRO-3: every process enters, the main one writes
-        if state.is_main_process and cfg.training.export:
-            results["export"] = str(export_run(cfg, model, tokenizer, results))
+    if cfg.training.export:
+        with full_weights(trainer, build_model) as full:  # collective when sharded: every process enters
+            if state.is_main_process:
+                results["export"] = str(export_run(cfg, full, tokenizer, results))
     if state.is_main_process:
         if data.eval_sets:
             report = {k: results[k] for k in ("before", "after") if k in results}
@@ -212,17 +226,34 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
 
 
 @contextmanager
-def full_weights(trainer: RewardTrainer) -> Iterator[None]:
-    """Make the model's full weights readable on every process: DeepSpeed ZeRO-3 partitions parameters across
-    processes, so they are gathered for the block (all processes must enter); otherwise a no-op."""
+def full_weights(trainer: RewardTrainer, rebuild: Callable[[], RewardModel]) -> Iterator[RewardModel | None]:
+    """The trained model with its full weights readable, for the block. Collective when the weights are sharded
+    (every process must enter):
+      - DeepSpeed ZeRO-3: the partitioned parameters are gathered on every process for the block, and models
+        built inside it (the export's skeletons) are not partitioned again by transformers' zero.Init, which is
+        collective and would wait forever for the processes that do not export;
+      - FSDP: the full state dict is gathered to the main process and loaded into an unsharded copy of the model
+        (`rebuild()` builds its skeleton); the other processes get None;
+      - otherwise (one process, DDP, ZeRO-1/2): the model itself."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if trainer.is_fsdp_enabled:
+        state = trainer.accelerator.get_state_dict(trainer.model)  # full, on the main process only (in CPU RAM)
+        if not trainer.accelerator.is_main_process:
+            yield None
+            return
+        full = rebuild()
+        full.load_state_dict(state)
+        yield full
+        return
     plugin = trainer.accelerator.state.deepspeed_plugin if trainer.is_deepspeed_enabled else None
     if plugin is None or plugin.zero_stage != 3:
-        yield
+        yield model
         return
     import deepspeed
+    from transformers.modeling_utils import set_zero3_state  # marks zero.Init as already in effect
 
-    with deepspeed.zero.GatheredParameters(list(trainer.model.parameters()), modifier_rank=None):
-        yield
+    with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None), set_zero3_state():
+        yield model
 
 
 def evaluation_reference(cfg: RunConfig, reference: Reference | None, model: RewardModel) -> Reference | None:
