@@ -24,13 +24,15 @@ from transformers.integrations.deepspeed import (
 
 from rewardkit.models.export import export_model
 from rewardkit.models.loading import build_reward_model, load_tokenizer
+from rewardkit.models.reference import PrecomputedReference
 from rewardkit.models.reward_model import ModelConfig
 from rewardkit.training.engines import (
     check_engine,
     enable_fsdp_on_cpu,
     requested_engine,
 )
-from rewardkit.training.run import full_weights
+from rewardkit.training.config import RunConfig
+from rewardkit.training.run import evaluation_reference, full_weights
 from rewardkit.training.trainer import RewardTrainer
 
 
@@ -124,7 +126,7 @@ def zero_trainer(model: torch.nn.Module, stage: int) -> SimpleNamespace:
     return SimpleNamespace(model=model, accelerator=acc, is_deepspeed_enabled=True, is_fsdp_enabled=False)
 
 
-def test_zero3_export_gathers_every_parameter_and_builds_no_partitioned_model(tiny_model_dir, tmp_path,
+def test_zero3_export_and_evaluation_reference_build_no_partitioned_model(tiny_model_dir, tmp_path,
                                                                               fake_deepspeed):
     model = build_reward_model(ModelConfig(name=str(tiny_model_dir), tuning="full"))
     hf_config = Zero3Config()
@@ -133,6 +135,12 @@ def test_zero3_export_gathers_every_parameter_and_builds_no_partitioned_model(ti
         with full_weights(zero_trainer(model, stage=3), rebuild=lambda: pytest.fail("ZeRO-3 rebuilds nothing")) as full:
             assert full is model and fake_deepspeed.zero.inside
             export_model(full, load_tokenizer(str(tiny_model_dir)), tmp_path / "export", metadata={})
+        # after training, precomputed reference values cover no eval pair: the starting model is loaded whole
+        cfg = RunConfig(model=ModelConfig(name=str(tiny_model_dir), tuning="full"))
+        reference = evaluation_reference(cfg, PrecomputedReference(), model)
+        loaded = dict(reference.frozen.backbone.named_parameters())  # whole, with the checkpoint's weights
+        for name, param in model.backbone.named_parameters():
+            torch.testing.assert_close(loaded[name], param, msg=name)
     finally:
         unset_hf_deepspeed_config()
     [(params, modifier_rank)] = fake_deepspeed.zero.gathered

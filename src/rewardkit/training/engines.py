@@ -15,6 +15,8 @@ when `use_cpu` is off. torch's `fully_shard` (FSDP2) and DeepSpeed's CPU acceler
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from accelerate import Accelerator, PartialState
@@ -52,6 +54,27 @@ def process_state() -> PartialState:
     """accelerate's process state. Under DeepSpeed on CPU it names the gloo backend: accelerate leaves the backend
     unset there and then counts one process, so every process would take itself for the main one."""
     return PartialState(backend="gloo") if deepspeed_on_cpu() else PartialState()
+
+
+@contextmanager
+def whole_models() -> Iterator[None]:
+    """Models built or loaded inside the block are whole on every process. Under DeepSpeed ZeRO-3 transformers
+    otherwise partitions each new model with zero.Init (a collective) and loads checkpoints into it on rank 0
+    only: partitions that only a DeepSpeed engine can use. The export's skeletons (built on the main process alone:
+    it would wait forever) and the evaluation's reference model are plain models, so transformers' ZeRO-3 flag is
+    lifted for the block."""
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    ref = getattr(hf_deepspeed, "_hf_deepspeed_config_weak_ref", None)
+    config = ref() if ref is not None else None
+    if config is None or not config.is_zero3():
+        yield
+        return
+    hf_deepspeed.unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        hf_deepspeed.set_hf_deepspeed_config(config)
 
 
 def enable_fsdp_on_cpu(args: TrainingArguments) -> bool:

@@ -41,6 +41,7 @@ from rewardkit.training.engines import (
     deepspeed_requested,
     enable_fsdp_on_cpu,
     process_state,
+    whole_models,
 )
 from rewardkit.training.trainer import RewardTrainer
 
@@ -230,8 +231,7 @@ def full_weights(trainer: RewardTrainer, rebuild: Callable[[], RewardModel]) -> 
     """The trained model with its full weights readable, for the block. Collective when the weights are sharded
     (every process must enter):
       - DeepSpeed ZeRO-3: the partitioned parameters are gathered on every process for the block, and models
-        built inside it (the export's skeletons) are not partitioned again by transformers' zero.Init, which is
-        collective and would wait forever for the processes that do not export;
+        built inside it (the export's skeletons) stay whole (`whole_models`);
       - FSDP: the full state dict is gathered to the main process and loaded into an unsharded copy of the model
         (`rebuild()` builds its skeleton); the other processes get None;
       - otherwise (one process, DDP, ZeRO-1/2): the model itself."""
@@ -250,9 +250,8 @@ def full_weights(trainer: RewardTrainer, rebuild: Callable[[], RewardModel]) -> 
         yield model
         return
     import deepspeed
-    from transformers.modeling_utils import set_zero3_state  # marks zero.Init as already in effect
 
-    with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None), set_zero3_state():
+    with deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None), whole_models():
         yield model
 
 
@@ -263,7 +262,8 @@ def evaluation_reference(cfg: RunConfig, reference: Reference | None, model: Rew
         return reference
     if model.is_peft:
         return AdapterReference()
-    base = build_reward_model(ModelConfig(name=cfg.model.name, tuning="full", dtype=cfg.model.dtype))
+    with whole_models():  # under ZeRO-3 too: a whole inference copy on each process
+        base = build_reward_model(ModelConfig(name=cfg.model.name, tuning="full", dtype=cfg.model.dtype))
     return FrozenModelReference(base.to(next(model.parameters()).device))
 
 
