@@ -138,10 +138,12 @@ class RewardTrainer(Trainer):
         finally:
             self._staging_root = None
         self.accelerator.wait_for_everyone()
+        best = self.state.best_model_checkpoint
+        staged_best = bool(best and best.startswith(staging_root))
+        if staged_best:  # on every process: under FSDP / DeepSpeed they all read the best checkpoint back
+            self.state.best_model_checkpoint = os.path.join(run_dir, os.path.basename(best))
         if self.args.should_save:
-            best = self.state.best_model_checkpoint
-            if best and best.startswith(staging_root):
-                self.state.best_model_checkpoint = os.path.join(run_dir, os.path.basename(best))
+            if staged_best:
                 self.state.save_to_json(os.path.join(staged, "trainer_state.json"))
             if os.path.exists(final):
                 shutil.rmtree(final)
@@ -164,8 +166,14 @@ class RewardTrainer(Trainer):
         torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        if self.is_deepspeed_enabled:  # only run_training's best-checkpoint reload gets here: the engine's states
+            from transformers.integrations.deepspeed import deepspeed_load_checkpoint
+
+            deepspeed_load_checkpoint(self.model_wrapped, resume_from_checkpoint,
+                                      load_module_strict=not self.accelerator.unwrap_model(self.model).is_peft)
+            return
         file = os.path.join(resume_from_checkpoint, WEIGHTS_FILE)
-        if self.is_deepspeed_enabled or self.is_fsdp_enabled or not os.path.exists(file):
+        if self.is_fsdp_enabled or not os.path.exists(file):
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
         model = model or self.model
         missing, unexpected = model.load_state_dict(load_file(file), strict=False)
