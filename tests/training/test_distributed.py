@@ -5,28 +5,19 @@ loss/metrics, the final weights, the evaluation (every held-out pair once, an un
 results.json must agree; checkpoints, the export and the reports are written once.
 """
 
-import json
-import os
 import random
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from rewardkit.config import save_config
 from rewardkit.data.batching import PairBatchSampler, split_evenly
-from rewardkit.models.reward_model import ModelConfig
-from rewardkit.objectives.objective import ObjectiveConfig
-from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
 from rewardkit.training.run import run_training
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LAUNCH_CONFIG = REPO_ROOT / "configs" / "accelerate" / "cpu_2proc.yaml"
-GLOBAL_BATCH, PROCESSES, STEPS = 8, 2, 3
+from .launch import PROCESSES, launch_two_processes, run_config, step_logs, write_pairs
+
+GLOBAL_BATCH, STEPS = 8, 3
 HELDOUT_PAIRS = 11  # odd: the last evaluation batch is uneven across the two processes
 LOGGED = ("loss", "grad_norm", "accuracy", "margin", "reward_mean", "implicit_accuracy", "implicit_margin",
           "loss_policy")
@@ -36,60 +27,17 @@ EVAL_METRICS = ("accuracy", "margin_mean", "margin_std", "reward_mean", "implici
 @pytest.fixture(scope="module")
 def pairs_file(tmp_path_factory) -> Path:
     """43 arithmetic pairs of varied length: 32 train (4 global batches of 8), 11 held out."""
-    rng = random.Random(0)
-    rows = []
-    for _ in range(43):
-        a, b = rng.randint(1, 999), rng.randint(1, 999)
-        rows.append({"prompt": f"What is {a}+{b}?" + " Please." * rng.randint(0, 3), "chosen": f"{a + b}.",
-                     "rejected": f"Maybe {a * b + 7}" + ", who knows" * rng.randint(1, 3)})
-    path = tmp_path_factory.mktemp("dist-data") / "pairs.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in rows))
-    return path
-
-
-def run_config(model_dir: Path, data: Path, out: Path, objective: str, batch_size: int) -> RunConfig:
-    return RunConfig(
-        model=ModelConfig(name=str(model_dir), tuning="full"),
-        data=DataConfig(train=[str(data)], heldout_fraction=0.25, max_length=48,
-                        group_by_length=objective == "bt"),  # BT: PairBatchSampler; HaF: Trainer's sampler
-        objective=ObjectiveConfig(objective=objective),
-        training=TrainConfig(output_dir=str(out), max_steps=STEPS, batch_size=batch_size, eval_batch_size=4,
-                             learning_rate=3e-3, warmup_ratio=0.0, logging_steps=1, save_steps=STEPS,
-                             report_to=[], seed=7))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def launch_two_processes(cfg: RunConfig, workdir: Path) -> dict:
-    """`accelerate launch` the CLI on 2 CPU processes; returns the written results.json."""
-    config_file = workdir / "run.yaml"
-    save_config(cfg, config_file)
-    env = dict(os.environ, REWARDKIT_HOME=str(workdir / "home"), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(LAUNCH_CONFIG),
-           "--num_processes", str(PROCESSES), "--main_process_port", str(free_port()),
-           "-m", "rewardkit.cli.main", "train", "--config", str(config_file)]
-    proc = subprocess.run(cmd, env=env, cwd=workdir, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    assert proc.stdout.count("exported to") == 1, proc.stdout  # the export is written by one process
-    return json.loads((Path(cfg.training.output_dir) / "results.json").read_text())
-
-
-def step_logs(results: dict) -> list[dict]:
-    return [e for e in results["log_history"] if "loss" in e]
+    return write_pairs(tmp_path_factory.mktemp("dist-data") / "pairs.jsonl", 43)
 
 
 @pytest.mark.parametrize("objective", ["bt", "haf"])
 def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, pairs_file, tmp_path, monkeypatch,
                                                             objective):
     monkeypatch.setenv("REWARDKIT_HOME", str(tmp_path / "home-one"))  # HaF: its own reference log-prob cache
-    one = run_training(run_config(tiny_model_dir, pairs_file, tmp_path / "one", objective, GLOBAL_BATCH))
+    one = run_training(run_config(tiny_model_dir, pairs_file, tmp_path / "one", objective, GLOBAL_BATCH, steps=STEPS))
     two_dir = tmp_path / "two"
     two = launch_two_processes(
-        run_config(tiny_model_dir, pairs_file, two_dir, objective, GLOBAL_BATCH // PROCESSES), tmp_path)
+        run_config(tiny_model_dir, pairs_file, two_dir, objective, GLOBAL_BATCH // PROCESSES, steps=STEPS), tmp_path)
 
     # the same global loss / metrics at every step
     logs_one, logs_two = step_logs(one), step_logs(two)
