@@ -1,14 +1,15 @@
 """Which distributed engine a launch asked for (accelerate's environment), and making sure it is the one that runs.
 
 `accelerate launch --config_file X` passes the engine to the processes as environment variables
-(ACCELERATE_USE_FSDP, ACCELERATE_USE_DEEPSPEED, ACCELERATE_USE_CPU). On a machine without GPUs accelerate falls
-back to plain DDP over gloo without a word: it turns FSDP on only for GPU-type process groups and DeepSpeed only
-when `use_cpu` is off. torch's `fully_shard` (FSDP2) and DeepSpeed's CPU accelerator both work over gloo, so:
+(ACCELERATE_USE_FSDP, ACCELERATE_USE_DEEPSPEED). On a machine without GPUs the run used to fall back to plain
+DDP over gloo without a word: accelerate turns FSDP on only for GPU-type process groups, and DeepSpeed only when
+the Trainer does not ask for the CPU (rewardkit did: use_cpu without CUDA), and then it leaves the backend unset
+and counts one process. torch's `fully_shard` (FSDP2) and DeepSpeed's CPU accelerator both work over gloo, so:
 
   - FSDP2 on CPU: `enable_fsdp_on_cpu` sets accelerate's shared state to FSDP before the Trainer builds its
     Accelerator (what accelerate does itself on GPUs), so `configs/accelerate/cpu_fsdp2_2proc.yaml` really shards;
-  - DeepSpeed on CPU needs `use_cpu: false` in the launch config and the gloo backend named (`process_state`,
-    `training_arguments`);
+  - DeepSpeed on CPU: the Trainer does not ask for the CPU (`training_arguments`) and the gloo backend is named
+    (`process_state`, `training_arguments`);
   - `check_engine` stops a run whose requested engine is not the one running, instead of training with another.
 """
 
@@ -107,8 +108,9 @@ def check_engine(accelerator: Accelerator) -> None:
     message = (f"the accelerate launch asked for {wanted}, but accelerate would run "
                f"{accelerator.distributed_type.value} instead")
     if wanted == "deepspeed" and _flag("ACCELERATE_USE_CPU"):
-        message += ("; accelerate turns DeepSpeed off when the launch config says use_cpu: true. Without GPUs set "
-                    "use_cpu: false: DeepSpeed then uses its CPU accelerator (configs/accelerate/cpu_zero2_2proc.yaml)")
+        message += ("; accelerate turns DeepSpeed off when the launch forces the CPU (ACCELERATE_USE_CPU, "
+                    "`accelerate launch --cpu`); without GPUs DeepSpeed uses its CPU accelerator by itself: launch "
+                    "without --cpu (configs/accelerate/cpu_zero2_2proc.yaml)")
     elif wanted == "fsdp" and not torch.cuda.is_available():
         message += "; on CPU rewardkit runs FSDP2 only (fsdp_version: 2, configs/accelerate/cpu_fsdp2_2proc.yaml)"
     raise RuntimeError(message)

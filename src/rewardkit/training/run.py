@@ -115,7 +115,7 @@ def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> Tra
         dataloader_num_workers=t.dataloader_num_workers,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        use_cpu=not cuda and not deepspeed_requested(),  # accelerate turns DeepSpeed off with use_cpu
+        use_cpu=not cuda and not deepspeed_requested(),  # accelerate turns DeepSpeed off with cpu=True
         ddp_backend="gloo" if deepspeed_on_cpu() else None,
         ddp_find_unused_parameters=False,
     )
