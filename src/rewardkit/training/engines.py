@@ -1,10 +1,10 @@
 """Which distributed engine a launch asked for (accelerate's environment), and making sure it is the one that runs.
 
 `accelerate launch --config_file X` passes the engine to the processes as environment variables
-(ACCELERATE_USE_FSDP, ACCELERATE_USE_DEEPSPEED). On a machine without GPUs the run used to fall back to plain
-DDP over gloo without a word: accelerate turns FSDP on only for GPU-type process groups, and DeepSpeed only when
-the Trainer does not ask for the CPU (rewardkit did: use_cpu without CUDA), and then it leaves the backend unset
-and counts one process. torch's `fully_shard` (FSDP2) and DeepSpeed's CPU accelerator both work over gloo, so:
+(ACCELERATE_USE_FSDP, ACCELERATE_USE_DEEPSPEED). On a machine without GPUs an FSDP run used to fall back to
+plain DDP over gloo without a word (accelerate turns FSDP on only for GPU-type process groups), and a DeepSpeed
+run died at the first gather: accelerate leaves the backend unset there and counts one process (and DeepSpeed
+is off whenever the Trainer asks for the CPU, which rewardkit did without CUDA). torch's `fully_shard` (FSDP2) and DeepSpeed's CPU accelerator both work over gloo, so:
 
   - FSDP2 on CPU: `enable_fsdp_on_cpu` sets accelerate's shared state to FSDP before the Trainer builds its
     Accelerator (what accelerate does itself on GPUs), so `configs/accelerate/cpu_fsdp2_2proc.yaml` really shards;
