@@ -4,7 +4,8 @@
 (ACCELERATE_USE_FSDP, ACCELERATE_USE_DEEPSPEED). On a machine without GPUs an FSDP run used to fall back to
 plain DDP over gloo without a word (accelerate turns FSDP on only for GPU-type process groups), and a DeepSpeed
 run died at the first gather: accelerate leaves the backend unset there and counts one process (and DeepSpeed
-is off whenever the Trainer asks for the CPU, which rewardkit did without CUDA). torch's `fully_shard` (FSDP2) and DeepSpeed's CPU accelerator both work over gloo, so:
+is off whenever the Trainer asks for the CPU, which rewardkit did without CUDA). torch's `fully_shard` (FSDP2)
+and DeepSpeed's CPU accelerator both work over gloo, so:
 
   - FSDP2 on CPU: `enable_fsdp_on_cpu` sets accelerate's shared state to FSDP before the Trainer builds its
     Accelerator (what accelerate does itself on GPUs), so `configs/accelerate/cpu_fsdp2_2proc.yaml` really shards;
