@@ -26,7 +26,7 @@ from transformers import (
     AutoTokenizer,
 )
 
-from rewardkit.training.run import run_training
+from rewardkit.training.run import prepare_data, run_training
 
 from .launch import PROCESSES, launch_two_processes, run_config, step_logs, write_pairs
 
@@ -73,22 +73,28 @@ class Runs:
         return self.done["one", case]
 
     def sharded(self, name: str, case: str) -> tuple[Path, dict]:
+        if name != "fsdp":
+            pytest.importorskip("deepspeed", reason="DeepSpeed is optional: pip install rewardkit[deepspeed]")
         if (name, case) not in self.done:
-            if name != "fsdp":
-                pytest.importorskip("deepspeed", reason="DeepSpeed is optional: pip install rewardkit[deepspeed]")
+            self.done[name, case] = None  # a failed launch fails its first test; the others say so, not relaunch
             workdir = self.root / f"{name}-{case}"
             workdir.mkdir()
             out = workdir / "run"
             results = launch_two_processes(self.config(out, case, GLOBAL_BATCH // PROCESSES), workdir,
                                            ENGINES[name][0])
             self.done[name, case] = out, results
+        if self.done[name, case] is None:
+            pytest.fail(f"the {name} {case} run failed (see the first test that used it)")
         return self.done[name, case]
 
 
 @pytest.fixture(scope="module")
 def runs(tiny_model_dir, tmp_path_factory) -> Runs:
     root = tmp_path_factory.mktemp("sharded")
-    return Runs(root, tiny_model_dir, write_pairs(root / "pairs.jsonl", PAIRS))
+    runs = Runs(root, tiny_model_dir, write_pairs(root / "pairs.jsonl", PAIRS))
+    data = prepare_data(runs.config(root / "unused", "bt", GLOBAL_BATCH))
+    assert (len(data.train), len(data.validation), len(data.eval_sets["heldout"])) == (TRAIN, VALIDATION, HELDOUT)
+    return runs
 
 
 def assert_logs_match(one: list[dict], sharded: list[dict], keys: tuple[str, ...]) -> None:
