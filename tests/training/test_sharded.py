@@ -1,11 +1,11 @@
 """Sharded engines (FSDP2, DeepSpeed ZeRO-2/3) on 2 CPU processes against one process with the same global batch.
 
-Each engine trains BT and HaF (reference precomputed, and a frozen copy placed beside the sharded model) on the
-tiny model (tied embeddings: HaF's LM head is the embedding matrix): the per-step loss and metrics, the validation
-metrics during training and the before/after evaluation (every pair once: both splits are uneven across the
-processes) match one process; the export loads with AutoModelForSequenceClassification (and the HaF policy with
-AutoModelForCausalLM) and scores like the one-process export; `--resume` from the sharded run's mid-run checkpoint
-ends with the same weights as the uninterrupted run.
+Each engine trains BT and HaF (reference precomputed, a frozen copy placed beside the sharded model, and with
+LoRA the adapters switched off: slow) on the tiny model (tied embeddings: HaF's LM head is the embedding
+matrix): the per-step loss and metrics, the validation metrics during training and the before/after evaluation
+(every pair once: both splits are uneven across the processes) match one process; the export loads with
+AutoModelForSequenceClassification (and the HaF policy with AutoModelForCausalLM) and scores like the one-process
+export; `--resume` from the sharded run's mid-run checkpoint ends with the same weights as the uninterrupted run.
 
 FSDP2 runs in the default test run (configs/accelerate/cpu_fsdp2_2proc.yaml); DeepSpeed is an optional dependency
 and its runs are slow (`pytest -m slow tests/training/test_sharded.py`). Runs are shared between tests.
@@ -37,7 +37,8 @@ ENGINES = {  # launch config, what only this engine writes into a checkpoint (pr
     "zero2": ("cpu_zero2_2proc.yaml", f"global_step{STEPS}"),
     "zero3": ("cpu_zero3_2proc.yaml", f"global_step{STEPS}"),
 }
-CASES = {"bt": ("bt", "precomputed"), "haf-precomputed": ("haf", "precomputed"), "haf-copy": ("haf", "copy")}
+CASES = {"bt": ("bt", "precomputed"), "haf-precomputed": ("haf", "precomputed"), "haf-copy": ("haf", "copy"),
+         "haf-lora": ("haf", "adapter")}  # LoRA, its reference the adapters switched off (slow everywhere)
 LOGGED = ("loss", "grad_norm", "accuracy", "margin", "reward_mean", "reward_std", "loss_policy", "implicit_accuracy",
           "implicit_margin", "logps_chosen", "logps_rejected")
 EVAL_METRICS = ("accuracy", "margin_mean", "margin_std", "reward_mean", "implicit_accuracy")
@@ -49,6 +50,7 @@ def engine(name: str) -> pytest.param:
 
 
 ALL_ENGINES = [engine(e) for e in ENGINES]
+ALL_CASES = [pytest.param(c, id=c, marks=[pytest.mark.slow] if c == "haf-lora" else []) for c in CASES]
 
 
 class Runs:
@@ -61,7 +63,7 @@ class Runs:
     def config(self, out: Path, case: str, batch_size: int):
         objective, reference = CASES[case]
         return run_config(self.model_dir, self.data, out, objective, batch_size, steps=STEPS, reference=reference,
-                          heldout_fraction=0.2, validation_fraction=0.25, eval_steps=SAVE_STEPS,
+                          tuning="lora" if reference == "adapter" else "full", heldout_fraction=0.2, validation_fraction=0.25, eval_steps=SAVE_STEPS,
                           save_steps=SAVE_STEPS)
 
     def one(self, case: str) -> tuple[Path, dict]:
@@ -106,7 +108,7 @@ def assert_logs_match(one: list[dict], sharded: list[dict], keys: tuple[str, ...
                 assert b[key] == pytest.approx(a[key], abs=TOL, rel=TOL), (key, a["step"], a[key], b[key])
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", ALL_CASES)
 @pytest.mark.parametrize("name", ALL_ENGINES)
 def test_sharded_run_matches_one_process(runs, name, case):
     _, one = runs.one(case)
@@ -179,7 +181,7 @@ def policy_logps(policy: Path, texts: list[str]) -> torch.Tensor:
     return torch.stack(out)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", ALL_CASES)
 @pytest.mark.parametrize("name", ALL_ENGINES)
 def test_sharded_export_loads_and_scores_like_one_process(runs, name, case):
     one_dir, _ = runs.one(case)
