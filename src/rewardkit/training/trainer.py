@@ -56,6 +56,10 @@ class RewardTrainer(Trainer):
         self.train_batch_sampler = train_batch_sampler  # e.g. data.batching.PairBatchSampler (token budgets)
         self._metrics = {"train": MetricAccumulator(), "eval": MetricAccumulator()}
         self._staging_root: str | None = None
+        # Every pair of an optimizer step weighs the same, however the step's micro-batches are sized (token
+        # budgets make them uneven): Trainer counts the step's pairs (`_get_num_items_in_batch`) and compute_loss
+        # scales each micro-batch's mean by its share, instead of Trainer averaging micro-batch means.
+        self.model_accepts_loss_kwargs = True
 
     def get_train_dataloader(self) -> DataLoader:
         """Trainer's loader, or one driven by `train_batch_sampler` (its batches replace batch_size and
@@ -92,7 +96,21 @@ class RewardTrainer(Trainer):
             ref = self.reference.logps(self.accelerator.unwrap_model(model), inputs)
         result = obj(out.get("rewards"), out.get("logps"), ref, inputs)
         self._record(result, "train" if model.training else "eval")
-        return (result.loss, out) if return_outputs else result.loss
+        loss = result.loss
+        if num_items_in_batch is not None:  # this micro-batch's share of the step's pair mean (see __init__)
+            loss = loss * (inputs["pair_index"].numel() / num_items_in_batch)
+            if self.args.average_tokens_across_devices:  # num_items counts every process's pairs; DDP averages
+                loss = loss * self.accelerator.num_processes
+        return (loss, out) if return_outputs else loss
+
+    def _get_num_items_in_batch(self, batch_samples: list, device: torch.device) -> torch.Tensor | None:
+        """Pairs in the micro-batches of one optimizer step (over all processes)."""
+        if not batch_samples or "pair_index" not in batch_samples[0]:
+            return None
+        count = torch.tensor(sum(b["pair_index"].numel() for b in batch_samples), device=device)
+        if self.args.average_tokens_across_devices and self.args.world_size > 1:
+            count = self.accelerator.gather(count).sum()
+        return count
 
     def _record(self, result: Any, mode: str) -> None:
         gather = self.accelerator.gather_for_metrics
