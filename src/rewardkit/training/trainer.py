@@ -113,10 +113,22 @@ class RewardTrainer(Trainer):
         return count
 
     def _record(self, result: Any, mode: str) -> None:
-        gather = self.accelerator.gather_for_metrics
-        per_pair = {k: gather(v) for k, v in result.per_pair.items()}
-        rewards = gather(result.rewards) if result.rewards is not None else None
-        self._metrics[mode].add(per_pair, rewards)
+        """Keep a step's per-pair values on the device. Training sums are reduced across processes once per
+        logging step (`log`); an eval batch is gathered at once (one collective), which drops the duplicates
+        accelerate adds to an uneven last batch, so every pair counts once."""
+        if mode == "train" or self.accelerator.num_processes == 1:
+            self._metrics[mode].add(result.per_pair, result.rewards)
+            return
+        names = list(result.per_pair)
+        columns = [result.per_pair[k].float() for k in names]
+        if result.rewards is not None:
+            columns.extend(result.rewards.float().reshape(2, -1))  # chosen, rejected: one column each per pair
+        table = self.accelerator.gather_for_metrics(torch.stack(columns, dim=1))
+        rewards = table[:, len(names):].T.reshape(-1) if result.rewards is not None else None
+        self._metrics[mode].add({k: table[:, i] for i, k in enumerate(names)}, rewards)
+
+    def _sum_across_processes(self, totals: torch.Tensor) -> torch.Tensor:
+        return self.accelerator.reduce(totals, reduction="sum") if self.accelerator.num_processes > 1 else totals
 
     def prediction_step(self, model: torch.nn.Module, inputs: dict[str, Any], prediction_loss_only: bool,
                         ignore_keys: list[str] | None = None) -> tuple[torch.Tensor, None, None]:
@@ -135,7 +147,7 @@ class RewardTrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if not any(k.startswith("eval_") for k in logs):
-            logs.update(self._metrics["train"].pop())
+            logs.update(self._metrics["train"].pop(self._sum_across_processes))
         super().log(logs, start_time)
 
     # ---- checkpoints ------------------------------------------------------------------------------
