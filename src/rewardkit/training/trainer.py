@@ -56,6 +56,10 @@ class RewardTrainer(Trainer):
         self.train_batch_sampler = train_batch_sampler  # e.g. data.batching.PairBatchSampler (token budgets)
         self._metrics = {"train": MetricAccumulator(), "eval": MetricAccumulator()}
         self._staging_root: str | None = None
+        # Every pair of an optimizer step weighs the same, however the step's micro-batches are sized (token
+        # budgets make them uneven): Trainer counts the step's pairs (`_get_num_items_in_batch`) and compute_loss
+        # scales each micro-batch's mean by its share, instead of Trainer averaging micro-batch means.
+        self.model_accepts_loss_kwargs = True
 
     def get_train_dataloader(self) -> DataLoader:
         """Trainer's loader, or one driven by `train_batch_sampler` (its batches replace batch_size and
@@ -92,13 +96,39 @@ class RewardTrainer(Trainer):
             ref = self.reference.logps(self.accelerator.unwrap_model(model), inputs)
         result = obj(out.get("rewards"), out.get("logps"), ref, inputs)
         self._record(result, "train" if model.training else "eval")
-        return (result.loss, out) if return_outputs else result.loss
+        loss = result.loss
+        if num_items_in_batch is not None:  # this micro-batch's share of the step's pair mean (see __init__)
+            loss = loss * (inputs["pair_index"].numel() / num_items_in_batch)
+            if self.args.average_tokens_across_devices:  # num_items counts every process's pairs; DDP averages
+                loss = loss * self.accelerator.num_processes
+        return (loss, out) if return_outputs else loss
+
+    def _get_num_items_in_batch(self, batch_samples: list, device: torch.device) -> torch.Tensor | None:
+        """Pairs in the micro-batches of one optimizer step (over all processes)."""
+        if not batch_samples or "pair_index" not in batch_samples[0]:
+            return None
+        count = torch.tensor(sum(b["pair_index"].numel() for b in batch_samples), device=device)
+        if self.args.average_tokens_across_devices and self.args.world_size > 1:
+            count = self.accelerator.gather(count).sum()
+        return count
 
     def _record(self, result: Any, mode: str) -> None:
-        gather = self.accelerator.gather_for_metrics
-        per_pair = {k: gather(v) for k, v in result.per_pair.items()}
-        rewards = gather(result.rewards) if result.rewards is not None else None
-        self._metrics[mode].add(per_pair, rewards)
+        """Keep a step's per-pair values on the device. Training sums are reduced across processes once per
+        logging step (`log`); an eval batch is gathered at once (one collective), which drops the duplicates
+        accelerate adds to an uneven last batch, so every pair counts once."""
+        if mode == "train" or self.accelerator.num_processes == 1:
+            self._metrics[mode].add(result.per_pair, result.rewards)
+            return
+        names = list(result.per_pair)
+        columns = [result.per_pair[k].float() for k in names]
+        if result.rewards is not None:
+            columns.extend(result.rewards.float().reshape(2, -1))  # chosen, rejected: one column each per pair
+        table = self.accelerator.gather_for_metrics(torch.stack(columns, dim=1))
+        rewards = table[:, len(names):].T.reshape(-1) if result.rewards is not None else None
+        self._metrics[mode].add({k: table[:, i] for i, k in enumerate(names)}, rewards)
+
+    def _sum_across_processes(self, totals: torch.Tensor) -> torch.Tensor:
+        return self.accelerator.reduce(totals, reduction="sum") if self.accelerator.num_processes > 1 else totals
 
     def prediction_step(self, model: torch.nn.Module, inputs: dict[str, Any], prediction_loss_only: bool,
                         ignore_keys: list[str] | None = None) -> tuple[torch.Tensor, None, None]:
@@ -117,7 +147,7 @@ class RewardTrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if not any(k.startswith("eval_") for k in logs):
-            logs.update(self._metrics["train"].pop())
+            logs.update(self._metrics["train"].pop(self._sum_across_processes))
         super().log(logs, start_time)
 
     # ---- checkpoints ------------------------------------------------------------------------------
