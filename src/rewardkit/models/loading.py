@@ -12,6 +12,7 @@ from safetensors import safe_open
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
+from rewardkit.models.decoder import layer_stack
 from rewardkit.models.registry import resolve_model
 from rewardkit.models.reward_model import ModelConfig, RewardModel, init_reward_head, torch_dtype
 
@@ -45,14 +46,6 @@ def _model_kwargs(cfg: ModelConfig) -> dict[str, Any]:
     return kwargs
 
 
-def _layers(decoder: nn.Module) -> nn.ModuleList:
-    """The decoder's stack of transformer blocks (the largest ModuleList)."""
-    lists = [m for m in decoder.modules() if isinstance(m, nn.ModuleList)]
-    if not lists:
-        raise ValueError(f"cannot find the layer stack of {type(decoder).__name__} for top_layers tuning")
-    return max(lists, key=len)
-
-
 def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> RewardModel:
     """Set which parameters train: all, LoRA adapters (+ heads), or the top k layers (+ final norm, heads)."""
     if cfg.tuning == "lora":
@@ -64,7 +57,7 @@ def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> R
     elif cfg.tuning == "top_layers":
         decoder = model.base_backbone
         decoder.requires_grad_(False)
-        layers = _layers(decoder)
+        layers = layer_stack(decoder)
         k = min(cfg.top_layers, len(layers))
         for layer in layers[len(layers) - k:]:
             layer.requires_grad_(True)

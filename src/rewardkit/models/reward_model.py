@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rewardkit.models.decoder import mask_for_attention, top_hidden_states
+
 LOGP_CHUNK = 4096  # response positions per LM-head chunk: bounds the (chunk × vocab) logits buffer
 
 
@@ -67,23 +69,6 @@ def init_reward_head(head: nn.Linear, how: str, std: float | None = None) -> Non
         nn.init.zeros_(head.weight)
     else:
         nn.init.normal_(head.weight, std=std if std is not None else 1.0 / math.sqrt(head.in_features + 1))
-
-
-def mask_for_attention(mask: torch.Tensor, attn_implementation: str | None, dtype: torch.dtype) -> torch.Tensor:
-    """A custom 4D boolean mask (True = attend; packed rows) in the form the attention implementation reads.
-
-    transformers passes 4D masks through untouched: SDPA takes booleans; eager and flex attention add the
-    mask to the scores, so they get 0 / -inf-like floats; flash-attention kernels take no custom mask.
-    """
-    if mask.dtype != torch.bool:
-        return mask  # already additive
-    impl = attn_implementation or "eager"
-    if impl == "sdpa":
-        return mask
-    if "flash" in impl:
-        raise ValueError(f"attn_implementation={impl!r} cannot take the 4D mask of packed rows; "
-                         "use sdpa or eager, or turn packing off (data.packing=false)")
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, torch.finfo(dtype).min)
 
 
 class RewardModel(nn.Module):
@@ -163,9 +148,7 @@ class RewardModel(nn.Module):
         With `trunk_states` (cached output of the frozen layers below `trunk_depth`, models/trunk_cache.py)
         only the layers from `trunk_depth` up run."""
         if trunk_states is not None:
-            from rewardkit.models.trunk_cache import top_hidden_states
-
-            hidden = top_hidden_states(self, trunk_states, trunk_depth, attention_mask, position_ids)
+            hidden = top_hidden_states(self.base_backbone, trunk_states, trunk_depth, attention_mask, position_ids)
         else:
             hidden = self.hidden_states(input_ids, attention_mask, position_ids)
         out: dict[str, torch.Tensor] = {}
