@@ -1,0 +1,123 @@
+"""One reward everywhere: the same conversations scored by rewardkit and by the tools users train policies with.
+
+  python benchmarks/parity.py            # two tiny reward models really trained here (chat template, plain)
+  python benchmarks/parity.py --steps 40 # train them longer
+
+For each model: `rewardkit score` (Scorer.score), the server's /score and /get_reward (in-process), TRL's
+GRPOTrainer reward computation with `reward_funcs=<export>` on conversational and on string prompts,
+AutoModelForSequenceClassification on the exported tokenizer's chat-template render, and a text-classification
+pipeline (function_to_apply="none") on the same render. Prints max / mean |difference| from `rewardkit score`
+(and the rewards' std, for scale), writes benchmarks/results/parity.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from rewardkit.files import write_json_atomic
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+
+CONVERSATIONS: list[tuple[list[dict[str, str]], str]] = [
+    ([{"role": "user", "content": "What is 12+30?"}], "42."),
+    ([{"role": "user", "content": "What is 7+5?"}], "Maybe 42, who knows"),
+    ([{"role": "user", "content": "What is 3+4?"}], "7."),
+    ([{"role": "user", "content": "What is 20+22?"}], "Maybe 447, who knows"),
+    ([{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is 1+1?"}], "2."),
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+      {"role": "user", "content": "What is 9+9?"}], "18."),
+    ([{"role": "user", "content": "Name a colour"}], " Blue, I think"),
+    ([{"role": "user", "content": "Write two lines"}], "one\ntwo\n"),
+]
+
+
+def diffs(reference: list[float], other: list[float]) -> dict[str, float]:
+    d = [abs(a - b) for a, b in zip(reference, other)]
+    return {"max_abs_diff": max(d), "mean_abs_diff": statistics.fmean(d)}
+
+
+def measure(name: str, export: Path) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    from rewardkit.evaluation.evaluate import load_scorer
+    from rewardkit.serving.app import create_app
+    from rewardkit.serving.scorer import ModelBatchScorer
+    from rewardkit.testing.tools import pipeline_rewards, render_conversations, seqcls_rewards, trl_grpo_rewards
+    from fastapi.testclient import TestClient
+
+    prompts = [p for p, _ in CONVERSATIONS]
+    responses = [r for _, r in CONVERSATIONS]
+    scorer = load_scorer(str(export))
+    reference = scorer.score(prompts, responses)["rewards"].tolist()
+    tokenizer = AutoTokenizer.from_pretrained(export)
+    out: dict[str, Any] = {"rewards_std": statistics.pstdev(reference), "tools": {}}
+
+    def record(tool: str, compute: Callable[[], list[float]], against: list[float] = reference) -> None:
+        try:
+            out["tools"][tool] = diffs(against, compute())
+        except Exception as e:  # a tool that cannot score this model at all is a result too
+            out["tools"][tool] = {"error": f"{type(e).__name__}: {e}"[:200]}
+
+    def server(path: str, body: dict[str, Any]) -> list[float]:
+        with TestClient(create_app(ModelBatchScorer(scorer))) as client:
+            reply = client.post(path, json=body)
+            reply.raise_for_status()
+            return reply.json()["rewards"]
+
+    def queries() -> list[str]:  # what OpenRLHF sends: the prompt rendered for generation + response + EOS
+        return [scorer.encoder().renderer.prompt_text(p) + r + tokenizer.eos_token for p, r in CONVERSATIONS]
+
+    def rendered() -> list[str]:
+        return render_conversations(tokenizer, prompts, responses)
+
+    record("server /score", lambda: server("/score", {"items": [{"prompt": p, "response": r}
+                                                                 for p, r in CONVERSATIONS]}))
+    record("server /get_reward", lambda: server("/get_reward", {"query": queries()}))
+    record("TRL GRPO reward_funcs (conversational)", lambda: trl_grpo_rewards(
+        export, prompts, [[{"role": "assistant", "content": r}] for r in responses]))
+    record("AutoModelForSequenceClassification + chat template", lambda: seqcls_rewards(export, rendered()))
+    record("pipeline text-classification", lambda: pipeline_rewards(export, rendered()))
+    # string prompts: TRL scores prompt + completion as raw text; rewardkit's string-prompt item for comparison
+    single = [(p[-1]["content"], r) for p, r in CONVERSATIONS if len(p) == 1]
+    string_rk = scorer.score([[{"role": "user", "content": p}] for p, _ in single], [r for _, r in single])
+    record("TRL GRPO reward_funcs (string prompts) vs rewardkit {prompt: str}",
+           lambda: trl_grpo_rewards(export, [p for p, _ in single], [r for _, r in single]),
+           against=string_rk["rewards"].tolist())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=12, help="training steps of each tiny reward model")
+    parser.add_argument("--output", default=str(RESULTS / "parity.json"))
+    args = parser.parse_args()
+
+    from rewardkit.testing.tiny import save_tiny_model, train_tiny_reward_model
+
+    results: dict[str, Any] = {"steps": args.steps, "machine": platform.machine(), "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, chat in (("chat-template", True), ("plain", False)):
+            base = save_tiny_model(Path(tmp) / f"base-{name}", seed=0, chat_template=chat)
+            export = train_tiny_reward_model(base, Path(tmp) / f"run-{name}", steps=args.steps)
+            results["models"][name] = measure(name, export)
+
+    print(f"{'model':<14} {'tool':<66} {'max |diff|':>11} {'mean |diff|':>11}")
+    for name, m in results["models"].items():
+        print(f"{name:<14} {'(reward std)':<66} {m['rewards_std']:>11.4f}")
+        for tool, d in m["tools"].items():
+            if "error" in d:
+                print(f"{name:<14} {tool:<66} {d['error'][:60]}")
+            else:
+                print(f"{name:<14} {tool:<66} {d['max_abs_diff']:>11.2e} {d['mean_abs_diff']:>11.2e}")
+    write_json_atomic(args.output, results)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

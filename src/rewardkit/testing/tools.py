@@ -1,0 +1,66 @@
+"""Other tools' reward computations, run through their own code: what the parity tests and benchmarks/parity.py
+compare `rewardkit score` with.
+
+  trl_grpo_rewards     TRL's GRPOTrainer with `reward_funcs=<model dir>`: its own `_calculate_rewards`
+  seqcls_rewards       AutoModelForSequenceClassification on the tokenizer's chat-template render
+  pipeline_rewards     pipeline("text-classification", function_to_apply="none") on rendered texts
+
+Everything runs in float32 on the CPU (TRL's default bf16 autocast would round rewards to ~3 digits).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+Messages = list[dict[str, str]]
+
+
+def render_conversations(tokenizer: Any, prompts: Sequence[Messages], responses: Sequence[str]) -> list[str]:
+    """Each conversation (prompt messages + the assistant response) rendered by the tokenizer's own chat template,
+    as TRL, verl and a pipeline user render it (no generation prompt)."""
+    return [tokenizer.apply_chat_template(list(p) + [{"role": "assistant", "content": r}], tokenize=False)
+            for p, r in zip(prompts, responses)]
+
+
+def trl_grpo_rewards(model_dir: str | Path, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
+    """Rewards TRL's GRPOTrainer computes with `reward_funcs=str(model_dir)`: the trainer is built as a user builds
+    it (TRL loads the reward model and its tokenizer from the path), then its `_calculate_rewards` runs on
+    conversational (message lists) or standard (string) prompts and completions."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from trl import GRPOConfig, GRPOTrainer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    # the policy is never run: a one-layer random model with the reward model's vocabulary
+    policy = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
+                                          num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))
+    with tempfile.TemporaryDirectory() as out:
+        args = GRPOConfig(output_dir=out, per_device_train_batch_size=2, num_generations=2, report_to=[],
+                          use_cpu=True, bf16=False, max_completion_length=8)
+        trainer = GRPOTrainer(model=policy, reward_funcs=str(model_dir), args=args, processing_class=tokenizer,
+                              train_dataset=Dataset.from_dict({"prompt": list(prompts)[:2]}))
+        inputs = [{"prompt": p, "completion": c} for p, c in zip(prompts, completions)]
+        rewards = trainer._calculate_rewards(inputs, list(prompts), list(completions), [[0]] * len(inputs))
+    return rewards[:, 0].tolist()
+
+
+@torch.no_grad()
+def seqcls_rewards(model_dir: str | Path, texts: Sequence[str]) -> list[float]:
+    """AutoModelForSequenceClassification + its tokenizer on rendered texts, one at a time: `.logits[0, 0]`."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return [model(**tokenizer(t, return_tensors="pt", add_special_tokens=False)).logits[0, 0].item() for t in texts]
+
+
+def pipeline_rewards(model_dir: str | Path, texts: Sequence[str]) -> list[float]:
+    """A transformers text-classification pipeline with the raw score (no sigmoid / softmax)."""
+    from transformers import pipeline
+
+    classify = pipeline("text-classification", model=str(model_dir), device="cpu")
+    return [out["score"] for out in classify(list(texts), function_to_apply="none", batch_size=1)]
