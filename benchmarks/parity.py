@@ -70,8 +70,22 @@ def measure(name: str, export: Path) -> dict[str, Any]:
             reply.raise_for_status()
             return reply.json()["rewards"]
 
-    def queries() -> list[str]:  # what OpenRLHF sends: the prompt rendered for generation + response + EOS
-        return [scorer.encoder().renderer.prompt_text(p) + r + tokenizer.eos_token for p, r in CONVERSATIONS]
+    def remote_reward_function(prompts: list[Any], completions: list[Any]) -> list[float]:
+        from rewardkit.serving.client import RewardClient
+        from rewardkit.serving.reward_function import RemoteRewardFunction
+
+        with TestClient(create_app(ModelBatchScorer(scorer))) as client:
+            return RemoteRewardFunction(RewardClient(http=client))(prompts=prompts, completions=completions)
+
+    def queries() -> list[str]:
+        """What OpenRLHF sends: the prompt rendered for generation + the generated text + EOS; after the plain
+        template's "Assistant:" a policy generates the space that the template puts before a response."""
+        renderer = scorer.encoder().renderer
+        out = []
+        for p, r in CONVERSATIONS:
+            prompt = renderer.prompt_text(p)
+            out.append(prompt + (" " if prompt.endswith("Assistant:") else "") + r + tokenizer.eos_token)
+        return out
 
     def rendered() -> list[str]:
         return render_conversations(tokenizer, prompts, responses)
@@ -83,12 +97,16 @@ def measure(name: str, export: Path) -> dict[str, Any]:
         export, prompts, [[{"role": "assistant", "content": r}] for r in responses]))
     record("AutoModelForSequenceClassification + chat template", lambda: seqcls_rewards(export, rendered()))
     record("pipeline text-classification", lambda: pipeline_rewards(export, rendered()))
-    # string prompts: TRL scores prompt + completion as raw text; rewardkit's string-prompt item for comparison
+    record("RemoteRewardFunction (conversational)", lambda: remote_reward_function(
+        prompts, [[{"role": "assistant", "content": r}] for r in responses]))
+    # string prompts (TRL's standard format): TRL scores prompt + completion as one text, without a template
     single = [(p[-1]["content"], r) for p, r in CONVERSATIONS if len(p) == 1]
-    string_rk = scorer.score([[{"role": "user", "content": p}] for p, _ in single], [r for _, r in single])
-    record("TRL GRPO reward_funcs (string prompts) vs rewardkit {prompt: str}",
-           lambda: trl_grpo_rewards(export, [p for p, _ in single], [r for _, r in single]),
-           against=string_rk["rewards"].tolist())
+    trl_strings = trl_grpo_rewards(export, [p for p, _ in single], [r for _, r in single])
+    record("string prompts: RemoteRewardFunction vs TRL GRPO reward_funcs",
+           lambda: remote_reward_function([p for p, _ in single], [r for _, r in single]), against=trl_strings)
+    as_user_turn = scorer.score([[{"role": "user", "content": p}] for p, _ in single], [r for _, r in single])
+    record("string prompts: rewardkit {prompt: str} (one user turn) vs TRL GRPO",
+           lambda: as_user_turn["rewards"].tolist(), against=trl_strings)
     return out
 
 

@@ -8,7 +8,7 @@ import threading
 import httpx
 import pytest
 
-from rewardkit.data.encoding import PromptRenderer
+from rewardkit.data.encoding import PLAIN_CHAT_TEMPLATE, PromptRenderer
 from rewardkit.evaluation.evaluate import load_scorer
 from rewardkit.serving.config import BatchingConfig, LimitsConfig, NormalizationConfig, ServerConfig
 from rewardkit.serving.normalization import Normalization, build_normalization
@@ -67,7 +67,7 @@ def test_rendered_query_scores_like_the_equivalent_item(client, scorer):
 @pytest.mark.parametrize("reward", ["reward", "implicit"])
 def test_rendered_plain_template_and_implicit_reward(tiny_haf_dir, reward):
     scorer = load_scorer(str(tiny_haf_dir))  # plain Human:/Assistant: template, HaF: reward head + implicit reward
-    assert not PromptRenderer(scorer.tokenizer).use_chat_template and scorer.reference is not None
+    assert PromptRenderer(scorer.tokenizer).template == PLAIN_CHAT_TEMPLATE and scorer.reference is not None
     expected = offline(scorer, PROMPTS, RESPONSES, "rewards" if reward == "reward" else "implicit")
     assert max(abs(x) for x in expected) > 1e-3
     queries = [rendered(scorer.tokenizer, p, r) for p, r in zip(PROMPTS, RESPONSES)]

@@ -61,6 +61,35 @@ class Scorer:
                                reward_head=self.reward_head, reference=self.reference, beta=self.beta,
                                accelerator=accelerator)
 
+    def score_texts(self, texts: list[str], *, batch_size: int = 16,
+                    accelerator: Accelerator | None = None) -> torch.Tensor:
+        """Reward-head scores of texts taken as is (TRL's standard format, pipelines): the reward at each text's
+        last token (the latest max_length tokens are kept). Texts have no prompt / response boundary, so they
+        have no implicit reward."""
+        if not self.reward_head:
+            raise ValueError(f"{self.name} has no trained reward head; texts have no prompt / response split for "
+                             "its implicit reward: score (prompt, response) items instead")
+        encoder = self.encoder()
+        sequences = [text_sequence(encoder.encode_text(t)) for t in texts]
+        return score_sequences(self.model, sequences, self.tokenizer.pad_token_id, batch_size=batch_size,
+                               accelerator=accelerator)["rewards"]
+
+
+def text_sequence(ids: list[int]) -> tuple[list[int], list[int]]:
+    """A text's token ids as a (prompt, response) sequence for `score_sequences`: the reward is read at the last
+    token, so that token alone stands for the response."""
+    if not ids:
+        raise ValueError("an empty text has no token to read a reward at")
+    return ids[:-1], ids[-1:]
+
+
+def reward_position(meta: dict[str, Any]) -> str:
+    """Where an export's reward is read: recorded in rewardkit.json; an export without the record predates the
+    chat-template contract and read it at an EOS appended to the bare response."""
+    if not meta:
+        return "conversation_end"  # not a rewardkit export: the convention of every other tool
+    return meta.get("reward_position", "appended_eos")
+
 
 def load_scorer(name: str, *, max_length: int | None = None, reference: str | None = None,
                 dtype: str = "float32", use_chat_template: bool = True) -> Scorer:
@@ -76,7 +105,8 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
     model.requires_grad_(False)
     tokenizer = load_tokenizer(name)
     encoding = EncodingConfig(max_length=max_length or meta.get("max_length", 512),
-                              use_chat_template=meta.get("use_chat_template", use_chat_template))
+                              use_chat_template=meta.get("use_chat_template", use_chat_template),
+                              reward_position=reward_position(meta))
     scorer = Scorer(name=name, model=model, tokenizer=tokenizer, encoding=encoding,
                     reward_head=meta.get("reward_head", True), metadata=meta)
     if meta.get("policy"):

@@ -4,9 +4,12 @@
   <out>/policy/          AutoModelForCausalLM, when the LM head was trained (HaF, DPO)
   <out>/rewardkit.json   how rewardkit scores with it (objective, beta, reference model, metrics, ...)
 
-LoRA adapters are merged. The exported pad token differs from EOS: HF's sequence-classification models
-read the score at the rightmost token that is not the pad token, so with pad == eos they would skip the
-EOS the reward is read at (the "pad == eos pooling pitfall").
+LoRA adapters are merged. The exported tokenizer carries the chat template the model was trained with (rewardkit's
+plain Human:/Assistant: template for a model without one), so TRL, verl and pipelines render conversations as
+rewardkit did; the reward is read at the last token of that render (data/encoding.py), which rewardkit.json records
+as `reward_position`. The exported pad token differs from EOS: HF's sequence-classification models read the score
+at the rightmost token that is not the pad token, so with pad == eos they would skip a final EOS (the plain
+template ends with one: the "pad == eos pooling pitfall").
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, Iterator
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
+from rewardkit.data.encoding import PromptRenderer
 from rewardkit.files import write_json_atomic, write_text_atomic
 from rewardkit.models.loading import METADATA_FILE, POLICY_DIR
 from rewardkit.models.reward_model import RewardModel
@@ -78,6 +82,8 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     tok = copy.deepcopy(tokenizer)
     tok.pad_token = pad_token
     tok.padding_side = "right"
+    # the template the model was trained with: its own, or the plain one (no template, or use_chat_template=False)
+    tok.chat_template = PromptRenderer(tokenizer, metadata.get("use_chat_template", True)).template
     with merged_backbone_state(model) as backbone_state:
         if reward_head:
             config = copy.deepcopy(model.config)
@@ -92,10 +98,12 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
             config = copy.deepcopy(model.config)
             _save_with_state(AutoModelForCausalLM, config, backbone_state,
                              {"lm_head.weight": model.lm_head.weight.detach()}, out / POLICY_DIR)
-            tokenizer.save_pretrained(out / POLICY_DIR)
+            policy_tok = copy.deepcopy(tokenizer)
+            policy_tok.chat_template = tok.chat_template
+            policy_tok.save_pretrained(out / POLICY_DIR)
     tok.save_pretrained(out)
     meta = dict(metadata, reward_head=reward_head, policy=policy, pad_token_id=pad_id,
-                eos_token_id=tokenizer.eos_token_id)
+                eos_token_id=tokenizer.eos_token_id, reward_position="conversation_end")
     write_json_atomic(out / METADATA_FILE, meta, default=str)
     write_text_atomic(out / "README.md", model_card(meta))
     log.info("exported to %s (reward head: %s, policy: %s)", out, reward_head, policy)
@@ -113,12 +121,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 rm = AutoModelForSequenceClassification.from_pretrained(PATH)
 tok = AutoTokenizer.from_pretrained(PATH)
-messages = [{"role": "user", "content": "What is 2+2?"}]
-prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-# rewardkit appends EOS to every response and reads the reward there
-ids = tok(prompt, add_special_tokens=False)["input_ids"] + tok("4", add_special_tokens=False)["input_ids"]
-ids.append(tok.eos_token_id)
-reward = rm(torch.tensor([ids])).logits[0, 0].item()
+messages = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]
+# the whole conversation rendered by the tokenizer's chat template; the reward is read at its last token
+text = tok.apply_chat_template(messages, tokenize=False)
+reward = rm(**tok(text, add_special_tokens=False, return_tensors="pt")).logits[0, 0].item()
 ```"""
     reward_kind = {"dpo": "implicit reward beta * (log pi - log ref) of the policy in policy/"}.get(
         meta.get("objective", ""), "scalar reward head (AutoModelForSequenceClassification, num_labels=1)")

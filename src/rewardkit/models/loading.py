@@ -25,7 +25,7 @@ POLICY_DIR = "policy"
 def load_tokenizer(name: str) -> Any:
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(name))
     if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token  # padding is always masked; rewards are read at EOS
+        tokenizer.pad_token = tokenizer.eos_token  # padding is always masked; rewards are read by position
     return tokenizer
 
 

@@ -1,8 +1,8 @@
 """RewardModel: a causal-LM backbone with a scalar reward head, keeping the LM head for hybrid objectives.
 
 One forward over a batch of sequences gives, on request:
-  - rewards: the reward head applied to the final hidden state at given positions (the EOS of each
-    response); vocabulary logits are never computed for this;
+  - rewards: the reward head applied to the final hidden state at given positions (the last token of each
+    conversation, data/encoding.py); vocabulary logits are never computed for this;
   - response log-probs: the LM head applied only at positions that predict response tokens, summed per
     sequence.
 Positions are flat indices into the (rows × time) hidden-state grid, so padded batches (one sequence per

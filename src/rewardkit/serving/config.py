@@ -27,7 +27,8 @@ class ScoringConfig:
     max_length: int | None = None  # tokens per (prompt + response); default: the model's training max length
     reference: str | None = None  # reference policy for implicit rewards (DPO / HaF exports)
     reward: str | None = None  # reward | implicit; default: the model's primary reward
-    over_length: str = "reject"  # reject (HTTP 422) | truncate (oldest prompt turns, then the response's end)
+    over_length: str = "reject"  # /score: reject (HTTP 422) | truncate (oldest prompt turns, then the response's end)
+    query_over_length: str = "truncate"  # /get_reward: truncate (from the left, flagged) | reject (HTTP 422)
     dtype: str = "float32"
     threads: int | None = None  # torch intra-op threads for scoring; default: torch's (one per core)
 
@@ -38,8 +39,9 @@ class ScoringConfig:
             raise ValueError(f"max_length must be >= 8, not {self.max_length}")
         if self.reward not in (None, "reward", "implicit"):
             raise ValueError(f"reward must be 'reward' or 'implicit', not {self.reward!r}")
-        if self.over_length not in ("reject", "truncate"):
-            raise ValueError(f"over_length must be 'reject' or 'truncate', not {self.over_length!r}")
+        for name in ("over_length", "query_over_length"):
+            if getattr(self, name) not in ("reject", "truncate"):
+                raise ValueError(f"{name} must be 'reject' or 'truncate', not {getattr(self, name)!r}")
 
 
 @dataclass
