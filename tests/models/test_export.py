@@ -123,3 +123,42 @@ def test_an_export_without_the_reward_position_marker_is_scored_the_old_way(tiny
     with torch.no_grad():
         old_way = hf(**ids).logits[0, 0].item()
     assert scorer.score([PAIRS[0].prompt], [PAIRS[0].chosen])["rewards"][0].item() == pytest.approx(old_way, abs=1e-4)
+
+
+def test_export_follows_the_hub_and_openrlhf_conventions(tiny_rm_dir):
+    config = json.loads((tiny_rm_dir / "config.json").read_text())
+    assert config["problem_type"] == "regression" and config["id2label"] == {"0": "reward"}
+    assert config["value_head_prefix"] == "score"  # where OpenRLHF looks for the head
+    assert AutoTokenizer.from_pretrained(tiny_rm_dir).model_max_length == read_metadata(tiny_rm_dir)["max_length"] == 96
+
+
+def test_card_metadata_names_the_hub_base_model_datasets_and_license():
+    from rewardkit.models.model_card import card_metadata
+
+    meta = {"base_model": "smollm2-135m", "objective": "haf", "reward_head": True,
+            "train_data": ["suite", "../shared/data/hh.jsonl", "hf:trl-lib/ultrafeedback_binarized:train"]}
+    assert card_metadata(meta) == {
+        "library_name": "transformers", "pipeline_tag": "text-classification",
+        "tags": ["reward-model", "rewardkit", "haf"], "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "datasets": ["trl-lib/ultrafeedback_binarized"], "license": "apache-2.0"}
+    assert "base_model" not in card_metadata({"base_model": "/tmp/a-local-dir", "reward_head": True})
+
+
+@pytest.mark.parametrize("fixture", ["tiny_rm_dir", "tiny_haf_dir"])  # ChatML template; plain template (+ policy)
+def test_model_card_usage_snippet_runs_as_written(request, fixture, monkeypatch):
+    import re
+
+    import yaml
+
+    from rewardkit.evaluation.evaluate import load_scorer
+
+    export = request.getfixturevalue(fixture)
+    card = (export / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["pipeline_tag"] == "text-classification" and "reward-model" in front["tags"]
+    code = re.search(r"```python\n(.*?)```", card, re.S).group(1)
+    monkeypatch.chdir(export)  # the snippet loads "." : the export directory
+    namespace: dict = {}
+    exec(compile(code, str(export / "README.md"), "exec"), namespace)
+    expected = load_scorer(str(export)).score([[{"role": "user", "content": "What is 2+2?"}]], ["4"])["rewards"]
+    assert namespace["reward"] == pytest.approx(expected[0].item(), abs=1e-4)

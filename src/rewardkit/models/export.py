@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,6 +26,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSequenceClassificatio
 from rewardkit.data.encoding import PromptRenderer
 from rewardkit.files import write_json_atomic, write_text_atomic
 from rewardkit.models.loading import METADATA_FILE, POLICY_DIR
+from rewardkit.models.model_card import model_card
 from rewardkit.models.reward_model import RewardModel
 
 log = logging.getLogger("rewardkit.models")
@@ -73,6 +73,21 @@ def _save_with_state(auto_cls: Any, config: Any, backbone: dict[str, torch.Tenso
     skeleton.save_pretrained(out)
 
 
+def reward_config(model_config: Any, pad_id: int, stats: dict[str, float] | None) -> Any:
+    """The sequence-classification config of a reward model, in the hub's and OpenRLHF's conventions: one label,
+    problem_type "regression" (pipelines return the raw reward, not a sigmoid), the exported pad token, OpenRLHF's
+    `value_head_prefix` and the training data's reward `mean` / `std` (read by OpenRLHF's normalize_enable)."""
+    config = copy.deepcopy(model_config)
+    config.num_labels = 1
+    config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
+    config.problem_type = "regression"
+    config.pad_token_id = pad_id
+    config.value_head_prefix = "score"
+    if stats and stats.get("std", 0) > 0:
+        config.mean, config.std = float(stats["mean"]), float(stats["std"])
+    return config
+
+
 def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, metadata: dict[str, Any],
                  reward_head: bool = True, policy: bool = False) -> Path:
     """Write the reward model and/or the policy as HF checkpoints, plus metadata and a model card."""
@@ -84,12 +99,11 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     tok.padding_side = "right"
     # the template the model was trained with: its own, or the plain one (no template, or use_chat_template=False)
     tok.chat_template = PromptRenderer(tokenizer, metadata.get("use_chat_template", True)).template
+    if metadata.get("max_length"):
+        tok.model_max_length = int(metadata["max_length"])  # what the model was trained on; truncating tools read it
     with merged_backbone_state(model) as backbone_state:
         if reward_head:
-            config = copy.deepcopy(model.config)
-            config.num_labels = 1
-            config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
-            config.pad_token_id = pad_id
+            config = reward_config(model.config, pad_id, metadata.get("reward_stats"))
             _save_with_state(AutoModelForSequenceClassification, config, backbone_state,
                              {"score.weight": model.score.weight.detach()}, out)
         if policy:
@@ -108,45 +122,3 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     write_text_atomic(out / "README.md", model_card(meta))
     log.info("exported to %s (reward head: %s, policy: %s)", out, reward_head, policy)
     return out
-
-
-def model_card(meta: dict[str, Any]) -> str:
-    metrics = meta.get("metrics") or {}
-    metric_rows = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
-                            for k, v in metrics.items()) or "| (none recorded) | |"
-    data = meta.get("train_data") or "(not recorded)"
-    usage_rm = """```python
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-rm = AutoModelForSequenceClassification.from_pretrained(PATH)
-tok = AutoTokenizer.from_pretrained(PATH)
-messages = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]
-# the whole conversation rendered by the tokenizer's chat template; the reward is read at its last token
-text = tok.apply_chat_template(messages, tokenize=False)
-reward = rm(**tok(text, add_special_tokens=False, return_tensors="pt")).logits[0, 0].item()
-```"""
-    reward_kind = {"dpo": "implicit reward beta * (log pi - log ref) of the policy in policy/"}.get(
-        meta.get("objective", ""), "scalar reward head (AutoModelForSequenceClassification, num_labels=1)")
-    return f"""---
-library_name: transformers
-tags: [reward-model, rewardkit, {meta.get("objective", "bt")}]
----
-# Reward model trained with rewardkit
-
-- base model: `{meta.get("base_model")}`
-- objective: `{meta.get("objective")}` ({json.dumps(meta.get("objective_config", {}))})
-- reward: {reward_kind}
-- training data: {data}
-- max length: {meta.get("max_length")}
-
-## Metrics
-| metric | value |
-|---|---|
-{metric_rows}
-
-## Use
-{usage_rm if meta.get("reward_head") else "Score with `rewardkit eval` / `rewardkit score`, which compute the implicit reward."}
-
-Or with rewardkit: `rewardkit score --model PATH --input pairs.jsonl`.
-"""
