@@ -6,7 +6,7 @@ the two responses (--prior), and Spearman / Kendall tau-b between margins and gr
 where the data has it (PandaLM agreement, summarize-from-feedback confidence, score differences).
 
   rewardkit eval --model runs/bt/export --data ../shared/data/hh-rlhf/helpful-base/test.jsonl.gz --limit 500
-  rewardkit eval --model smollm2-135m --data suite        # the untrained base, reward head at init
+  rewardkit eval --model trl-rm-checkpoint --data suite   # TRL / OpenRLHF / LLaMA-Factory RMs load with their heads
   rewardkit eval --model runs/bt/export runs/pcrm/export --data ../shared/data/pandalm-testset/testset-v1.json \
       --prior cosine --plot runs/margin_vs_similarity.png
 

@@ -21,7 +21,7 @@ from rewardkit.evaluation.diagnostics import MarginPoints, margin_diagnostics, p
 from rewardkit.evaluation.pairwise import pairwise_metrics
 from rewardkit.evaluation.scoring import PairScores, score_pairs, score_sequences
 from rewardkit.files import write_json_atomic, write_text_atomic
-from rewardkit.models.loading import build_reward_model, load_tokenizer, read_metadata
+from rewardkit.models.loading import build_reward_model, load_tokenizer, read_metadata, reward_position
 from rewardkit.models.reference import FrozenModelReference, Reference
 from rewardkit.models.registry import DEFAULT_EMBEDDER, ModelResolutionError, resolve_model
 from rewardkit.models.reward_model import ModelConfig, RewardModel
@@ -83,17 +83,10 @@ def text_sequence(ids: list[int]) -> tuple[list[int], list[int]]:
     return ids[:-1], ids[-1:]
 
 
-def reward_position(meta: dict[str, Any]) -> str:
-    """Where an export's reward is read: recorded in rewardkit.json; an export without the record predates the
-    chat-template contract and read it at an EOS appended to the bare response."""
-    if not meta:
-        return "conversation_end"  # not a rewardkit export: the convention of every other tool
-    return meta.get("reward_position", "appended_eos")
-
-
 def load_scorer(name: str, *, max_length: int | None = None, reference: str | None = None,
                 dtype: str = "float32", use_chat_template: bool = True) -> Scorer:
-    """A scorer for an exported rewardkit model, or for a base model with its reward head at init.
+    """A scorer for a reward model with a trained head: a rewardkit export, a sequence-classification checkpoint
+    (TRL, OpenRLHF) or a LLaMA-Factory value-head checkpoint; a base model is refused (MissingRewardHeadError).
 
     DPO / HaF exports also get their implicit reward, which needs the reference policy (the base model
     recorded at training time, or `reference`); a DPO model without one is an error, a HaF model falls
@@ -101,10 +94,11 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
     """
     path = resolve_model(name)
     meta = read_metadata(path)
-    model = build_reward_model(ModelConfig(name=name, tuning="full", dtype=dtype), keep_lm_head=True)
+    model = build_reward_model(ModelConfig(name=name, tuning="full", dtype=dtype), keep_lm_head=True,
+                               fresh_head=False)
     model.requires_grad_(False)
     tokenizer = load_tokenizer(name)
-    encoding = EncodingConfig(max_length=max_length or meta.get("max_length", 512),
+    encoding = EncodingConfig(max_length=max_length or meta.get("max_length") or default_max_length(tokenizer),
                               use_chat_template=meta.get("use_chat_template", use_chat_template),
                               reward_position=reward_position(meta))
     scorer = Scorer(name=name, model=model, tokenizer=tokenizer, encoding=encoding,
@@ -122,6 +116,12 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
                 raise ModelResolutionError(message) from e
             log.warning("%s; reporting the reward head only", message)
     return scorer
+
+
+def default_max_length(tokenizer: Any, fallback: int = 512) -> int:
+    """A checkpoint's own length limit (tokenizer.model_max_length, when set), else `fallback`."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if isinstance(limit, int) and 8 <= limit <= 1_000_000 else fallback
 
 
 def metrics_from_scores(scores: PairScores, pairs: list[PreferencePair],
