@@ -24,19 +24,6 @@ from rewardkit.files import write_json_atomic
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
-CONVERSATIONS: list[tuple[list[dict[str, str]], str]] = [
-    ([{"role": "user", "content": "What is 12+30?"}], "42."),
-    ([{"role": "user", "content": "What is 7+5?"}], "Maybe 42, who knows"),
-    ([{"role": "user", "content": "What is 3+4?"}], "7."),
-    ([{"role": "user", "content": "What is 20+22?"}], "Maybe 447, who knows"),
-    ([{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is 1+1?"}], "2."),
-    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-      {"role": "user", "content": "What is 9+9?"}], "18."),
-    ([{"role": "user", "content": "Name a colour"}], " Blue, I think"),
-    ([{"role": "user", "content": "Write two lines"}], "one\ntwo\n"),
-]
-
-
 def diffs(reference: list[float], other: list[float]) -> dict[str, float]:
     d = [abs(a - b) for a, b in zip(reference, other)]
     return {"max_abs_diff": max(d), "mean_abs_diff": statistics.fmean(d)}
@@ -48,7 +35,8 @@ def measure(name: str, export: Path) -> dict[str, Any]:
     from rewardkit.evaluation.evaluate import load_scorer
     from rewardkit.serving.app import create_app
     from rewardkit.serving.scorer import ModelBatchScorer
-    from rewardkit.testing.tools import pipeline_rewards, render_conversations, seqcls_rewards, trl_grpo_rewards
+    from rewardkit.testing.tools import (PARITY_CONVERSATIONS as CONVERSATIONS, openrlhf_queries, pipeline_rewards,
+                                         render_conversations, seqcls_rewards, trl_grpo_rewards)
     from fastapi.testclient import TestClient
 
     prompts = [p for p, _ in CONVERSATIONS]
@@ -78,14 +66,7 @@ def measure(name: str, export: Path) -> dict[str, Any]:
             return RemoteRewardFunction(RewardClient(http=client))(prompts=prompts, completions=completions)
 
     def queries() -> list[str]:
-        """What OpenRLHF sends: the prompt rendered for generation + the generated text + EOS; after the plain
-        template's "Assistant:" a policy generates the space that the template puts before a response."""
-        renderer = scorer.encoder().renderer
-        out = []
-        for p, r in CONVERSATIONS:
-            prompt = renderer.prompt_text(p)
-            out.append(prompt + (" " if prompt.endswith("Assistant:") else "") + r + tokenizer.eos_token)
-        return out
+        return openrlhf_queries(scorer.encoder().renderer, tokenizer.eos_token, CONVERSATIONS)
 
     def rendered() -> list[str]:
         return render_conversations(tokenizer, prompts, responses)

@@ -18,12 +18,31 @@ import torch
 
 Messages = list[dict[str, str]]
 
+# Conversations the parity checks score: single and multi-turn, a system prompt, leading space, trailing newline.
+PARITY_CONVERSATIONS: list[tuple[Messages, str]] = [
+    ([{"role": "user", "content": "What is 12+30?"}], "42."),
+    ([{"role": "user", "content": "What is 7+5?"}], "Maybe 42, who knows"),
+    ([{"role": "user", "content": "What is 3+4?"}], "7."),
+    ([{"role": "user", "content": "What is 20+22?"}], "Maybe 447, who knows"),
+    ([{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is 1+1?"}], "2."),
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+      {"role": "user", "content": "What is 9+9?"}], "18."),
+    ([{"role": "user", "content": "Name a colour"}], " Blue, I think"),
+    ([{"role": "user", "content": "Write two lines"}], "one\ntwo\n"),
+]
+
 
 def render_conversations(tokenizer: Any, prompts: Sequence[Messages], responses: Sequence[str]) -> list[str]:
     """Each conversation (prompt messages + the assistant response) rendered by the tokenizer's own chat template,
     as TRL, verl and a pipeline user render it (no generation prompt)."""
     return [tokenizer.apply_chat_template(list(p) + [{"role": "assistant", "content": r}], tokenize=False)
             for p, r in zip(prompts, responses)]
+
+
+def openrlhf_queries(renderer: Any, eos_token: str, conversations: Sequence[tuple[Messages, str]]) -> list[str]:
+    """What OpenRLHF sends /get_reward: the prompt rendered for generation + the generated text + EOS. After the plain
+    template's "Assistant:" a policy generates the space the template puts before a response."""
+    return [renderer.prompt_text(p) + renderer.response_prefix + r + eos_token for p, r in conversations]
 
 
 def trl_grpo_rewards(model_dir: str | Path, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
