@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None,
                         help="first N pairs of each set (--suite: a seeded sample of N, stratified by subset)")
     parser.add_argument("--max-length", type=int, default=None, help="default: the model's training max length")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="pairs per scoring batch (default: 16)")
     parser.add_argument("--reference", default=None, help="reference policy for implicit rewards (DPO/HaF)")
     parser.add_argument("--output", default=None, help="directory for eval.json and eval.md")
     parser.add_argument("--prior", default="length", choices=["length", "cosine", "none"],

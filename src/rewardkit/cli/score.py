@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint dir, alias or hub id")
     parser.add_argument("--input", default="-", help="JSON lines file (default: stdin)")
     parser.add_argument("--output", default="-", help="JSON lines file (default: stdout)")
-    parser.add_argument("--max-length", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="tokens per conversation; longer ones are truncated (default: the model's max length)")
+    parser.add_argument("--batch-size", type=int, default=16, help="items per scoring batch (default: 16)")
     parser.add_argument("--reference", default=None, help="reference policy for implicit rewards")
 
 

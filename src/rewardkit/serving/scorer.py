@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from rewardkit.data.encoding import truncate_left
 from rewardkit.data.record import DataError, Message
+from rewardkit.serving.config import OVER_LENGTH
 
 if TYPE_CHECKING:
     from rewardkit.evaluation.evaluate import Scorer
 
-OVER_LENGTH = ("reject", "truncate")
 
 
 @dataclass(frozen=True)
