@@ -21,6 +21,7 @@ from rewardkit.evaluation.diagnostics import MarginPoints, margin_diagnostics, p
 from rewardkit.evaluation.pairwise import pairwise_metrics
 from rewardkit.evaluation.scoring import PairScores, score_pairs, score_sequences
 from rewardkit.files import write_json_atomic, write_text_atomic
+from rewardkit.models.heads import read_config, reward_stats
 from rewardkit.models.loading import build_reward_model, load_tokenizer, read_metadata, reward_position
 from rewardkit.models.reference import FrozenModelReference, Reference
 from rewardkit.models.registry import DEFAULT_EMBEDDER, ModelResolutionError, resolve_model
@@ -41,6 +42,7 @@ class Scorer:
     reference: Reference | None = None  # set when the implicit reward can be computed
     beta: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    reward_stats: dict[str, float] | None = None  # the reward mean / std in the checkpoint's config.json
 
     @property
     def primary(self) -> str:
@@ -102,7 +104,8 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
                               use_chat_template=meta.get("use_chat_template", use_chat_template),
                               reward_position=reward_position(meta))
     scorer = Scorer(name=name, model=model, tokenizer=tokenizer, encoding=encoding,
-                    reward_head=meta.get("reward_head", True), metadata=meta)
+                    reward_head=meta.get("reward_head", True), metadata=meta,
+                    reward_stats=reward_stats(read_config(Path(path))))
     if meta.get("policy"):
         ref_name = reference or meta.get("reference_model")
         try:

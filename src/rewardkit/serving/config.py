@@ -60,13 +60,15 @@ class NormalizationConfig:
     norm_std: float | None = option(None, "Std every reward is divided by (with norm_mean).")
     calibration: str | None = option(None, "JSON lines in `rewardkit score` input format, scored at startup for "
                                      "the mean and std.")
+    from_model: bool = option(False, "Use the reward mean and std stored in the model's config.json (OpenRLHF's "
+                              "mean / std keys; rewardkit exports write the training data's).")
 
     def __post_init__(self) -> None:
         given = (self.norm_mean is not None, self.norm_std is not None)
         if any(given) and not all(given):
             raise ValueError("normalisation needs both norm_mean and norm_std")
-        if all(given) and self.calibration:
-            raise ValueError("give either norm_mean/norm_std or a calibration file, not both")
+        if sum((all(given), bool(self.calibration), self.from_model)) > 1:
+            raise ValueError("give only one of: norm_mean/norm_std, a calibration file, from_model")
         if self.norm_std is not None and not (math.isfinite(self.norm_std) and self.norm_std > 0):
             raise ValueError(f"norm_std must be a positive finite number, not {self.norm_std}")
         if self.norm_mean is not None and not math.isfinite(self.norm_mean):
@@ -74,7 +76,7 @@ class NormalizationConfig:
 
     @property
     def enabled(self) -> bool:
-        return self.norm_mean is not None or bool(self.calibration)
+        return self.norm_mean is not None or bool(self.calibration) or self.from_model
 
 
 @dataclass
@@ -149,7 +151,7 @@ class ServeConfig:
         if bool(self.model) == bool(self.reward_config):
             raise ValueError("give either --model (checkpoint dir, alias or hub id) or --reward-config (a reward YAML)")
         norm = self.normalization
-        if self.reward_config and (norm.calibration or norm.norm_mean is not None or norm.norm_std is not None):
+        if self.reward_config and norm.enabled:
             raise ValueError("--reward-config: the reward YAML normalises its own components (stats_file); "
                              "the server's normalisation flags apply to --model only")
 

@@ -128,6 +128,7 @@ class ModelBatchScorer:
             if value not in OVER_LENGTH:
                 raise ValueError(f"{name} must be one of {OVER_LENGTH}, not {value!r}")
         self.over_length, self.query_over_length = over_length, query_over_length
+        self.reward_stats = scorer.reward_stats  # from the checkpoint's config.json (normalisation from_model)
         self.encoder = scorer.encoder()
         self.renderer = self.encoder.renderer
         self.max_length = scorer.encoding.max_length

@@ -45,22 +45,28 @@ def openrlhf_queries(renderer: Any, eos_token: str, conversations: Sequence[tupl
     return [renderer.prompt_text(p) + renderer.response_prefix + r + eos_token for p, r in conversations]
 
 
-def trl_grpo_rewards(model_dir: str | Path, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float]:
-    """Rewards TRL's GRPOTrainer computes with `reward_funcs=str(model_dir)`: the trainer is built as a user builds
-    it (TRL loads the reward model and its tokenizer from the path), then its `_calculate_rewards` runs on
-    conversational (message lists) or standard (string) prompts and completions."""
+def trl_grpo_rewards(reward_func: str | Path | Any, prompts: Sequence[Any], completions: Sequence[Any], *,
+                     tokenizer: Any = None) -> list[float]:
+    """Rewards TRL's GRPOTrainer computes with `reward_funcs=reward_func`: a reward-model path (TRL loads the model and
+    its tokenizer from it) or a reward function. The trainer is built as a user builds it, then its own
+    `_calculate_rewards` runs on conversational (message lists) or standard (string) prompts and completions."""
     from datasets import Dataset
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
     from trl import GRPOConfig, GRPOTrainer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    # the policy is never run: a one-layer random model with the reward model's vocabulary
+    is_path = isinstance(reward_func, (str, Path))
+    if tokenizer is None:
+        if not is_path:
+            raise ValueError("a reward function needs the policy's tokenizer (tokenizer=)")
+        tokenizer = AutoTokenizer.from_pretrained(reward_func)
+    # the policy is never run: a one-layer random model with the tokenizer's vocabulary
     policy = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
                                           num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))
     with tempfile.TemporaryDirectory() as out:
         args = GRPOConfig(output_dir=out, per_device_train_batch_size=2, num_generations=2, report_to=[],
                           use_cpu=True, bf16=False, max_completion_length=8)
-        trainer = GRPOTrainer(model=policy, reward_funcs=str(model_dir), args=args, processing_class=tokenizer,
+        trainer = GRPOTrainer(model=policy, reward_funcs=str(reward_func) if is_path else reward_func, args=args,
+                              processing_class=tokenizer,
                               train_dataset=Dataset.from_dict({"prompt": list(prompts)[:2]}))
         inputs = [{"prompt": p, "completion": c} for p, c in zip(prompts, completions)]
         rewards = trainer._calculate_rewards(inputs, list(prompts), list(completions), [[0]] * len(inputs))
