@@ -1,7 +1,7 @@
 """One reward everywhere: the same conversations scored by rewardkit and by the tools users train policies with.
 
-  python benchmarks/parity.py            # two tiny reward models really trained here (chat template, plain)
-  python benchmarks/parity.py --steps 40 # train them longer
+  python benchmarks/parity.py                       # two tiny RMs really trained here (chat template, plain)
+  python benchmarks/parity.py --base smollm2-135m   # SmolLM2-135M-Instruct: its ChatML template, and forced plain
 
 For each model: `rewardkit score` (Scorer.score), the server's /score and /get_reward (in-process), TRL's
 GRPOTrainer reward computation with `reward_funcs=<export>` on conversational and on string prompts,
@@ -93,17 +93,24 @@ def measure(name: str, export: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=12, help="training steps of each tiny reward model")
-    parser.add_argument("--output", default=str(RESULTS / "parity.json"))
+    parser.add_argument("--base", default="tiny", help="'tiny' (random tiny Llamas) or a model alias / directory")
+    parser.add_argument("--steps", type=int, default=12, help="training steps of each reward model")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: 3e-3 tiny, 1e-4 otherwise")
+    parser.add_argument("--output", default=None, help="default: benchmarks/results/parity[-BASE].json")
     args = parser.parse_args()
 
     from rewardkit.testing.tiny import save_tiny_model, train_tiny_reward_model
 
-    results: dict[str, Any] = {"steps": args.steps, "machine": platform.machine(), "models": {}}
+    tiny = args.base == "tiny"
+    lr = args.learning_rate or (3e-3 if tiny else 1e-4)
+    output = args.output or str(RESULTS / ("parity.json" if tiny else f"parity-{Path(args.base).name}.json"))
+    results: dict[str, Any] = {"base": args.base, "steps": args.steps, "learning_rate": lr,
+                               "machine": platform.machine(), "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for name, chat in (("chat-template", True), ("plain", False)):
-            base = save_tiny_model(Path(tmp) / f"base-{name}", seed=0, chat_template=chat)
-            export = train_tiny_reward_model(base, Path(tmp) / f"run-{name}", steps=args.steps)
+            base = save_tiny_model(Path(tmp) / f"base-{name}", seed=0, chat_template=chat) if tiny else args.base
+            export = train_tiny_reward_model(base, Path(tmp) / f"run-{name}", steps=args.steps, learning_rate=lr,
+                                             tuning="full" if tiny else "top_layers", use_chat_template=chat)
             results["models"][name] = measure(name, export)
 
     print(f"{'model':<14} {'tool':<66} {'max |diff|':>11} {'mean |diff|':>11}")
@@ -114,8 +121,8 @@ def main() -> None:
                 print(f"{name:<14} {tool:<66} {d['error'][:60]}")
             else:
                 print(f"{name:<14} {tool:<66} {d['max_abs_diff']:>11.2e} {d['mean_abs_diff']:>11.2e}")
-    write_json_atomic(args.output, results)
-    print(f"wrote {args.output}")
+    write_json_atomic(output, results)
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

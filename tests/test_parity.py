@@ -104,3 +104,23 @@ def test_export_records_the_training_reward_statistics(trained_rm):
     stats = read_metadata(trained_rm)["reward_stats"]
     assert (config["mean"], config["std"]) == pytest.approx((stats["mean"], stats["std"]))
     assert stats["std"] > 0 and stats["count"] == 2 * 48 and stats["source"] == "train"
+
+
+def test_training_sequences_are_the_ones_trls_reward_trainer_builds(trained_rm, tmp_path):
+    """The reward is read where rewardkit trained it: the encoder's chosen / rejected sequences equal what TRL's
+    RewardTrainer tokenizes for the same conversational pairs (its own _prepare_dataset)."""
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    from rewardkit.data.encoding import PairEncoder
+    from rewardkit.data.record import PreferencePair
+
+    tokenizer = AutoTokenizer.from_pretrained(trained_rm)
+    pairs = [PreferencePair(p, r, "Maybe 7, who knows") for p, r in PARITY_CONVERSATIONS]
+    rows = [{"prompt": p.prompt, "chosen": [{"role": "assistant", "content": p.chosen}],
+             "rejected": [{"role": "assistant", "content": p.rejected}]} for p in pairs]
+    args = RewardConfig(output_dir=str(tmp_path), report_to=[], use_cpu=True, bf16=False)
+    trl = RewardTrainer._prepare_dataset(None, Dataset.from_list(rows), tokenizer, args, "train")
+    encoded = PairEncoder(tokenizer).encode_all(pairs)
+    assert [e.prompt_ids + e.chosen_ids for e in encoded] == trl["chosen_ids"]
+    assert [e.prompt_ids + e.rejected_ids for e in encoded] == trl["rejected_ids"]

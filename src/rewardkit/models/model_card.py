@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from rewardkit.models.registry import ALIASES
+
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 USAGE_REWARD_HEAD = '''```python
@@ -40,8 +42,6 @@ The implicit reward needs the policy (`policy/`) and the reference model it was 
 def hub_id(name: str | None) -> str | None:
     """The hub repo id of a model name: a built-in alias's, or the name when it looks like `org/name` and is not a
     local path."""
-    from rewardkit.models.registry import ALIASES
-
     if not name:
         return None
     if name in ALIASES:
@@ -51,8 +51,6 @@ def hub_id(name: str | None) -> str | None:
 
 def base_license(name: str | None) -> str | None:
     """The base model's license: a built-in alias's, or the `license` of a local checkpoint's own model card."""
-    from rewardkit.models.registry import ALIASES
-
     if not name:
         return None
     if name in ALIASES:
