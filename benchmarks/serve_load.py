@@ -89,6 +89,7 @@ def load_items(checkpoint: str, data: Path, pool: int, max_length: int, seed: in
     """Up to `pool` items that fit `max_length`, with their offline rewards and rendered queries."""
     from rewardkit.data.sources import load_entry
     from rewardkit.evaluation.evaluate import load_scorer
+    from rewardkit.testing.tools import openrlhf_queries
 
     scorer = load_scorer(checkpoint, max_length=max_length)
     renderer = scorer.encoder().renderer
@@ -96,13 +97,12 @@ def load_items(checkpoint: str, data: Path, pool: int, max_length: int, seed: in
     candidates = [(p.prompt, r) for p in pairs for r in (p.chosen, p.rejected)]
     random.Random(seed).shuffle(candidates)
     fitting = [(p, r) for p, r in candidates
-               if len(renderer.prompt_ids(p)) + len(renderer.response_ids(r)) <= max_length][:pool]
+               if len(renderer.tokenize(renderer.conversation_text(p, r))) <= max_length][:pool]
     if len(fitting) < 8:
         raise SystemExit(f"only {len(fitting)} items of {data} fit {max_length} tokens")
     rewards = scorer.score([p for p, _ in fitting], [r for _, r in fitting], batch_size=16)["rewards"].tolist()
-    eos = scorer.tokenizer.eos_token
-    return [Item(p, r, renderer.prompt_text(p) + renderer.response_text(r) + eos, x)
-            for (p, r), x in zip(fitting, rewards)]
+    queries = openrlhf_queries(renderer, scorer.tokenizer.eos_token, fitting)
+    return [Item(p, r, q, x) for (p, r), q, x in zip(fitting, queries, rewards)]
 
 
 def free_port() -> int:

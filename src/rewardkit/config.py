@@ -4,6 +4,10 @@ A config is a dataclass whose fields are either leaves (str, int, float, bool, l
 or nested dataclass sections. Every leaf gets a flag named after it (`--max-length`); a section may
 rename a flag through `FLAG_NAMES` on the root class (e.g. model.name → `--model`). YAML files hold the
 same structure; flags override YAML; `--set section.key=value` reaches anything.
+
+Field metadata is the single source of a flag's help: declare leaves with `option(default, "one sentence",
+choices=CONSTANT)`; the help text, the allowed values (argparse choices, listed in --help) and the default all
+come from it. A subclass that only changes a default inherits the help and choices of the field it overrides.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import yaml
 
@@ -26,15 +30,47 @@ class ConfigError(ValueError):
     pass
 
 
+def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
+           factory: Callable[[], Any] | None = None) -> Any:
+    """A config field carrying its CLI help (one sentence) and, for enums, its allowed values.
+
+    `factory` instead of `default` for mutable defaults (lists). `choices` should be the module constant the
+    field is validated against, so that new values show up in --help by themselves."""
+    metadata: dict[str, Any] = {"help": help}
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def field_meta(cls: type, f: dataclasses.Field) -> dict[str, Any]:
+    """The help metadata of `f`, inherited from the first class in the MRO that declares it (a subclass that only
+    changes a default keeps its parent's help and choices)."""
+    if f.metadata.get("help"):
+        return dict(f.metadata)
+    for base in cls.__mro__[1:]:
+        inherited = getattr(base, "__dataclass_fields__", {}).get(f.name)
+        if inherited is not None and inherited.metadata.get("help"):
+            return dict(inherited.metadata)
+    return dict(f.metadata)
+
+
 def _leaves(cls: type, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dataclasses.Field, Any]]:
+    return [(path, f, tp) for path, f, tp, _ in _described_leaves(cls, prefix)]
+
+
+def _described_leaves(cls: type, prefix: tuple[str, ...] = ()
+                      ) -> list[tuple[tuple[str, ...], dataclasses.Field, Any, dict[str, Any]]]:
+    """Every leaf of a (nested) config: path, field, type and help metadata."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            out.extend(_leaves(tp, prefix + (f.name,)))
+            out.extend(_described_leaves(tp, prefix + (f.name,)))
         else:
-            out.append((prefix + (f.name,), f, tp))
+            out.append((prefix + (f.name,), f, tp, field_meta(cls, f)))
     return out
 
 
@@ -46,18 +82,26 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def _scalar_parser(tp: Any, optional: bool) -> Any:
+def _scalar_parser(tp: Any, optional: bool, choices: tuple[Any, ...] | None = None) -> Any:
     def parse(text: str) -> Any:
         if optional and text.lower() in ("none", "null"):
             return None
         if isinstance(tp, list):  # a union such as list[str] | str: YAML-parse the text
-            return yaml.safe_load(text)
-        if tp is bool:
-            return text.lower() in ("1", "true", "yes", "on")
-        if tp in (int, float, str):
-            return tp(text)
-        return yaml.safe_load(text)
+            value = yaml.safe_load(text)
+        elif tp is bool:
+            value = text.lower() in ("1", "true", "yes", "on")
+        elif tp in (int, float, str):
+            value = tp(text)
+        else:
+            value = yaml.safe_load(text)
+        if choices is not None and value not in choices:
+            raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(map(str, choices))})")
+        return value
     return parse
+
+
+def _choices_metavar(choices: tuple[Any, ...], optional: bool) -> str:
+    return "{" + ",".join(map(str, choices + (("none",) if optional else ()))) + "}"
 
 
 def flag_name(path: tuple[str, ...], renames: dict[str, str]) -> str:
@@ -69,26 +113,29 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, renames: dict[s
     """Add one flag per leaf of `cls` (default None: unset flags leave YAML/defaults alone)."""
     renames = renames or getattr(cls, "FLAG_NAMES", {})
     seen: dict[str, str] = {}
-    for path, f, tp in _leaves(cls):
+    for path, f, tp, meta in _described_leaves(cls):
         name = flag_name(path, renames)
         dotted = ".".join(path)
         if name in seen:
             raise ConfigError(f"flag --{name} would name both {seen[name]} and {dotted}; add a FLAG_NAMES entry")
         seen[name] = dotted
         base, optional = _unwrap_optional(tp)
-        help_text = f"{dotted} (default: {_default_repr(f)})"
-        metavar = path[-1].upper()
+        choices = meta.get("choices")
+        described = meta.get("help") or dotted
+        help_text = f"{described} [{dotted}; default: {_default_repr(f)}]".replace("%", "%%")
+        metavar = _choices_metavar(choices, optional) if choices else path[-1].upper()
         if base is bool:
             parser.add_argument(f"--{name}", dest=dotted, action=argparse.BooleanOptionalAction, default=None,
                                 help=help_text)
         elif typing.get_origin(base) is list:
             (item,) = typing.get_args(base) or (str,)
-            parser.add_argument(f"--{name}", dest=dotted, nargs="+", type=_scalar_parser(item, False),
+            parser.add_argument(f"--{name}", dest=dotted, nargs="+", type=_scalar_parser(item, False, choices),
                                 default=None, help=help_text, metavar=metavar)
         else:
-            parser.add_argument(f"--{name}", dest=dotted, type=_scalar_parser(base, optional), default=None,
+            parser.add_argument(f"--{name}", dest=dotted, type=_scalar_parser(base, optional, choices), default=None,
                                 help=help_text, metavar=metavar)
-    parser.add_argument("--config", dest="_config", default=None, help="YAML config file")
+    parser.add_argument("--config", dest="_config", default=None, metavar="FILE",
+                        help="YAML file with the same sections and keys; flags override it")
     parser.add_argument("--set", dest="_set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, e.g. --set training.learning_rate=1e-4 (repeatable)")
 

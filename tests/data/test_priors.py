@@ -49,13 +49,13 @@ def test_length_ratio_by_hand():
 
 
 def test_length_ratio_on_encoded_text():
-    """Byte-level tiny tokenizer: one token per character, plus EOS."""
+    """Byte-level tiny tokenizer: one token per character, plus the template's closing <|im_end|> and newline."""
     tok = tiny_tokenizer()
     pairs = [PreferencePair(user("q"), "abcd", "abXYZW"), PreferencePair(user("q"), "same", "same!")]
     encoded = PairEncoder(tok, EncodingConfig(max_length=64)).encode_all(pairs)
-    # "abcd" vs "abXYZW": prefix "ab"; "cd"+EOS (3) vs "XYZW"+EOS (5)
-    # "same" vs "same!": prefix "same"; EOS (1) vs "!"+EOS (2)
-    assert pair_similarities(encoded, pairs, "length") == pytest.approx([3 / 5, 1 / 2])
+    # "abcd" vs "abXYZW": prefix "ab"; "cd"+closing (4) vs "XYZW"+closing (6)
+    # "same" vs "same!": prefix "same"; closing (2) vs "!"+closing (3)
+    assert pair_similarities(encoded, pairs, "length") == pytest.approx([4 / 6, 2 / 3])
 
 
 # ---- bound ------------------------------------------------------------------------------------------

@@ -103,16 +103,16 @@ def test_plot_writes_a_png(tmp_path):
         plot_margin_vs_similarity({"x": MarginPoints([1.0])}, tmp_path / "none.png")
 
 
-def test_eval_cli_reports_diagnostics_and_plots(tiny_model_dir, tmp_path, capsys):
+def test_eval_cli_reports_diagnostics_and_plots(tiny_rm_dir, tmp_path, capsys):
     rows = [{"prompt": f"q{i}", "chosen": "yes" * (1 + i % 3), "rejected": "no" * (1 + i % 4),
              "chosen_score": 5 + i % 3, "rejected_score": 4} for i in range(8)]
     data = tmp_path / "scored.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
     png, out = tmp_path / "m.png", tmp_path / "report"
-    assert cli(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--plot", str(png),
+    assert cli(["eval", "--model", str(tiny_rm_dir), "--data", str(data), "--plot", str(png),
                 "--output", str(out)]) == 0
     report = json.loads((out / "eval.json").read_text())
-    metrics = next(iter(report[str(tiny_model_dir)].values()))
+    metrics = next(iter(report[str(tiny_rm_dir)].values()))
     assert metrics["prior"] == "length" and metrics["strength_pairs"] == 8
     for key in ("margin_mean", "margin_std", "margin_max", "margin_similarity_pearson", "strength_spearman",
                 "strength_kendall"):

@@ -31,9 +31,9 @@ def small_sets(shared_data):
     return load_suite(STANDARD, shared_data, limit=5, only=["llmbar-natural", "llmbar-adversarial", "tldr"])
 
 
-def test_report_renders_for_two_tiny_checkpoints(tiny_model_dir, tiny_plain_model_dir, small_sets, tmp_path):
+def test_report_renders_for_two_tiny_checkpoints(tiny_rm_dir, tiny_haf_dir, small_sets, tmp_path):
     evaluations = {}
-    for name, path in (("chat", tiny_model_dir), ("plain", tiny_plain_model_dir)):
+    for name, path in (("chat", tiny_rm_dir), ("plain", tiny_haf_dir)):
         scorer = load_scorer(str(path), max_length=64)
         evaluations[name] = evaluate_suite(scorer, small_sets, batch_size=4)
     adversarial = evaluations["chat"]["metrics"]["llmbar-adversarial"]
@@ -72,17 +72,24 @@ def test_groups_show_mean_and_sd_over_seeds():
     assert "| bt | 0.650 ± 0.071 | 0.800 ± 0.000 | 0.725 ± 0.035 |" in render_markdown(results)
 
 
-def test_cli_suite_writes_the_report(tiny_model_dir, tiny_plain_model_dir, shared_data, tmp_path, capsys):
+def test_cli_suite_writes_the_report(tiny_rm_dir, tiny_haf_dir, shared_data, tmp_path, capsys):
     out = tmp_path / "suite"
     assert cli(["eval", "--suite", "standard", "--data-root", str(shared_data), "--sets", "llmbar-natural",
-                "--limit", "4", "--max-length", "64", "--model", str(tiny_model_dir), str(tiny_plain_model_dir),
+                "--limit", "4", "--max-length", "64", "--model", str(tiny_rm_dir), str(tiny_haf_dir),
                 "--output", str(out)]) == 0
     assert "## " not in capsys.readouterr().out.split("### Accuracy")[0]
     report = json.loads((out / "report.json").read_text())
-    assert list(report["models"]) == [str(tiny_model_dir), str(tiny_plain_model_dir)]
+    assert list(report["models"]) == [str(tiny_rm_dir), str(tiny_haf_dir)]
     assert report["sets"]["llmbar-natural"]["pairs"] == 4 and (out / "margins.png").stat().st_size > 0
     with pytest.raises(SystemExit, match="either --data or --suite"):
-        cli(["eval", "--model", str(tiny_model_dir)])
+        cli(["eval", "--model", str(tiny_rm_dir)])
+
+
+def test_a_base_model_is_refused_naming_what_was_looked_for(tiny_model_dir, shared_data, capsys):
+    """No random head ever scores: a directory without a trained reward head is an error."""
+    assert cli(["eval", "--model", str(tiny_model_dir), "--data", "suite", "--limit", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "has no trained reward head" in err and "rewardkit.json" in err and "value_head.safetensors" in err
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import threading
 import httpx
 import pytest
 
-from rewardkit.data.encoding import PromptRenderer
+from rewardkit.data.encoding import PLAIN_CHAT_TEMPLATE, PromptRenderer
+from rewardkit.config import ConfigError
 from rewardkit.evaluation.evaluate import load_scorer
 from rewardkit.serving.config import BatchingConfig, LimitsConfig, NormalizationConfig, ServerConfig
 from rewardkit.serving.normalization import Normalization, build_normalization
@@ -67,7 +68,7 @@ def test_rendered_query_scores_like_the_equivalent_item(client, scorer):
 @pytest.mark.parametrize("reward", ["reward", "implicit"])
 def test_rendered_plain_template_and_implicit_reward(tiny_haf_dir, reward):
     scorer = load_scorer(str(tiny_haf_dir))  # plain Human:/Assistant: template, HaF: reward head + implicit reward
-    assert not PromptRenderer(scorer.tokenizer).use_chat_template and scorer.reference is not None
+    assert PromptRenderer(scorer.tokenizer).template == PLAIN_CHAT_TEMPLATE and scorer.reference is not None
     expected = offline(scorer, PROMPTS, RESPONSES, "rewards" if reward == "reward" else "implicit")
     assert max(abs(x) for x in expected) > 1e-3
     queries = [rendered(scorer.tokenizer, p, r) for p, r in zip(PROMPTS, RESPONSES)]
@@ -148,6 +149,39 @@ def test_over_length_truncate_scores_like_rewardkit_score(scorer):
     assert r.json()["rewards"] == pytest.approx(offline(scorer, [prompt], [response]), abs=1e-5)
 
 
+def test_over_length_queries_are_cut_from_the_left_and_flagged_by_default(scorer):
+    """RL clients get a reward for every query (OpenRLHF retries a 422 and records None): the latest max_length
+    tokens are scored, so the response and the reward token stay; /score still rejects unless told otherwise."""
+    from rewardkit.data.encoding import truncate_left
+    from rewardkit.evaluation.scoring import score_sequences
+
+    long_prompt, response = [{"role": "user", "content": "q " * 60}], "four"
+    renderer = PromptRenderer(scorer.tokenizer)
+    prompt_ids, (response_ids,) = renderer.encode(long_prompt, [response])
+    kept = truncate_left(prompt_ids, response_ids, 96)
+    assert len(prompt_ids) + len(response_ids) > 96 and kept[1] == response_ids
+    expected = score_sequences(scorer.model, [kept], scorer.tokenizer.pad_token_id)["rewards"][0].item()
+    queries = [rendered(scorer.tokenizer, PROMPTS[0], RESPONSES[0]), rendered(scorer.tokenizer, long_prompt, response)]
+    with app_client(ModelBatchScorer(scorer)) as client:
+        r = client.post("/get_reward", json={"query": queries}, headers=AUTH).json()
+        assert r["truncated"] == [False, True] and r["extra_logs"] == {"truncated": [0.0, 1.0]}
+        assert r["rewards"] == pytest.approx(offline(scorer, PROMPTS[:1], RESPONSES[:1]) + [expected], abs=1e-5)
+        item = {"prompt": long_prompt, "response": response}
+        assert client.post("/score", json={"items": [item]}, headers=AUTH).status_code == 422
+        assert client.get("/info", headers=AUTH).json()["reward"]["query_over_length"] == "truncate"
+    with app_client(ModelBatchScorer(scorer, query_over_length="reject")) as client:
+        r = client.post("/get_reward", json={"query": queries}, headers=AUTH)
+        assert r.status_code == 422 and "query, record 1" in message(r)
+
+
+def test_text_items_are_scored_as_is(client, scorer):
+    texts = ["What is 2+2? 4", "<|im_start|>user\nHi<|im_end|>\n"]
+    r = client.post("/score", json={"items": [{"text": t} for t in texts]}, headers=AUTH).json()
+    assert r["rewards"] == pytest.approx(scorer.score_texts(texts).tolist(), abs=1e-5)
+    assert r["truncated"] == [False, False]
+    assert client.post("/score", json={"items": [{"text": ""}]}, headers=AUTH).status_code == 422
+
+
 def test_bearer_token_is_required_except_for_health_and_schema(client):
     item = {"items": [{"prompt": "a", "response": "b"}]}
     for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic abc"},
@@ -190,6 +224,16 @@ def test_normalisation_from_flags_and_calibration(scorer, tmp_path):
                       ["b", "4", "Hello there!"])
     assert measured.mean == pytest.approx(statistics.fmean(cal_raw), abs=1e-5)
     assert measured.std == pytest.approx(statistics.pstdev(cal_raw), abs=1e-5) and measured.count == 3
+
+
+def test_normalisation_from_the_models_config(scorer, tiny_model_dir):
+    from dataclasses import replace
+
+    with_stats = ModelBatchScorer(replace(scorer, reward_stats={"mean": 1.0, "std": 4.0}))
+    norm = build_normalization(NormalizationConfig(from_model=True), with_stats)
+    assert (norm.mean, norm.std, norm.source) == (1.0, 4.0, "model config.json")
+    with pytest.raises(ConfigError, match="holds no reward mean"):
+        build_normalization(NormalizationConfig(from_model=True), ModelBatchScorer(scorer))
 
 
 def test_normalize_true_without_statistics_is_400(client):

@@ -76,14 +76,19 @@ def test_trl_reward_function_scores_standard_and_conversational_completions(rm, 
     assert get_callable_name(reward) == "rm_server"
     expected = offline(scorer, PROMPTS, RESPONSES)
     standard = reward(prompts=PROMPTS, completions=RESPONSES, completion_ids=[[1]] * 5, trainer_state=None)
-    assert standard == pytest.approx(expected, abs=1e-5)
+    # TRL's standard format is one text, scored as TRL's reward_funcs=<path> scores it: no chat template
+    texts = scorer.score_texts([p + r for p, r in zip(PROMPTS, RESPONSES)]).tolist()
+    assert standard == pytest.approx(texts, abs=1e-5)
+    assert max(abs(a - b) for a, b in zip(standard, expected)) > 1e-3
     conversational = reward(prompts=[[{"role": "user", "content": p}] for p in PROMPTS],
                             completions=[[{"role": "assistant", "content": r}] for r in RESPONSES])
     assert conversational == pytest.approx(expected, abs=1e-5)
 
 
 def test_completion_item_shapes():
-    assert completion_item("q", "a", 0) == {"prompt": "q", "response": "a"}
+    assert completion_item("q", "a", 0) == {"text": "qa"}
+    assert completion_item([{"role": "user", "content": "q"}], "a", 0) == {
+        "prompt": [{"role": "user", "content": "q"}], "response": "a"}
     assert completion_item("q", [{"role": "assistant", "content": "a"}], 0) == {
         "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
     with pytest.raises(TypeError, match="completion 3"):

@@ -49,7 +49,7 @@ def test_token_from_file_or_environment(tmp_path, monkeypatch):
     (lambda: ScoringConfig(over_length="drop"), "over_length"),
     (lambda: NormalizationConfig(norm_mean=0.0), "both"),
     (lambda: NormalizationConfig(norm_mean=0.0, norm_std=0.0), "positive"),
-    (lambda: NormalizationConfig(norm_mean=0.0, norm_std=1.0, calibration="c.jsonl"), "not both"),
+    (lambda: NormalizationConfig(norm_mean=0.0, norm_std=1.0, calibration="c.jsonl"), "only one of"),
     (lambda: ServerConfig(port=70000), "port"),
     (lambda: ServerConfig(log_level="loud"), "log_level"),
     (lambda: ServeConfig(), "either --model"),

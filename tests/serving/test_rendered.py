@@ -20,11 +20,14 @@ def test_strip_tokens_removes_repeats_at_the_edges_only():
 def test_chat_template_split_is_at_the_last_assistant_header():
     tok = tiny_tokenizer()
     renderer = PromptRenderer(tok)
-    assert assistant_header(tok, renderer) == ("<|im_start|>assistant\n", "")
+    assert assistant_header(renderer) == ("<|im_start|>assistant\n", "")
     prompt = renderer.prompt_text(CONVERSATION)
     splitter = RenderedQuerySplitter(tok, renderer)
     pad, eos = tok.pad_token, tok.eos_token
     assert splitter.split(pad + prompt + "4, of course." + eos + pad) == (prompt, "4, of course.")
+    # a whole conversation's render ends with the template's closing text, which is removed too
+    whole = renderer.conversation_text(CONVERSATION, "4, of course.\n")
+    assert splitter.split(whole) == (prompt, "4, of course.\n")
     assert splitter.split(prompt) == (prompt, "")
     with pytest.raises(ValueError, match="no assistant turn"):
         splitter.split("<|im_start|>user\nHi<|im_end|>\n")

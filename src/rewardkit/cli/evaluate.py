@@ -6,7 +6,7 @@ the two responses (--prior), and Spearman / Kendall tau-b between margins and gr
 where the data has it (PandaLM agreement, summarize-from-feedback confidence, score differences).
 
   rewardkit eval --model runs/bt/export --data ../shared/data/hh-rlhf/helpful-base/test.jsonl.gz --limit 500
-  rewardkit eval --model smollm2-135m --data suite        # the untrained base, reward head at init
+  rewardkit eval --model trl-rm-checkpoint --data suite   # TRL / OpenRLHF / LLaMA-Factory RMs load with their heads
   rewardkit eval --model runs/bt/export runs/pcrm/export --data ../shared/data/pandalm-testset/testset-v1.json \
       --prior cosine --plot runs/margin_vs_similarity.png
 
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None,
                         help="first N pairs of each set (--suite: a seeded sample of N, stratified by subset)")
     parser.add_argument("--max-length", type=int, default=None, help="default: the model's training max length")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="pairs per scoring batch (default: 16)")
     parser.add_argument("--reference", default=None, help="reference policy for implicit rewards (DPO/HaF)")
     parser.add_argument("--output", default=None, help="directory for eval.json and eval.md")
     parser.add_argument("--prior", default="length", choices=["length", "cosine", "none"],

@@ -1,7 +1,9 @@
 """Score (prompt, response) items with a reward model.
 
-Input: JSON lines from a file or stdin, each {"prompt": str | messages, "response": str} or
-{"messages": [..., {"role": "assistant", ...}]} (the last assistant turn is the response).
+Input: JSON lines from a file or stdin, each {"prompt": str | messages, "response": str},
+{"messages": [..., {"role": "assistant", ...}]} (the last assistant turn is the response) or {"text": str} (scored
+as is, like TRL's string format). The reward is read at the last token of the conversation rendered with the
+model's chat template (docs/architecture.md).
 Output: the same records with "reward" (and "implicit_reward" for policy models), as JSON lines.
 
   echo '{"prompt": "What is 2+2?", "response": "4"}' | rewardkit score --model runs/quickstart/export
@@ -12,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rewardkit.data.score_items import parse_item, read_records
+from rewardkit.data.score_items import parse_item, parse_text_item, read_records
 from rewardkit.files import dump_jsonl, write_jsonl_atomic
 
 HELP = "score prompt/response pairs from a file or stdin"
@@ -22,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint dir, alias or hub id")
     parser.add_argument("--input", default="-", help="JSON lines file (default: stdin)")
     parser.add_argument("--output", default="-", help="JSON lines file (default: stdout)")
-    parser.add_argument("--max-length", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="tokens per conversation; longer ones are truncated (default: the model's max length)")
+    parser.add_argument("--batch-size", type=int, default=16, help="items per scoring batch (default: 16)")
     parser.add_argument("--reference", default=None, help="reference policy for implicit rewards")
 
 
@@ -31,15 +34,18 @@ def run(args: argparse.Namespace) -> int:
     from rewardkit.evaluation.evaluate import load_scorer
 
     lines, source = read_records(args.input)
-    items = [parse_item(r, i, source) for i, r in lines]  # errors name the line index, blank lines included
+    texts = {k: t for k, (i, r) in enumerate(lines) if (t := parse_text_item(r, i, source)) is not None}
+    items = {k: parse_item(r, i, source) for k, (i, r) in enumerate(lines) if k not in texts}  # errors name the line
     records = [r for _, r in lines]
     scorer = load_scorer(args.model, max_length=args.max_length, reference=args.reference)
-    scores = scorer.score([p for p, _ in items], [r for _, r in items], batch_size=args.batch_size) if items else {}
-    for i, record in enumerate(records):
-        if "rewards" in scores:
-            record["reward"] = scores["rewards"][i].item()
-        if "implicit" in scores:
-            record["implicit_reward"] = scores["implicit"][i].item()
+    scores = scorer.score([p for p, _ in items.values()], [r for _, r in items.values()],
+                          batch_size=args.batch_size) if items else {}
+    for name, key in (("rewards", "reward"), ("implicit", "implicit_reward")):
+        for k, value in zip(items, scores.get(name, [])):
+            records[k][key] = value.item()
+    if texts:
+        for k, value in zip(texts, scorer.score_texts(list(texts.values()), batch_size=args.batch_size)):
+            records[k]["reward"] = value.item()
     if args.output == "-":
         dump_jsonl(sys.stdout, records)
     else:

@@ -2,7 +2,8 @@
 
 Batch contract shared by every collator (padded here, shared-prefix packed elsewhere):
   input_ids, attention_mask (rows × time), optional position_ids;
-  reward_positions (2P,): flat index (row * time + t) of each sequence's EOS — chosen 0..P-1, then rejected;
+  reward_positions (2P,): flat index (row * time + t) of each sequence's last token (the reward is read there) —
+    chosen 0..P-1, then rejected;
   logp_positions / logp_targets / logp_seq (N,): for every response token, the flat index of the hidden
     state that predicts it, the token id, and which of the 2P sequences it belongs to;
   pair_index (P,): EncodedPair.index, to look up per-pair cached values;

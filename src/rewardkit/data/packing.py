@@ -24,20 +24,11 @@ from typing import Any, Sequence
 import torch
 
 from rewardkit.data.collate import PaddedPairCollator, index_tensors, pair_extras
-from rewardkit.data.encoding import EncodedPair
+from rewardkit.data.encoding import EncodedPair, common_prefix_length
 from rewardkit.data.record import DataError
 
 PREFIX, CHOSEN, REJECTED = 0, 1, 2  # segment kinds in a packed pair
 PAD_SEGMENT = -1
-
-
-def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
-    """Number of leading tokens `a` and `b` have in common."""
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
 
 
 @dataclass(frozen=True)
@@ -45,7 +36,7 @@ class PackedPair:
     """One pair as `shared prefix + chosen suffix + rejected suffix`.
 
     chosen = prompt + chosen response (A), rejected = prompt + rejected response (B). `shared` is their common
-    token prefix, capped so each suffix keeps at least its last token (the EOS, where the reward is read).
+    token prefix, capped so each suffix keeps at least its last token (where the reward is read).
     """
 
     chosen: list[int]
@@ -60,7 +51,7 @@ class PackedPair:
                             index=pair.index, field="prompt_ids")
         for name, ids in (("chosen_ids", pair.chosen_ids), ("rejected_ids", pair.rejected_ids)):
             if not ids:
-                raise DataError("empty response (it must end with EOS)", index=pair.index, field=name)
+                raise DataError("empty response", index=pair.index, field=name)
         chosen = pair.prompt_ids + pair.chosen_ids
         rejected = pair.prompt_ids + pair.rejected_ids
         shared = min(common_prefix_length(chosen, rejected), len(chosen) - 1, len(rejected) - 1)

@@ -1,6 +1,7 @@
 """Items to score, one (prompt, response) each: the input of `rewardkit score`, the server's /score items and
 its calibration file. A record is {"prompt": str | messages, "response": str} or {"messages": [...]} whose last
-turn is the assistant response."""
+turn is the assistant response (a string prompt is one user turn), or {"text": str}: a text scored as is, at its
+last token, as TRL scores its standard (string) format."""
 
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ def parse_item(record: Any, index: int, source: str) -> tuple[list[dict[str, str
     if not isinstance(record["response"], str):
         raise DataError("expected a string", source=source, index=index, field="response")
     return prompt, record["response"]
+
+
+def parse_text_item(record: Any, index: int, source: str) -> str | None:
+    """The text of a {"text": str} record; None for a (prompt, response) record."""
+    if not isinstance(record, dict) or "text" not in record:
+        return None
+    text = record["text"]
+    if not isinstance(text, str) or not text:
+        raise DataError("expected a non-empty string", source=source, index=index, field="text")
+    return text
 
 
 def read_records(path: str) -> tuple[list[tuple[int, Any]], str]:

@@ -21,7 +21,8 @@ from rewardkit.evaluation.diagnostics import MarginPoints, margin_diagnostics, p
 from rewardkit.evaluation.pairwise import pairwise_metrics
 from rewardkit.evaluation.scoring import PairScores, score_pairs, score_sequences
 from rewardkit.files import write_json_atomic, write_text_atomic
-from rewardkit.models.loading import build_reward_model, load_tokenizer, read_metadata
+from rewardkit.models.heads import read_config, reward_stats
+from rewardkit.models.loading import build_reward_model, load_tokenizer, read_metadata, reward_position
 from rewardkit.models.reference import FrozenModelReference, Reference
 from rewardkit.models.registry import DEFAULT_EMBEDDER, ModelResolutionError, resolve_model
 from rewardkit.models.reward_model import ModelConfig, RewardModel
@@ -41,6 +42,7 @@ class Scorer:
     reference: Reference | None = None  # set when the implicit reward can be computed
     beta: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    reward_stats: dict[str, float] | None = None  # the reward mean / std in the checkpoint's config.json
 
     @property
     def primary(self) -> str:
@@ -61,10 +63,32 @@ class Scorer:
                                reward_head=self.reward_head, reference=self.reference, beta=self.beta,
                                accelerator=accelerator)
 
+    def score_texts(self, texts: list[str], *, batch_size: int = 16,
+                    accelerator: Accelerator | None = None) -> torch.Tensor:
+        """Reward-head scores of texts taken as is (TRL's standard format, pipelines): the reward at each text's
+        last token (the latest max_length tokens are kept). Texts have no prompt / response boundary, so they
+        have no implicit reward."""
+        if not self.reward_head:
+            raise ValueError(f"{self.name} has no trained reward head; texts have no prompt / response split for "
+                             "its implicit reward: score (prompt, response) items instead")
+        encoder = self.encoder()
+        sequences = [text_sequence(encoder.encode_text(t)) for t in texts]
+        return score_sequences(self.model, sequences, self.tokenizer.pad_token_id, batch_size=batch_size,
+                               accelerator=accelerator)["rewards"]
+
+
+def text_sequence(ids: list[int]) -> tuple[list[int], list[int]]:
+    """A text's token ids as a (prompt, response) sequence for `score_sequences`: the reward is read at the last
+    token, so that token alone stands for the response."""
+    if not ids:
+        raise ValueError("an empty text has no token to read a reward at")
+    return ids[:-1], ids[-1:]
+
 
 def load_scorer(name: str, *, max_length: int | None = None, reference: str | None = None,
                 dtype: str = "float32", use_chat_template: bool = True) -> Scorer:
-    """A scorer for an exported rewardkit model, or for a base model with its reward head at init.
+    """A scorer for a reward model with a trained head: a rewardkit export, a sequence-classification checkpoint
+    (TRL, OpenRLHF) or a LLaMA-Factory value-head checkpoint; a base model is refused (MissingRewardHeadError).
 
     DPO / HaF exports also get their implicit reward, which needs the reference policy (the base model
     recorded at training time, or `reference`); a DPO model without one is an error, a HaF model falls
@@ -72,13 +96,16 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
     """
     path = resolve_model(name)
     meta = read_metadata(path)
-    model = build_reward_model(ModelConfig(name=name, tuning="full", dtype=dtype), keep_lm_head=True)
+    model = build_reward_model(ModelConfig(name=name, tuning="full", dtype=dtype), keep_lm_head=True,
+                               fresh_head=False)
     model.requires_grad_(False)
     tokenizer = load_tokenizer(name)
-    encoding = EncodingConfig(max_length=max_length or meta.get("max_length", 512),
-                              use_chat_template=meta.get("use_chat_template", use_chat_template))
+    encoding = EncodingConfig(max_length=max_length or meta.get("max_length") or default_max_length(tokenizer),
+                              use_chat_template=meta.get("use_chat_template", use_chat_template),
+                              reward_position=reward_position(meta))
     scorer = Scorer(name=name, model=model, tokenizer=tokenizer, encoding=encoding,
-                    reward_head=meta.get("reward_head", True), metadata=meta)
+                    reward_head=meta.get("reward_head", True), metadata=meta,
+                    reward_stats=reward_stats(read_config(Path(path))))
     if meta.get("policy"):
         ref_name = reference or meta.get("reference_model")
         try:
@@ -92,6 +119,12 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
                 raise ModelResolutionError(message) from e
             log.warning("%s; reporting the reward head only", message)
     return scorer
+
+
+def default_max_length(tokenizer: Any, fallback: int = 512) -> int:
+    """A checkpoint's own length limit (tokenizer.model_max_length, when set), else `fallback`."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if isinstance(limit, int) and 8 <= limit <= 1_000_000 else fallback
 
 
 def metrics_from_scores(scores: PairScores, pairs: list[PreferencePair],

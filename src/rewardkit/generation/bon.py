@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rewardkit.config import option
 from rewardkit.files import write_json_atomic, write_jsonl_atomic, write_text_atomic
 from rewardkit.generation.judge import JudgeConfig, LLMJudge
 from rewardkit.generation.prompts import PromptConfig, PromptItem, load_prompts
@@ -94,15 +95,17 @@ class BonConfig:
                   "judge.timeout_s": "judge-timeout-s", "judge.max_tokens": "judge-max-tokens",
                   "judge.retries": "judge-retries"}
 
-    reward: str = ""  # reward YAML (rewards/config.py)
-    holistic: str | None = None  # override the reward's holistic model checkpoint
-    stats_file: str | None = None  # override where normalisation stats live (default: beside the reward YAML)
-    policy: str = "smollm2-135m"
-    n: int = 8
-    methods: list[str] = field(default_factory=lambda: ["hierarchical", "holistic", "weighted", "first"])
-    output_dir: str = "runs/bon"
-    tie_tolerance: float = 0.0
-    recalibrate: bool = False  # re-measure normalisation stats on these samples even if stored
+    reward: str = option("", "Reward YAML (rewards/config.py, docs/alarm.md) whose components score the samples.")
+    holistic: str | None = option(None, "Override the reward's holistic model checkpoint.")
+    stats_file: str | None = option(None, "Override where normalisation stats live; none: beside the reward YAML.")
+    policy: str = option("smollm2-135m", "Policy that samples the responses (alias, directory or hub id).")
+    n: int = option(8, "Responses sampled per prompt.")
+    methods: list[str] = option(help="Selections compared: combine modes, or 'first' (no selection).",
+                                choices=COMBINE_MODES + BASELINES,
+                                factory=lambda: ["hierarchical", "holistic", "weighted", "first"])
+    output_dir: str = option("runs/bon", "Directory for bon.md, bon.json and samples.jsonl.")
+    tie_tolerance: float = option(0.0, "Score differences up to this count as ties.")
+    recalibrate: bool = option(False, "Re-measure normalisation stats on these samples even if stored.")
     prompts: PromptConfig = field(default_factory=PromptConfig)
     sampling: BonSampling = field(default_factory=BonSampling)
     judge: JudgeConfig = field(default_factory=JudgeConfig)

@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 from tqdm.auto import tqdm
 
+from rewardkit.config import option
 from rewardkit.rewards.base import Messages
 
 log = logging.getLogger("rewardkit.generation")
@@ -35,12 +36,13 @@ _VERDICT_RE = re.compile(r"\[\[\s*([AB])\s*\]\]|\b(?:response|answer|verdict)\s*
 class JudgeConfig:
     """Where the judge is; `base_url` None turns the judge off."""
 
-    base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1 (POST {base_url}/chat/completions)
-    model: str = "judge"
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = 60.0
-    max_tokens: int = 8
-    retries: int = 2
+    base_url: str | None = option(None, "OpenAI-compatible endpoint of an LLM judge, e.g. http://127.0.0.1:8000/v1 "
+                                  "(POST {base_url}/chat/completions); none: no judge.")
+    model: str = option("judge", "The judge's model name on that endpoint.")
+    api_key_env: str = option("OPENAI_API_KEY", "Environment variable holding the judge's API key.")
+    timeout_s: float = option(60.0, "Seconds a judge request may take.")
+    max_tokens: int = option(8, "Most tokens of a verdict.")
+    retries: int = option(2, "Retries of a failed judge request.")
 
     def __post_init__(self) -> None:
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from rewardkit.config import option
 from rewardkit.rewards.base import Messages
 
 
@@ -15,12 +16,14 @@ class PromptConfig:
     """`source: suite` draws suite prompts (gold meta included); anything else is a pairs file or `hf:` spec
     whose distinct prompts are used (meta kept only when it is suite meta)."""
 
-    source: str = "suite"
-    n_per_family: int = 4  # suite: prompts per family
-    families: list[str] | None = None  # suite: default all
-    seed: int = 1  # suite seed (0 is the quickstart RM's training seed); files: the sampling seed
-    limit: int | None = None  # at most this many prompts (a seeded sample for files)
-    max_prompt_chars: int | None = 2000  # files: skip longer conversations
+    source: str = option("suite", "Prompts: 'suite' (the built-in suite, with gold meta), a pairs file or an hf: "
+                         "spec whose distinct prompts are used.")
+    n_per_family: int = option(4, "suite: prompts per task family.")
+    families: list[str] | None = option(None, "suite: only these task families; none: all.")
+    seed: int = option(1, "suite: generation seed (0 is the quickstart RM's training seed); files: the sampling "
+                       "seed.")
+    limit: int | None = option(None, "At most this many prompts (a seeded sample for files).")
+    max_prompt_chars: int | None = option(2000, "files: skip conversations longer than this many characters.")
 
     def __post_init__(self) -> None:
         if self.n_per_family < 1 or (self.limit is not None and self.limit < 1):

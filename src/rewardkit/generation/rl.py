@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from rewardkit.config import option
 from rewardkit.files import write_json_atomic
 from rewardkit.generation.prompts import PromptConfig, PromptItem, load_prompts
 from rewardkit.generation.sampling import Policy, SamplingConfig, generate, load_policy, model_fingerprint
@@ -34,19 +35,19 @@ EVAL_REWARDS = ("auto", "gold", "holistic", "reward")
 class RLTrainingConfig:
     """Trainer settings (per step: prompts_per_step prompts x num_generations completions)."""
 
-    algorithm: str = "grpo"
-    steps: int = 20
-    prompts_per_step: int = 2
-    num_generations: int = 4
-    max_completion_length: int = 48
-    learning_rate: float = 2e-4
-    beta: float = 0.0  # KL coefficient (0: no reference model)
-    temperature: float = 1.0
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    seed: int = 0
-    logging_steps: int = 1
+    algorithm: str = option("grpo", "TRL trainer that optimises the policy.", choices=ALGORITHMS)
+    steps: int = option(20, "Optimiser steps.")
+    prompts_per_step: int = option(2, "Prompts per step.")
+    num_generations: int = option(4, "Completions per prompt (the group of GRPO / RLOO baselines).")
+    max_completion_length: int = option(48, "Most tokens per completion.")
+    learning_rate: float = option(2e-4, "Learning rate of the policy's LoRA adapters.")
+    beta: float = option(0.0, "KL coefficient (0: no reference model).")
+    temperature: float = option(1.0, "Sampling temperature of the completions.")
+    lora_r: int = option(16, "LoRA rank of the policy.")
+    lora_alpha: int = option(32, "LoRA scaling alpha of the policy.")
+    lora_dropout: float = option(0.0, "LoRA dropout of the policy.")
+    seed: int = option(0, "Training seed.")
+    logging_steps: int = option(1, "Log every N steps.")
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -61,7 +62,8 @@ class RLTrainingConfig:
 
 @dataclass
 class HeldOutPrompts(PromptConfig):
-    seed: int = 2  # differs from the training prompts' seed; overlapping prompts are removed anyway
+    seed: int = option(2, "Seed of the held-out prompts (differs from the training prompts'; overlapping prompts "
+                       "are removed anyway).")
 
 
 @dataclass
@@ -76,15 +78,16 @@ class RLConfig:
                   "eval_prompts.limit": "eval-limit", "eval_prompts.max_prompt_chars": "eval-max-prompt-chars",
                   "training.seed": "seed"}
 
-    reward: str = ""  # reward YAML
-    combine: str | None = None  # override the reward's combine mode
-    holistic: str | None = None  # override the reward's holistic model checkpoint
-    stats_file: str | None = None  # override where normalisation stats live (default: beside the reward YAML)
-    policy: str = "smollm2-135m"
-    eval_reward: str = "auto"  # auto: gold when the prompts have suite meta, else the holistic RM
-    eval_max_new_tokens: int = 48
-    calibration_samples: int = 2  # per training prompt, when normalisation stats are missing
-    output_dir: str = "runs/rl"
+    reward: str = option("", "Reward YAML (rewards/config.py, docs/alarm.md) the policy is trained on.")
+    combine: str | None = option(None, "Override the reward's combine mode.", choices=COMBINE_MODES)
+    holistic: str | None = option(None, "Override the reward's holistic model checkpoint.")
+    stats_file: str | None = option(None, "Override where normalisation stats live; none: beside the reward YAML.")
+    policy: str = option("smollm2-135m", "Policy to train (alias, directory or hub id).")
+    eval_reward: str = option("auto", "Score of the before / after comparison; auto: gold when the prompts have "
+                              "suite meta, else the holistic RM.", choices=EVAL_REWARDS)
+    eval_max_new_tokens: int = option(48, "Most tokens per evaluation response.")
+    calibration_samples: int = option(2, "Samples per training prompt to calibrate missing normalisation stats.")
+    output_dir: str = option("runs/rl", "Directory for the adapter, logs and the before / after report.")
     prompts: PromptConfig = field(default_factory=PromptConfig)
     eval_prompts: HeldOutPrompts = field(default_factory=HeldOutPrompts)
     training: RLTrainingConfig = field(default_factory=RLTrainingConfig)

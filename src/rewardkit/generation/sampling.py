@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from rewardkit.config import option
 from rewardkit.data.encoding import PromptRenderer
 from rewardkit.files import write_text_atomic
 from rewardkit.rewards.base import Messages
@@ -33,14 +34,16 @@ log = logging.getLogger("rewardkit.generation")
 class SamplingConfig:
     """Generation settings (temperature 1, top_p 1, top_k 0: plain ancestral sampling)."""
 
-    max_new_tokens: int = 128
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0  # 0: off
-    batch_size: int = 16  # sequences per generate call
-    seed: int = 0
-    use_chat_template: bool = True
-    cache_dir: str | None = None  # default $REWARDKIT_HOME/generations; "off" disables the cache
+    max_new_tokens: int = option(128, "Most tokens generated per response.")
+    temperature: float = option(1.0, "Sampling temperature (> 0).")
+    top_p: float = option(1.0, "Nucleus sampling mass (1: off).")
+    top_k: int = option(0, "Sample among the k likeliest tokens (0: off).")
+    batch_size: int = option(16, "Sequences per generate call.")
+    seed: int = option(0, "Sampling seed.")
+    use_chat_template: bool = option(True, "Render prompts with the policy's chat template (else the plain "
+                                     "Human:/Assistant: template).")
+    cache_dir: str | None = option(None, "Generation cache directory; none: $REWARDKIT_HOME/generations; 'off' "
+                                   "disables it.")
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:

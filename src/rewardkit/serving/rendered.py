@@ -1,36 +1,34 @@
 """Split a conversation that arrives already rendered as one string (OpenRLHF's `query`) into prompt and response.
 
 A rendered query is `prompt rendered with the chat template and its generation prompt` + `response`,
-possibly left-padded and ending with EOS / padding tokens. The split is made at the last assistant header
-(what the template's generation prompt adds, e.g. "<|im_start|>assistant\\n"), so the prompt and the response
-are tokenized separately, exactly as for a (prompt, response) item: both paths give the same token ids, hence
-the same reward, and DPO / HaF models get the response tokens their implicit reward needs.
+possibly left-padded and ending with EOS / padding tokens or with the template's closing tokens (a whole
+conversation's render). The split is made at the last assistant header (what the template's generation prompt
+adds, e.g. "<|im_start|>assistant\\n"; "\\n\\nAssistant:" for rewardkit's plain template); the two parts are then
+encoded like a (prompt, response) item (`PromptRenderer.encode_rendered`: the whole conversation's render,
+reward at its last token), so both paths give the same token ids, hence the same reward, and DPO / HaF models
+get the response tokens their implicit reward needs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rewardkit.data.encoding import PLAIN_GENERATION_PROMPT, PromptRenderer
-
-PROBE = "rewardkit-probe-7f3a"
+from rewardkit.data.encoding import PROBE_PROMPT, PromptRenderer
 
 
-def assistant_header(tokenizer: Any, renderer: PromptRenderer) -> tuple[str, str]:
-    """(header that opens the assistant's turn, text the renderer puts before a response).
+def assistant_header(renderer: PromptRenderer) -> tuple[str, str]:
+    """(header that opens the assistant's turn, text the template puts between it and a response).
 
     Raises ValueError when the chat template's generation prompt cannot be isolated.
     """
-    if not renderer.use_chat_template:
-        return PLAIN_GENERATION_PROMPT, renderer.response_text("")
-    probe = [{"role": "user", "content": PROBE}]
-    with_prompt = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
-    without = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=False)
+    probe = [{"role": "user", "content": PROBE_PROMPT}]
+    with_prompt = renderer.render(probe, add_generation_prompt=True)
+    without = renderer.render(probe, add_generation_prompt=False)
     header = with_prompt[len(without):] if with_prompt.startswith(without) else ""
     if not header.strip():
         raise ValueError("the chat template adds no recognisable generation prompt, so a rendered query cannot "
                          "be split into prompt and response; send (prompt, response) items to /score instead")
-    return header, ""
+    return header, renderer.response_prefix
 
 
 def strip_tokens(text: str, leading: list[str], trailing: list[str]) -> str:
@@ -51,12 +49,14 @@ def strip_tokens(text: str, leading: list[str], trailing: list[str]) -> str:
 
 
 class RenderedQuerySplitter:
-    """Rendered conversation → (prompt text, response text); left padding and trailing EOS/padding removed."""
+    """Rendered conversation → (prompt text, response text); left padding and trailing EOS / padding / the
+    template's closing text removed."""
 
     def __init__(self, tokenizer: Any, renderer: PromptRenderer):
-        self.header, self.response_prefix = assistant_header(tokenizer, renderer)
+        self.header, self.response_prefix = assistant_header(renderer)
         self.leading = [t for t in (tokenizer.pad_token,) if t]
-        self.trailing = [t for t in {tokenizer.pad_token, tokenizer.eos_token} if t]
+        closing = renderer.response_closing if renderer.response_closing.strip() else ""
+        self.trailing = [t for t in {tokenizer.pad_token, tokenizer.eos_token, closing} if t]
 
     def split(self, text: str) -> tuple[str, str]:
         """Raises ValueError when the text has no assistant turn."""

@@ -4,9 +4,10 @@
   reward = RemoteRewardFunction("http://127.0.0.1:8000")
   trainer = GRPOTrainer(model=..., reward_funcs=[reward], ...)
 
-TRL calls it with `prompts` and `completions` (plus dataset columns, ignored): standard format (strings;
-a string prompt is scored as one user turn, as `rewardkit score` does) or conversational (message lists;
-the completion's messages follow the prompt's and its last one is the assistant response).
+TRL calls it with `prompts` and `completions` (plus dataset columns, ignored), and each format is scored as
+TRL's own `reward_funcs=<model path>` scores it, so both give the same reward: conversational (message lists; the
+completion's messages follow the prompt's, the conversation is rendered with the model's chat template) or
+standard (strings: `prompt + completion` scored as one text, at its last token, without a template).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from rewardkit.serving.client import RewardClient
 
 
 def completion_item(prompt: Any, completion: Any, index: int) -> dict[str, Any]:
-    """One /score item from a TRL (prompt, completion)."""
+    """One /score item from a TRL (prompt, completion): standard format (strings) is one text, as TRL scores it."""
     if isinstance(completion, list):
         prompt_messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
         return {"messages": prompt_messages + completion}
     if not isinstance(completion, str):
         raise TypeError(f"completion {index}: expected a string or a list of messages, "
                         f"got {type(completion).__name__}")
+    if isinstance(prompt, str):
+        return {"text": prompt + completion}
     return {"prompt": prompt, "response": completion}
 
 

@@ -41,11 +41,19 @@ class MessagesItem(BaseModel):
     messages: list[ChatMessage] = Field(min_length=2)
 
 
+class TextItem(BaseModel):
+    """A text scored as is, at its last token: TRL's standard format (prompt + completion as one string)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text = Field(min_length=1)
+
+
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[PromptResponseItem | MessagesItem] = Field(description="items to score, at most the server's "
-                                                                       "max_items")
+    items: list[PromptResponseItem | MessagesItem | TextItem] = Field(
+        description="items to score, at most the server's max_items")
     normalize: bool | None = Field(None, description="z-normalise the rewards; default: on when the server "
                                                      "has normalisation statistics")
 
@@ -53,6 +61,7 @@ class ScoreRequest(BaseModel):
 class ScoreResponse(BaseModel):
     rewards: list[float]
     normalized: bool
+    truncated: list[bool] = Field(description="which items were truncated to the length limit (over_length=truncate)")
 
 
 class RewardRequest(BaseModel):
@@ -66,6 +75,9 @@ class RewardRequest(BaseModel):
 class RewardResponse(BaseModel):
     rewards: list[float]
     scores: list[float] = Field(description="the same values (newer OpenRLHF versions read `scores`)")
+    truncated: list[bool] = Field(description="which queries were cut from the left to the length limit")
+    extra_logs: dict[str, list[float]] = Field(description="per-query values OpenRLHF logs with its metrics: "
+                                                           "`truncated` (1.0 for a truncated query)")
 
 
 class HealthResponse(BaseModel):

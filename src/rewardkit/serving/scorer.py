@@ -8,17 +8,17 @@ tokens for the batching budget), scores a batch of prepared items, and describes
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
+from rewardkit.data.encoding import truncate_left
 from rewardkit.data.record import DataError, Message
+from rewardkit.serving.config import OVER_LENGTH
 
 if TYPE_CHECKING:
     from rewardkit.evaluation.evaluate import Scorer
 
-log = logging.getLogger("rewardkit.serving")
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,24 @@ class RenderedText:
     text: str
 
 
-ScoreInput = Conversation | RenderedText
+@dataclass(frozen=True)
+class PlainText:
+    """A text scored as is, at its last token (TRL's standard format: prompt + completion strings)."""
+
+    text: str
+
+
+ScoreInput = Conversation | RenderedText | PlainText
 
 
 @dataclass(frozen=True)
 class PreparedItem:
-    """A validated item: what `score` needs, and its cost in tokens for the batch budget."""
+    """A validated item: what `score` needs, its cost in tokens for the batch budget, and whether it was
+    truncated to fit the length limit."""
 
     payload: Any
     num_tokens: int
+    truncated: bool = False
 
 
 class BatchScorer(Protocol):
@@ -78,9 +87,9 @@ class FunctionBatchScorer:
                                                                                  for m in c.prompt)) // 4)
 
     def prepare(self, item: ScoreInput, index: int, source: str) -> PreparedItem:
-        if isinstance(item, RenderedText):
-            raise DataError("this reward scores (prompt, response) items; rendered queries are not supported",
-                            source=source, index=index)
+        if not isinstance(item, Conversation):
+            raise DataError("this reward scores (prompt, response) items; rendered queries are not supported, "
+                            "nor are texts", source=source, index=index)
         return PreparedItem(item, self.count_tokens(item))
 
     def score(self, batch: Sequence[PreparedItem]) -> list[float]:
@@ -96,11 +105,15 @@ class FunctionBatchScorer:
 class ModelBatchScorer:
     """A rewardkit Scorer behind the BatchScorer interface.
 
-    Items longer than the scorer's max_length are refused (`over_length="reject"`) or truncated like
-    `rewardkit score` does (`"truncate"`: oldest prompt turns first, then the end of the response).
+    Items longer than the scorer's max_length: (prompt, response) items and texts follow `over_length`, rendered
+    queries (/get_reward) `query_over_length`: "reject" refuses them (422); "truncate" cuts conversations like
+    `rewardkit score` (oldest prompt turns first, then the end of the response, keeping its closing tokens) and
+    rendered queries and texts from the left (the latest tokens, the reward's, are kept). Truncated items are
+    flagged (`PreparedItem.truncated`).
     """
 
-    def __init__(self, scorer: Scorer, *, reward: str | None = None, over_length: str = "reject"):
+    def __init__(self, scorer: Scorer, *, reward: str | None = None, over_length: str = "reject",
+                 query_over_length: str = "truncate"):
         from accelerate import Accelerator
 
         from rewardkit.serving.rendered import RenderedQuerySplitter
@@ -111,21 +124,20 @@ class ModelBatchScorer:
             raise ValueError(f"{scorer.name} has no implicit reward (it needs a policy export and its reference)")
         if self.kind == "reward" and not scorer.reward_head:
             raise ValueError(f"{scorer.name} has no trained reward head; serve its implicit reward instead")
-        if over_length not in ("reject", "truncate"):
-            raise ValueError(f"over_length must be 'reject' or 'truncate', not {over_length!r}")
-        self.over_length = over_length
+        for name, value in (("over_length", over_length), ("query_over_length", query_over_length)):
+            if value not in OVER_LENGTH:
+                raise ValueError(f"{name} must be one of {OVER_LENGTH}, not {value!r}")
+        self.over_length, self.query_over_length = over_length, query_over_length
+        self.reward_stats = scorer.reward_stats  # from the checkpoint's config.json (normalisation from_model)
         self.encoder = scorer.encoder()
         self.renderer = self.encoder.renderer
         self.max_length = scorer.encoding.max_length
-        self.eos_id = scorer.tokenizer.eos_token_id
         self.accelerator = Accelerator()
         try:
             self.splitter: RenderedQuerySplitter | None = RenderedQuerySplitter(scorer.tokenizer, self.renderer)
             self.splitter_error = ""
         except ValueError as e:
             self.splitter, self.splitter_error = None, str(e)
-        if not scorer.metadata:
-            log.warning("%s is not a rewardkit export: its reward head is at random init", scorer.name)
 
     # ---- preparation -----------------------------------------------------------------------------
     def prepare(self, item: ScoreInput, index: int, source: str) -> PreparedItem:
@@ -134,23 +146,27 @@ class ModelBatchScorer:
         try:
             if isinstance(item, RenderedText):
                 prompt_ids, response_ids = self._encode_rendered(item.text, index, source)
-                field = None
+            elif isinstance(item, PlainText):
+                prompt_ids, response_ids = self._encode_text(item.text, index, source)
             else:
-                prompt_ids, response_ids = self._encode_conversation(item)
-                field = "response"
+                prompt_ids, response_ids = self.renderer.encode(item.prompt, [item.response])
+                response_ids = response_ids[0]
         except TemplateError as e:
             raise DataError(f"the chat template rejected the conversation ({e})", source=source, index=index,
                             field="prompt") from e
         total = len(prompt_ids) + len(response_ids)
-        if total > self.max_length:
-            if self.over_length == "reject":
-                raise DataError(f"{total} tokens (prompt {len(prompt_ids)}, response {len(response_ids)}) exceed "
-                                f"the limit of {self.max_length}", source=source, index=index, field=field)
-            prompt_ids, response_ids = self._truncate(item, prompt_ids, response_ids)
-        return PreparedItem((prompt_ids, response_ids), len(prompt_ids) + len(response_ids))
-
-    def _encode_conversation(self, item: Conversation) -> tuple[list[int], list[int]]:
-        return self.renderer.prompt_ids(item.prompt), self.renderer.response_ids(item.response)
+        if total <= self.max_length:
+            return PreparedItem((prompt_ids, response_ids), total)
+        policy = self.query_over_length if isinstance(item, RenderedText) else self.over_length
+        if policy == "reject":
+            field = "response" if isinstance(item, Conversation) else "text" if isinstance(item, PlainText) else None
+            raise DataError(f"{total} tokens (prompt {len(prompt_ids)}, response {len(response_ids)}) exceed "
+                            f"the limit of {self.max_length}", source=source, index=index, field=field)
+        if isinstance(item, Conversation):
+            prompt_ids, response_ids = self.encoder.encode_single(item.prompt, item.response)
+        else:
+            prompt_ids, response_ids = truncate_left(prompt_ids, response_ids, self.max_length)
+        return PreparedItem((prompt_ids, response_ids), len(prompt_ids) + len(response_ids), truncated=True)
 
     def _encode_rendered(self, text: str, index: int, source: str) -> tuple[list[int], list[int]]:
         if self.splitter is None:
@@ -159,19 +175,18 @@ class ModelBatchScorer:
             prompt_text, response = self.splitter.split(text)
         except ValueError as e:
             raise DataError(str(e), source=source, index=index) from e
-        prompt_ids = self.scorer.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-        return prompt_ids, self.renderer.response_ids(response)
+        return self.renderer.encode_rendered(prompt_text, response)
 
-    def _truncate(self, item: ScoreInput, prompt_ids: list[int],
-                  response_ids: list[int]) -> tuple[list[int], list[int]]:
-        from rewardkit.data.encoding import truncate_response
+    def _encode_text(self, text: str, index: int, source: str) -> tuple[list[int], list[int]]:
+        from rewardkit.evaluation.evaluate import text_sequence
 
-        if isinstance(item, Conversation):
-            return self.encoder.encode_single(item.prompt, item.response)
-        # a rendered prompt has no turns left to drop: keep its latest tokens, like fit_prompt's last resort
-        floor = min(self.encoder.config.prompt_floor(), self.max_length - 2)
-        prompt_ids = prompt_ids[-max(self.max_length - len(response_ids), floor):]
-        return prompt_ids, truncate_response(response_ids, self.max_length - len(prompt_ids), self.eos_id)
+        if self.kind == "implicit":
+            raise DataError("a text has no prompt / response boundary for the implicit reward; send a "
+                            "(prompt, response) item", source=source, index=index, field="text")
+        try:
+            return text_sequence(self.renderer.tokenize(text))
+        except ValueError as e:
+            raise DataError(str(e), source=source, index=index, field="text") from e
 
     # ---- scoring ---------------------------------------------------------------------------------
     def score(self, batch: Sequence[PreparedItem]) -> list[float]:
@@ -188,5 +203,6 @@ class ModelBatchScorer:
         meta = self.scorer.metadata
         return {"model": self.scorer.name, "objective": meta.get("objective"), "reward": self.kind,
                 "base_model": meta.get("base_model"), "max_length": self.max_length,
-                "over_length": self.over_length, "rendered_queries": self.splitter is not None,
+                "over_length": self.over_length, "query_over_length": self.query_over_length,
+                "reward_position": self.scorer.encoding.reward_position, "rendered_queries": self.splitter is not None,
                 "beta": self.scorer.beta if self.kind == "implicit" else None}

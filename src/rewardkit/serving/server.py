@@ -31,7 +31,8 @@ def load_model_scorer(config: ServeConfig) -> ModelBatchScorer:
     scorer = load_scorer(config.model, max_length=scoring.max_length, reference=scoring.reference,
                          dtype=scoring.dtype)
     try:
-        return ModelBatchScorer(scorer, reward=scoring.reward, over_length=scoring.over_length)
+        return ModelBatchScorer(scorer, reward=scoring.reward, over_length=scoring.over_length,
+                                query_over_length=scoring.query_over_length)
     except ValueError as e:
         raise ConfigError(str(e)) from e
 

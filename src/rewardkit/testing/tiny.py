@@ -99,3 +99,26 @@ def write_jsonl(path: str | Path, rows: list[dict[str, Any]]) -> Path:
     path = Path(path)
     path.write_text("\n".join(json.dumps(r) for r in rows))
     return path
+
+
+def train_tiny_reward_model(base: str | Path, workdir: str | Path, *, steps: int = 12, max_length: int = 128,
+                            seed: int = 0, learning_rate: float = 3e-3, tuning: str = "full",
+                            use_chat_template: bool = True) -> Path:
+    """A BT reward model really trained (a few steps) on arithmetic pairs from `base` (a tiny model from
+    `save_tiny_model`, or any alias / directory); returns its export directory (`<workdir>/export`)."""
+    from rewardkit.models.reward_model import ModelConfig
+    from rewardkit.objectives.objective import ObjectiveConfig
+    from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
+    from rewardkit.training.run import run_training
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = write_jsonl(workdir / "pairs.jsonl", arithmetic_rows(48, seed=seed))
+    run_training(RunConfig(
+        model=ModelConfig(name=str(base), tuning=tuning, top_layers=2),
+        data=DataConfig(train=[str(data)], heldout_fraction=0.0, max_length=max_length,
+                        use_chat_template=use_chat_template),
+        objective=ObjectiveConfig(objective="bt"),
+        training=TrainConfig(output_dir=str(workdir), max_steps=steps, batch_size=8, learning_rate=learning_rate,
+                             seed=seed, save_steps=10_000, report_to=[], eval_before=False)))
+    return workdir / "export"

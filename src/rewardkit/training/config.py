@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from transformers.trainer_utils import SchedulerType
+
+from rewardkit.config import option
 from rewardkit.models.reward_model import ModelConfig
 from rewardkit.objectives.objective import ObjectiveConfig
+
+
+MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+LR_SCHEDULERS = tuple(s.value for s in SchedulerType)
 
 
 @dataclass
@@ -17,21 +24,28 @@ class DataConfig:
     or a mapping {path, format, limit, subset, split, strict}.
     """
 
-    train: list[Any] = field(default_factory=lambda: ["suite"])
-    eval: list[Any] = field(default_factory=list)  # empty: hold out `heldout_fraction` of train
-    heldout_fraction: float = 0.1
-    validation_fraction: float = 0.0  # carved from train for evaluation during training / checkpoint choice
-    split_seed: int = 0
-    suite_size: int = 200  # pairs per family when an entry is "suite"
-    suite_seed: int = 0
-    max_length: int = 512
-    max_prompt_length: int | None = None  # prompt keeps at least this many tokens; default max_length // 2
-    use_chat_template: bool = True
-    # Batch layout (docs/throughput.md): shared-prefix packed rows, or one right-padded sequence per row.
-    packing: bool = True
-    row_tokens: int = 1024  # packing: most tokens per row (a longer pair gets a row of its own)
-    token_budget: int | None = None  # tokens per training batch, as laid out; None: training.batch_size pairs
-    group_by_length: bool = False  # fixed batch size: batch pairs of similar length (a token budget always does)
+    train: list[Any] = option(help="Training pairs: 'suite', file paths, hf:org/name[:split] or mappings "
+                              "{path, format, limit, subset, split, strict}.", factory=lambda: ["suite"])
+    eval: list[Any] = option(help="Evaluation sets, as train entries; empty: hold out heldout_fraction of train.",
+                             factory=list)
+    heldout_fraction: float = option(0.1, "Share of train held out for evaluation when eval is empty.")
+    validation_fraction: float = option(0.0, "Share of train carved out for evaluation during training and "
+                                        "checkpoint selection.")
+    split_seed: int = option(0, "Seed of the held-out and validation splits.")
+    suite_size: int = option(200, "Pairs per task family when an entry is 'suite'.")
+    suite_seed: int = option(0, "Seed of the generated suite pairs.")
+    max_length: int = option(512, "Most tokens of prompt + response; the export's model_max_length.")
+    max_prompt_length: int | None = option(None, "The prompt keeps at least this many tokens when responses are "
+                                           "long; none: max_length // 2.")
+    use_chat_template: bool = option(True, "Render with the tokenizer's chat template; false forces the plain "
+                                     "Human:/Assistant: template.")
+    packing: bool = option(True, "Shared-prefix packed rows (docs/throughput.md) instead of one padded sequence "
+                           "per row.")
+    row_tokens: int = option(1024, "With packing: most tokens per row (a longer pair gets a row of its own).")
+    token_budget: int | None = option(None, "Tokens per training batch, as laid out; none: training.batch_size "
+                                      "pairs per batch.")
+    group_by_length: bool = option(False, "With a fixed batch size: batch pairs of similar length (a token budget "
+                                   "always does).")
 
     def __post_init__(self) -> None:
         if self.row_tokens < 2:
@@ -44,30 +58,34 @@ class DataConfig:
 class TrainConfig:
     """Optimisation and bookkeeping; mapped onto transformers.TrainingArguments."""
 
-    output_dir: str = "runs/rewardkit"
-    num_epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 8  # pairs per device per step (2x sequences)
-    eval_batch_size: int = 16
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.05
-    lr_scheduler: str = "linear"
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    logging_steps: int = 10
-    eval_steps: int | None = None  # evaluate on the validation split every N steps (needs validation_fraction)
-    save_steps: int = 500
-    save_total_limit: int | None = 2
-    resume: bool = False  # continue from the latest checkpoint in output_dir
-    resume_from: str | None = None  # or from this checkpoint directory
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
-    mixed_precision: str = "auto"  # auto (bf16 on a capable GPU, none on CPU) | no | bf16 | fp16
-    dataloader_num_workers: int = 0
-    eval_before: bool = True  # also evaluate the untrained model on the eval sets
-    export: bool = True  # write HF checkpoints to <output_dir>/export at the end
-    select_best: bool = False  # reload the best checkpoint on validation accuracy at the end
+    output_dir: str = option("runs/rewardkit", "Directory for checkpoints, logs, results and the export.")
+    num_epochs: float = option(1.0, "Passes over the training pairs.")
+    max_steps: int = option(-1, "Optimiser steps to run; -1: num_epochs decides.")
+    batch_size: int = option(8, "Pairs per device per step (twice as many sequences).")
+    eval_batch_size: int = option(16, "Pairs per batch when scoring.")
+    gradient_accumulation_steps: int = option(1, "Steps whose gradients add up before an optimiser update.")
+    learning_rate: float = option(1e-4, "Peak learning rate.")
+    weight_decay: float = option(0.0, "AdamW weight decay.")
+    warmup_ratio: float = option(0.05, "Warm-up length: a fraction of the steps (below 1) or a number of steps.")
+    lr_scheduler: str = option("linear", "Learning-rate schedule (transformers' lr_scheduler_type).",
+                               choices=LR_SCHEDULERS)
+    max_grad_norm: float = option(1.0, "Gradient-norm clipping threshold.")
+    seed: int = option(42, "Seed of initialisation, sampling and data order.")
+    logging_steps: int = option(10, "Log training metrics every N steps.")
+    eval_steps: int | None = option(None, "Evaluate on the validation split every N steps (needs "
+                                    "validation_fraction).")
+    save_steps: int = option(500, "Save a checkpoint every N steps.")
+    save_total_limit: int | None = option(2, "Keep at most this many checkpoints; none: all.")
+    resume: bool = option(False, "Continue from the latest checkpoint in output_dir.")
+    resume_from: str | None = option(None, "Continue from this checkpoint directory.")
+    report_to: list[str] = option(help="Where training logs go (transformers integrations: tensorboard, wandb, "
+                                  "none, ...).", factory=lambda: ["tensorboard"])
+    mixed_precision: str = option("auto", "Mixed precision: auto (bf16 on a capable GPU, none on CPU), no, bf16 "
+                                  "or fp16.", choices=MIXED_PRECISION)
+    dataloader_num_workers: int = option(0, "Data-loader worker processes.")
+    eval_before: bool = option(True, "Also evaluate the untrained model on the eval sets.")
+    export: bool = option(True, "Write HF checkpoints to <output_dir>/export at the end.")
+    select_best: bool = option(False, "Reload the checkpoint with the best validation metric at the end.")
 
 
 @dataclass

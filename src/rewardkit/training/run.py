@@ -15,12 +15,13 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from rewardkit.config import save_config, to_dict
 from rewardkit.data.batching import pair_batch_sampler
-from rewardkit.data.encoding import EncodingConfig, PairEncoder
+from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
 from rewardkit.data.packing import pair_collator
 from rewardkit.data.priors import attach_prior_bounds, prior_embedder
 from rewardkit.data.record import PreferencePair
 from rewardkit.data.sources import entry_name, load_entries, load_entry, remove_overlap, split_pairs
 from rewardkit.evaluation.evaluate import Scorer, evaluate_scorer, write_report
+from rewardkit.evaluation.scoring import score_pairs
 from rewardkit.files import write_json_atomic
 from rewardkit.models.export import export_model
 from rewardkit.models.loading import build_reward_model, load_tokenizer
@@ -212,6 +213,8 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     if data.eval_sets:
         scorer.reference = evaluation_reference(cfg, reference, model)
         results["after"] = evaluate_scorer(scorer, data.eval_sets, batch_size=cfg.training.eval_batch_size)
+    if objective.needs_rewards:  # every process: scoring is collective
+        results["reward_stats"] = reward_stats(model, train_enc, batch_size=cfg.training.eval_batch_size)
     if cfg.training.export:
         with full_weights(trainer, build_model) as full:  # collective when sharded: every process enters
             if state.is_main_process:
@@ -255,6 +258,18 @@ def full_weights(trainer: RewardTrainer, rebuild: Callable[[], RewardModel]) -> 
         yield model
 
 
+REWARD_STATS_PAIRS = 1024
+
+
+def reward_stats(model: RewardModel, encoded: list[EncodedPair], *, batch_size: int = 16) -> dict[str, Any]:
+    """Mean and (population) std of the reward over the chosen and rejected responses of the first
+    REWARD_STATS_PAIRS training pairs: the export writes them into config.json (OpenRLHF's `mean` / `std`)."""
+    scores = score_pairs(model, encoded[:REWARD_STATS_PAIRS], batch_size=batch_size, desc="reward statistics")
+    values = torch.cat([scores.chosen, scores.rejected]).double()
+    return {"mean": float(values.mean()), "std": float(values.std(unbiased=False)), "count": values.numel(),
+            "source": "train"}
+
+
 def evaluation_reference(cfg: RunConfig, reference: Reference | None, model: RewardModel) -> Reference | None:
     """Reference log-probs for eval pairs. Precomputed values cover training pairs only, so evaluation
     switches LoRA adapters off, or loads the starting model as a frozen reference."""
@@ -282,6 +297,7 @@ def export_run(cfg: RunConfig, model: Any, tokenizer: Any, results: dict[str, An
         "max_length": cfg.data.max_length,
         "use_chat_template": cfg.data.use_chat_template,
         "metrics": metrics,
+        "reward_stats": results.get("reward_stats"),
     }
     return export_model(model, tokenizer, Path(cfg.training.output_dir) / "export", metadata=metadata,
                         reward_head=objective.reward_weight > 0, policy=objective.policy_weight > 0)
