@@ -14,6 +14,7 @@ import sys
 
 from rewardkit.data.score_items import parse_item, read_records
 from rewardkit.files import dump_jsonl, write_jsonl_atomic
+from rewardkit.finite import NonFiniteError, first_non_finite
 
 HELP = "score prompt/response pairs from a file or stdin"
 
@@ -34,12 +35,17 @@ def run(args: argparse.Namespace) -> int:
     items = [parse_item(r, i, source) for i, r in lines]  # errors name the line index, blank lines included
     records = [r for _, r in lines]
     scorer = load_scorer(args.model, max_length=args.max_length, reference=args.reference)
-    scores = scorer.score([p for p, _ in items], [r for _, r in items], batch_size=args.batch_size) if items else {}
+    scores = scorer.score([p for p, _ in items], [r for _, r in items], batch_size=args.batch_size)
+    fields = {"rewards": "reward", "implicit": "implicit_reward"}
+    for key, values in scores.items():
+        bad = first_non_finite(values.tolist())
+        if bad is not None:  # JSON has no NaN: refuse rather than write invalid (or silently null) output
+            raise NonFiniteError(f"{source}, record {lines[bad][0]}: the model's {fields[key]} is "
+                                 f"{values[bad].item()} (not finite; is the checkpoint diverged?); nothing written")
     for i, record in enumerate(records):
-        if "rewards" in scores:
-            record["reward"] = scores["rewards"][i].item()
-        if "implicit" in scores:
-            record["implicit_reward"] = scores["implicit"][i].item()
+        for key, name in fields.items():
+            if key in scores:
+                record[name] = scores[key][i].item()
     if args.output == "-":
         dump_jsonl(sys.stdout, records)
     else:

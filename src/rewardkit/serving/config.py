@@ -18,6 +18,7 @@ from rewardkit.config import ConfigError
 TOKEN_ENV = "REWARDKIT_SERVE_TOKEN"
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+MIN_NORM_STD = 1e-6  # a smaller std would blow finite rewards up to inf (1e-320 turns every reward into null)
 
 
 @dataclass
@@ -56,8 +57,8 @@ class NormalizationConfig:
             raise ValueError("normalisation needs both norm_mean and norm_std")
         if all(given) and self.calibration:
             raise ValueError("give either norm_mean/norm_std or a calibration file, not both")
-        if self.norm_std is not None and not (math.isfinite(self.norm_std) and self.norm_std > 0):
-            raise ValueError(f"norm_std must be a positive finite number, not {self.norm_std}")
+        if self.norm_std is not None and not (math.isfinite(self.norm_std) and self.norm_std >= MIN_NORM_STD):
+            raise ValueError(f"norm_std must be a finite number >= {MIN_NORM_STD:g}, not {self.norm_std}")
         if self.norm_mean is not None and not math.isfinite(self.norm_mean):
             raise ValueError(f"norm_mean must be finite, not {self.norm_mean}")
 
@@ -155,8 +156,8 @@ def resolve_token(token_file: str | None) -> str | None:
     """The bearer token from `token_file` or $REWARDKIT_SERVE_TOKEN; None when neither is set."""
     if token_file:
         path = Path(token_file)
-        if not path.is_file():
-            raise ConfigError(f"token_file {token_file} does not exist")
+        if not path.is_file():  # the path is not repeated: it may be the token itself, pasted by mistake
+            raise ConfigError(f"token_file: no such file (a path of {len(token_file)} characters, not shown)")
         token = path.read_text(encoding="utf-8").strip()
         if not token:
             raise ConfigError(f"token_file {token_file} is empty")
