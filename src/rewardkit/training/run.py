@@ -99,6 +99,7 @@ def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> Tra
         seed=t.seed,
         logging_steps=t.logging_steps,
         logging_first_step=True,
+        logging_nan_inf_filter=False,  # a NaN loss is reported as NaN (the divergence guard then stops the run)
         eval_strategy="steps" if evaluate else "no",
         eval_steps=t.eval_steps if evaluate else None,
         save_strategy="steps",
