@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from tqdm.auto import tqdm
 
+from rewardkit.data.char_budget import bound_prompt, bound_response, char_budget
 from rewardkit.data.record import Message, PreferencePair
 
 log = logging.getLogger("rewardkit.data")
@@ -59,6 +60,7 @@ class PromptRenderer:
             raise ValueError("the tokenizer has no EOS token; rewardkit reads rewards at the EOS it appends")
         self.tokenizer = tokenizer
         self.use_chat_template = use_chat_template and bool(getattr(tokenizer, "chat_template", None))
+        self.max_chars: int | None = None  # texts are cut to this many characters first (data/char_budget.py)
 
     def prompt_text(self, messages: list[Message]) -> str:
         if self.use_chat_template:
@@ -70,9 +72,11 @@ class PromptRenderer:
         return response if self.use_chat_template else " " + response
 
     def prompt_ids(self, messages: list[Message]) -> list[int]:
+        messages = bound_prompt(messages, self.max_chars)
         return self.tokenizer(self.prompt_text(messages), add_special_tokens=False)["input_ids"]
 
     def response_ids(self, response: str) -> list[int]:
+        response = bound_response(response, self.max_chars)
         ids = self.tokenizer(self.response_text(response), add_special_tokens=False)["input_ids"]
         return ids + [self.tokenizer.eos_token_id]
 
@@ -105,6 +109,7 @@ class PairEncoder:
     def __init__(self, tokenizer: Any, config: EncodingConfig | None = None):
         self.config = config or EncodingConfig()
         self.renderer = PromptRenderer(tokenizer, self.config.use_chat_template)
+        self.renderer.max_chars = char_budget(tokenizer, self.config.max_length)
         self.eos_id = tokenizer.eos_token_id
         self.stats: Counter[str] = Counter()
 

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
+from rewardkit.data.char_budget import bound_latest
 from rewardkit.data.record import DataError, Message
+from rewardkit.finite import NonFiniteError
 
 if TYPE_CHECKING:
     from rewardkit.evaluation.evaluate import Scorer
@@ -159,6 +161,7 @@ class ModelBatchScorer:
             prompt_text, response = self.splitter.split(text)
         except ValueError as e:
             raise DataError(str(e), source=source, index=index) from e
+        prompt_text = bound_latest(prompt_text, self.renderer.max_chars)  # bounded work (data/char_budget.py)
         prompt_ids = self.scorer.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
         return prompt_ids, self.renderer.response_ids(response)
 
