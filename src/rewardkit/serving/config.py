@@ -69,16 +69,29 @@ class NormalizationConfig:
 
 @dataclass
 class LimitsConfig:
-    """Per-request limits; exceeding one is a 4xx naming the limit."""
+    """Per-request limits, checked before the work they bound; exceeding one is a 4xx naming the limit."""
 
-    max_body_bytes: int = 8 * 1024 * 1024
-    max_items: int = 256  # items (or queries) per request
+    max_body_bytes: int = 8 * 1024 * 1024  # declared or streamed (413)
+    max_items: int = 256  # items (or queries) per request, counted before the items are validated (413)
+    max_messages: int = 64  # chat messages per item (422)
+    # characters per item (422), checked before tokenizing; default: what max_length tokens can hold at most
+    # (max_length x the tokenizer's longest token; rendered queries twice that, for their padding), applied when
+    # over-length items are rejected (with --over-length truncate, texts are cut to it instead)
+    max_item_chars: int | None = None
+    max_buffered_bytes: int = 256 * 1024 * 1024  # request bodies held at once by all requests (503 beyond)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes must be >= 1024, not {self.max_body_bytes}")
         if self.max_items < 1:
             raise ValueError(f"max_items must be >= 1, not {self.max_items}")
+        if self.max_messages < 2:
+            raise ValueError(f"max_messages must be >= 2, not {self.max_messages}")
+        if self.max_item_chars is not None and self.max_item_chars < 1:
+            raise ValueError(f"max_item_chars must be >= 1 or null, not {self.max_item_chars}")
+        if self.max_buffered_bytes < self.max_body_bytes:
+            raise ValueError(f"max_buffered_bytes ({self.max_buffered_bytes}) must be >= max_body_bytes "
+                             f"({self.max_body_bytes})")
 
 
 @dataclass
@@ -110,14 +123,24 @@ class ServerConfig:
     token_file: str | None = None  # file holding the bearer token (else $REWARDKIT_SERVE_TOKEN)
     graceful_timeout_s: float = 30.0  # on SIGTERM/SIGINT: how long in-flight requests may take to finish
     log_level: str = "info"  # uvicorn's: critical | error | warning | info | debug | trace
+    max_connections: int = 256  # open connections (uvicorn's limit_concurrency); beyond: 503
+    header_timeout_s: float = 10.0  # request line + headers must arrive within this (else 408, closed)
+    body_timeout_s: float = 30.0  # the whole body must arrive within this after the headers (else 408)
+    keep_alive_s: float = 5.0  # an idle kept-alive connection is closed after this
+    max_header_bytes: int = 16 * 1024  # request line + headers (beyond: 431, or 400 while still incomplete)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     batching: BatchingConfig = field(default_factory=BatchingConfig)
 
     def __post_init__(self) -> None:
         if not (0 <= self.port <= 65535):
             raise ValueError(f"port must be within [0, 65535], not {self.port}")
-        if self.graceful_timeout_s <= 0:
-            raise ValueError(f"graceful_timeout_s must be > 0, not {self.graceful_timeout_s}")
+        for name in ("graceful_timeout_s", "header_timeout_s", "body_timeout_s", "keep_alive_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, not {self.max_connections}")
+        if self.max_header_bytes < 1024:
+            raise ValueError(f"max_header_bytes must be >= 1024, not {self.max_header_bytes}")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {LOG_LEVELS}, not {self.log_level!r}")
 

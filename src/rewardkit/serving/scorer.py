@@ -62,10 +62,19 @@ class BatchScorer(Protocol):
         """What /info reports about the reward (model, objective, ...)."""
 
 
+class NonFiniteRewards(NonFiniteError):
+    """Some rewards of a batch are not finite; `rewards` holds them all (the server fails only those items)."""
+
+    def __init__(self, message: str, rewards: list[float]):
+        super().__init__(message)
+        self.rewards = rewards
+
+
 def check_finite(rewards: list[float]) -> list[float]:
     bad = [i for i, r in enumerate(rewards) if not math.isfinite(r)]
     if bad:
-        raise RuntimeError(f"the reward is not finite for {len(bad)} item(s) of the batch (first: {bad[0]})")
+        raise NonFiniteRewards(f"the reward is not finite for {len(bad)} item(s) of the batch (first: {bad[0]})",
+                               rewards)
     return rewards
 
 
@@ -129,6 +138,11 @@ class ModelBatchScorer:
         if not scorer.metadata:
             log.warning("%s is not a rewardkit export: its reward head is at random init", scorer.name)
 
+    @property
+    def max_chars(self) -> int | None:
+        """Characters beyond which an item certainly has more than max_length tokens (data/char_budget.py)."""
+        return self.renderer.max_chars
+
     # ---- preparation -----------------------------------------------------------------------------
     def prepare(self, item: ScoreInput, index: int, source: str) -> PreparedItem:
         from jinja2 import TemplateError
@@ -139,7 +153,7 @@ class ModelBatchScorer:
                 field = None
             else:
                 prompt_ids, response_ids = self._encode_conversation(item)
-                field = "response"
+                field = "prompt" if len(prompt_ids) + 1 > self.max_length else "response"  # +1: the EOS
         except TemplateError as e:
             raise DataError(f"the chat template rejected the conversation ({e})", source=source, index=index,
                             field="prompt") from e
