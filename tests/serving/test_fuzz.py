@@ -53,3 +53,21 @@ def test_fuzzed_requests_never_fail_the_server(api_schema, method, path, mode):
         case.call_and_validate(headers=AUTH, excluded_checks=[positive_data_acceptance])
 
     check()
+
+
+@pytest.mark.slow
+def test_fuzz_serve_quick_is_clean(tmp_path):
+    """benchmarks/fuzz_serve.py --quick against a live `rewardkit serve` subprocess: every case gets its answer."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_serve.py"
+    run = subprocess.run([sys.executable, str(script), "--quick", "--output", str(tmp_path / "fuzz.json")],
+                         capture_output=True, text=True, timeout=600)
+    line = run.stdout.strip().splitlines()[-1]
+    found = re.fullmatch(r"fuzz cases=(\d+) clean=(\d+) lost=(\d+) wrong=(\d+) max_rss_mb=(\d+)", line)
+    assert found, run.stdout[-2000:] + run.stderr[-2000:]
+    cases, clean, lost, wrong, _ = map(int, found.groups())
+    assert run.returncode == 0 and clean == cases > 200 and lost == wrong == 0, run.stdout[-3000:]
