@@ -18,8 +18,6 @@ Prints a table per group, writes benchmarks/results/fuzz_serve[_quick].json, and
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import platform
 import secrets
@@ -40,9 +38,9 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import close_enough, free_port, prepare_checkpoint, wait_healthy  # noqa: E402
+from serve_load import close_enough, free_port, prepare_checkpoint, wait_healthy
 
-from rewardkit.files import write_json_atomic  # noqa: E402
+from rewardkit.files import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"

@@ -45,7 +45,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or invalid bearer token"},
     408: {"model": ErrorResponse, "description": "the body did not arrive within the server's body timeout"},
     413: {"model": ErrorResponse, "description": "body or batch over the server's limits"},
-    500: {"description": "scoring an item failed: {'detail': [{'loc': ['body', <field>, <item>], 'msg', 'type'}]}"},
+    500: {"description": "scoring an item failed; the detail names it (loc: body, items or query, index)"},
     503: {"model": ErrorResponse, "description": "queue full, too many connections or bodies in transit, or "
                                                  "shutting down; retry after Retry-After seconds"},
 }
@@ -137,7 +137,8 @@ class ScoringService:
             raise DataError(f"{len(item.prompt) + 1} messages exceed the limit of {limits.max_messages} per item",
                             source=source, index=index, field="messages")
         prompt, response = item_chars(item)
-        limit = self.char_limits[isinstance(item, RenderedText)]
+        conversation_limit, query_limit = self.char_limits
+        limit = query_limit if isinstance(item, RenderedText) else conversation_limit
         if limit is not None and prompt + response > limit:
             field = None if isinstance(item, RenderedText) else "prompt" if prompt > limit else "response"
             raise DataError(f"{prompt + response} characters exceed the limit of {limit} per item (more than "
