@@ -227,7 +227,8 @@ class Fuzz:
     def malformed(self) -> None:
         bodies = [b"", b"{", b"[]", b"null", b"3", b'"items"', b'{"items": 3}', b'{"items": [1]}',
                   b'{"items": [{"prompt": 1}]}', b'{"items": [{"prompt": "a", "response": "b"}], "normalize": "maybe"}',
-                  b'{"items": [{"messages": [{"role": "tool", "content": "x"}, {"role": "assistant", "content": "y"}]}]}',
+                  b'{"items": [{"messages": [{"role": "tool", "content": "x"}, '
+                  b'{"role": "assistant", "content": "y"}]}]}',
                   b"\xff\xfe\x00", b"[" * 50_000, b'{"items": [' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"]}",
                   b'{"query": ["x"]}', b'{"items": [{"prompt": "a", "response": "b", "normalise": true}]}',
                   b'{"items": [{"prompt": [], "response": "b"}]}', b'{"items": [{"messages": []}]}',

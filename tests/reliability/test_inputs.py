@@ -33,12 +33,14 @@ def test_gzipped_input_is_read_whatever_its_name(tiny_rm_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, message", [
-    (jsonl(ITEMS[:1]) + b'{"prompt": "caf\xe9", "response": "x"}\n', "record 1: not UTF-8 text (byte 0xe9 at position 15)"),
+    (jsonl(ITEMS[:1]) + b'{"prompt": "caf\xe9", "response": "x"}\n',
+     "record 1: not UTF-8 text (byte 0xe9 at position 15)"),
     (jsonl(ITEMS[:1]) + b'{"prompt": "a", "response": "\\ud800"}\n',
      "record 1, field 'response': not valid Unicode text (surrogates not allowed at character 0)"),
     (b'\n{"prompt": [{"role": "user", "content": "x\\udfff"}], "response": "b"}\n',
      "record 1, field 'prompt': not valid Unicode text"),
-    (jsonl(ITEMS[:1]) + b'{"prompt": "a", "response": "b", "weight": NaN}\n', "record 1: invalid JSON (NaN is not a JSON"),
+    (jsonl(ITEMS[:1]) + b'{"prompt": "a", "response": "b", "weight": NaN}\n',
+     "record 1: invalid JSON (NaN is not a JSON"),
     (gzip.compress(jsonl(ITEMS))[:-12], "cannot read the gzip stream"),
     (b"", "no records: the input is empty"),
     (b"\n \n\n", "no records: the input is empty"),

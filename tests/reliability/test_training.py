@@ -158,3 +158,30 @@ def test_score_refuses_to_emit_non_finite_rewards(tiny_rm_dir, tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"rewardkit score: error: {source}, record 0: the model's reward is nan (not finite" in err, err
     assert not out.exists()
+
+
+def test_fp16_overflow_steps_are_the_scalers_to_skip_up_to_a_limit():
+    from types import SimpleNamespace
+
+    from rewardkit.training.trainer import MAX_SCALER_SKIPS, RewardTrainer
+
+    stops = []
+    trainer = SimpleNamespace(_step_loss=None, _scaler_skips=0, is_deepspeed_enabled=False,
+                              accelerator=SimpleNamespace(num_processes=1, scaler=object()),
+                              args=SimpleNamespace(device="cpu", fp16=True),
+                              _diverged=lambda model, loss, norm, bad_loss: stops.append((loss, norm, bad_loss)))
+
+    def step(loss: float, grad_norm: float) -> None:
+        trainer._step_loss = torch.tensor(loss)
+        RewardTrainer._check_step(trainer, None, grad_norm)
+
+    for _ in range(MAX_SCALER_SKIPS):
+        step(0.5, math.inf)  # the scaler skips these and lowers its scale
+    step(0.5, 1.0)  # a finite step resets the count
+    for _ in range(MAX_SCALER_SKIPS):
+        step(0.5, math.inf)
+    assert stops == []
+    step(0.5, math.inf)
+    assert stops == [(0.5, math.inf, False)]
+    step(math.nan, 1.0)  # a non-finite loss stops at once, scaler or not
+    assert stops[-1][2] is True and math.isnan(stops[-1][0])

@@ -141,7 +141,8 @@ class RewardTrainer(Trainer):
         if not (bad_loss or bad_norm):
             self._scaler_skips = 0
             return
-        if not bad_loss and getattr(self.accelerator, "scaler", None) is not None:
+        scaled = getattr(self.accelerator, "scaler", None) is not None or (self.is_deepspeed_enabled and self.args.fp16)
+        if not bad_loss and scaled:
             self._scaler_skips += 1  # fp16: the scaler skips this step and lowers its scale
             if self._scaler_skips <= MAX_SCALER_SKIPS:
                 return
