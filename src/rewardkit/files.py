@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def staged_directory(path: str | Path) -> Iterator[Path]:
+    """Yield an empty hidden directory beside `path`; on a clean exit it takes the place of `path`, on an error
+    it is removed. A kill at any point leaves the previous `path` complete, or (between its removal and the
+    final rename) no `path` at all, never a half-written one. Leftovers of killed runs are removed first."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.staging"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staged = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".staging"))
+    try:
+        yield staged
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".staging"))
+            os.replace(target, retired / target.name)  # a directory cannot be renamed over a non-empty one
+        os.replace(staged, target)
+    finally:
+        for leftover in target.parent.glob(f".{target.name}.*.staging"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:

@@ -10,6 +10,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
+from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from rewardkit.serving.config import LimitsConfig, ServerConfig
@@ -27,9 +29,16 @@ def api_url(scorer) -> Iterator[str]:
         yield live.url
 
 
+# Schema-violating requests may also be refused for their size before they are validated: 413 (over max_items,
+# counted first so that a huge body costs little) is a refusal too.
+REFUSALS = [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
+
+
 @pytest.fixture(scope="module")
 def api_schema(api_url):
-    return schemathesis.openapi.from_url(f"{api_url}/openapi.json")
+    config = SchemathesisConfig.from_dict(
+        {"checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}}})
+    return schemathesis.openapi.from_url(f"{api_url}/openapi.json", config=config)
 
 
 OPERATIONS = [("POST", "/score"), ("POST", "/get_reward"), ("GET", "/health"), ("GET", "/info")]
@@ -53,3 +62,21 @@ def test_fuzzed_requests_never_fail_the_server(api_schema, method, path, mode):
         case.call_and_validate(headers=AUTH, excluded_checks=[positive_data_acceptance])
 
     check()
+
+
+@pytest.mark.slow
+def test_fuzz_serve_quick_is_clean(tmp_path):
+    """benchmarks/fuzz_serve.py --quick against a live `rewardkit serve` subprocess: every case gets its answer."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_serve.py"
+    run = subprocess.run([sys.executable, str(script), "--quick", "--output", str(tmp_path / "fuzz.json")],
+                         capture_output=True, text=True, timeout=600)
+    line = run.stdout.strip().splitlines()[-1]
+    found = re.fullmatch(r"fuzz cases=(\d+) clean=(\d+) lost=(\d+) wrong=(\d+) max_rss_mb=(\d+)", line)
+    assert found, run.stdout[-2000:] + run.stderr[-2000:]
+    cases, clean, lost, wrong, _ = map(int, found.groups())
+    assert run.returncode == 0 and clean == cases > 200 and lost == wrong == 0, run.stdout[-3000:]

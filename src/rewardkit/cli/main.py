@@ -36,8 +36,28 @@ def setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rewardkit", description="Train, evaluate and use reward models.")
+class Parser(argparse.ArgumentParser):
+    """argparse without prefix abbreviations (`--token X` must not become `--token-file X`), whose error for
+    unknown arguments names the flags but never echoes values (they may be secrets). Subparsers inherit it."""
+
+    def __init__(self, *args: object, **kwargs: object):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.commands: dict[str, argparse.ArgumentParser] = {}
+
+    def parse_args(self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+                   ) -> argparse.Namespace:
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            flags = [a.split("=", 1)[0] for a in extra if a.startswith("-")]
+            values = len(extra) - len(flags)
+            shown = " ".join(flags) + (f" and {values} value(s), not shown" if values else "")
+            self.commands.get(getattr(parsed, "command", None), self).error(f"unrecognized arguments: {shown}")
+        return parsed
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="rewardkit", description="Train, evaluate and use reward models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in discover_commands().items():
@@ -45,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(func=module.run)
+        parser.commands[name] = p
     return parser
 
 
@@ -54,11 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     from rewardkit.config import ConfigError
     from rewardkit.data.record import DataError
+    from rewardkit.finite import NonFiniteError
     from rewardkit.models.registry import ModelResolutionError
 
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DataError, ModelResolutionError, FileNotFoundError) as e:
+    except (ConfigError, DataError, ModelResolutionError, NonFiniteError, FileNotFoundError) as e:
         print(f"rewardkit {args.command}: error: {e}", file=sys.stderr)
         return 2
 

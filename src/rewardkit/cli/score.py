@@ -16,6 +16,7 @@ import sys
 
 from rewardkit.data.score_items import parse_item, parse_text_item, read_records
 from rewardkit.files import dump_jsonl, write_jsonl_atomic
+from rewardkit.finite import NonFiniteError, first_non_finite
 
 HELP = "score prompt/response pairs from a file or stdin"
 
@@ -40,12 +41,18 @@ def run(args: argparse.Namespace) -> int:
     scorer = load_scorer(args.model, max_length=args.max_length, reference=args.reference)
     scores = scorer.score([p for p, _ in items.values()], [r for _, r in items.values()],
                           batch_size=args.batch_size) if items else {}
-    for name, key in (("rewards", "reward"), ("implicit", "implicit_reward")):
-        for k, value in zip(items, scores.get(name, [])):
-            records[k][key] = value.item()
+    outputs = [(list(items), name, scores[key]) for key, name in (("rewards", "reward"), ("implicit", "implicit_reward"))
+               if key in scores]
     if texts:
-        for k, value in zip(texts, scorer.score_texts(list(texts.values()), batch_size=args.batch_size)):
-            records[k]["reward"] = value.item()
+        outputs.append((list(texts), "reward", scorer.score_texts(list(texts.values()), batch_size=args.batch_size)))
+    for keys, name, values in outputs:
+        bad = first_non_finite(values.tolist())
+        if bad is not None:  # JSON has no NaN: refuse rather than write invalid (or silently null) output
+            raise NonFiniteError(f"{source}, record {lines[keys[bad]][0]}: the model's {name} is "
+                                 f"{values[bad].item()} (not finite; is the checkpoint diverged?); nothing written")
+    for keys, name, values in outputs:
+        for k, value in zip(keys, values.tolist()):
+            records[k][name] = value
     if args.output == "-":
         dump_jsonl(sys.stdout, records)
     else:

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 
 from tqdm.auto import tqdm
 
+from rewardkit.data.char_budget import bound_latest, bound_prompt, bound_response, char_budget
 from rewardkit.data.record import Message, PreferencePair
 
 log = logging.getLogger("rewardkit.data")
@@ -116,6 +117,7 @@ class PromptRenderer:
         self.response_prefix, self.response_closing = self._response_frame()
         self.closing_ids = self.tokenize(self.response_closing) if self.response_closing else []
         self.boundary_merges = 0  # conversations whose prompt tokens are not a prefix of the whole render's
+        self.max_chars: int | None = None  # texts are cut to this many characters first (data/char_budget.py)
 
     # ---- text -------------------------------------------------------------------------------------
     def render(self, messages: list[Message], add_generation_prompt: bool) -> str:
@@ -148,10 +150,12 @@ class PromptRenderer:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def prompt_ids(self, messages: list[Message]) -> list[int]:
-        return self.tokenize(self.prompt_text(messages))
+        return self.tokenize(self.prompt_text(bound_prompt(messages, self.max_chars)))
 
     def encode(self, prompt: list[Message], responses: Sequence[str]) -> tuple[list[int], list[list[int]]]:
         """(prompt ids, each response's ids): prompt + response is the tokenized render of that conversation."""
+        prompt = bound_prompt(prompt, self.max_chars)
+        responses = [bound_response(r, self.max_chars) for r in responses]
         prompt_ids = self.prompt_ids(prompt)
         if self.legacy:
             eos = self.tokenizer.eos_token_id
@@ -161,6 +165,7 @@ class PromptRenderer:
     def encode_rendered(self, prompt_text: str, response: str) -> tuple[list[int], list[int]]:
         """A prompt already rendered with its generation prompt (e.g. split from an OpenRLHF query) and a response:
         the ids `encode` gives the same conversation, when the template renders prompts the same way alone."""
+        prompt_text, response = bound_latest(prompt_text, self.max_chars), bound_response(response, self.max_chars)
         prompt_ids = self.tokenize(prompt_text)
         if self.legacy:
             return prompt_ids, self.tokenize(self.response_text(response)) + [self.tokenizer.eos_token_id]
@@ -227,6 +232,7 @@ class PairEncoder:
     def __init__(self, tokenizer: Any, config: EncodingConfig | None = None):
         self.config = config or EncodingConfig()
         self.renderer = PromptRenderer(tokenizer, self.config.use_chat_template, self.config.reward_position)
+        self.renderer.max_chars = char_budget(tokenizer, self.config.max_length)
         self.stats: Counter[str] = Counter()
 
     def fit(self, messages: list[Message], responses: Sequence[str]) -> tuple[list[int], list[list[int]]]:
@@ -291,7 +297,7 @@ class PairEncoder:
 
     def encode_text(self, text: str) -> list[int]:
         """A text scored as is (TRL's standard format, pipelines): its tokens, the latest `max_length` kept."""
-        ids = self.renderer.tokenize(text)
+        ids = self.renderer.tokenize(bound_latest(text, self.renderer.max_chars))
         if len(ids) > self.config.max_length:
             self.stats["text_truncated"] += 1
         return ids[-self.config.max_length:]

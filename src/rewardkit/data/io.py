@@ -60,8 +60,14 @@ def iter_hub(source: str, split: str | None = None) -> Iterator[dict[str, Any]]:
         yield dict(row)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    """The file's bytes, gunzipped when it is gzip (by its first bytes, whatever its name says)."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
 def _as_record(value: Any, path: Path, index: int) -> dict[str, Any]:

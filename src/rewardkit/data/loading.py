@@ -141,6 +141,8 @@ def load_pairs_with_report(spec: DataSpec | str | Path) -> tuple[list[Preference
             if spec.subset is not None:
                 item.subset = spec.subset
             pairs.append(item)
+    if report.records == 0 and spec.limit != 0:
+        raise DataError("no records: the file is empty (or has only blank lines)", source=spec.path)
     report.kept, report.notes = len(pairs), Counter(ctx.notes)
     logger.log(logging.WARNING if report.quality_drops else logging.INFO, report.summary())
     if report.notes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -67,6 +68,27 @@ class PreferencePair:
         return cls(**known)
 
 
+def check_text(value: str, *, source: str | None, index: int | None, field: str) -> str:
+    """DataError unless `value` is valid Unicode: JSON may carry lone surrogates ("\\ud800") that no tokenizer
+    (nor UTF-8 writer) accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise DataError(f"not valid Unicode text ({e.reason} at character {e.start})", source=source, index=index,
+                        field=field) from None
+    return value
+
+
+def check_number(value: Any, *, source: str | None, index: int | None, field: str) -> None:
+    """DataError unless `value` is None or a finite int / float (booleans and NaN / inf are refused)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"expected a number, got {type(value).__name__}", source=source, index=index, field=field)
+    if not math.isfinite(value):
+        raise DataError(f"expected a finite number, got {value}", source=source, index=index, field=field)
+
+
 def validate_messages(messages: Any, *, source: str | None, index: int | None, field: str) -> list[Message]:
     """Check a chat message list; return it normalised (plain dicts with role and content)."""
     if not isinstance(messages, list) or not messages:
@@ -84,6 +106,7 @@ def validate_messages(messages: Any, *, source: str | None, index: int | None, f
         if not isinstance(content, str):
             raise DataError(f"message {j} content must be a string, got {type(content).__name__}",
                             source=source, index=index, field=field)
+        check_text(content, source=source, index=index, field=field)
         out.append({"role": role, "content": content})
     return out
 
@@ -100,8 +123,7 @@ def validate_pair(pair: PreferencePair, *, source: str | None = None, index: int
             raise DataError(f"expected a string, got {type(value).__name__}", source=source, index=index, field=name)
         if not value.strip():
             raise DataError("empty response", source=source, index=index, field=name)
+        check_text(value, source=source, index=index, field=name)
     for name in ("margin", "chosen_score", "rejected_score", "strength"):
-        value = getattr(pair, name)
-        if value is not None and not isinstance(value, (int, float)):
-            raise DataError(f"expected a number, got {type(value).__name__}", source=source, index=index, field=name)
+        check_number(getattr(pair, name), source=source, index=index, field=name)
     return pair

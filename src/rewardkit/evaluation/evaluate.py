@@ -14,7 +14,7 @@ from accelerate import Accelerator
 from rewardkit.data.collate import PaddedPairCollator
 from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
 from rewardkit.data.priors import pair_similarities, prior_embedder
-from rewardkit.data.record import PreferencePair
+from rewardkit.data.record import DataError, PreferencePair
 from rewardkit.evaluation.bias import length_bias, response_lengths
 from rewardkit.evaluation.calibration import calibration
 from rewardkit.evaluation.diagnostics import MarginPoints, margin_diagnostics, points_from_scores
@@ -187,6 +187,9 @@ def evaluate_set(scorer: Scorer, pairs: list[PreferencePair], *, name: str = "se
         collate = None if packed else PaddedPairCollator(scorer.tokenizer.pad_token_id)
     if encoded is None:
         encoded = scorer.encoder().encode_all(pairs, desc=f"encoding {name}")
+    if not encoded:
+        raise DataError(f"no pairs to evaluate ({len(pairs)} loaded, {len(pairs) - len(encoded)} dropped as "
+                        f"identical after truncation)", source=name)
     scores = score_pairs(scorer.model, encoded, collate, batch_size=batch_size, reward_head=scorer.reward_head,
                          reference=scorer.reference, beta=scorer.beta, accelerator=accelerator or Accelerator(),
                          desc=f"scoring {name}")

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer
 
+from rewardkit.data.char_budget import bound_latest, bound_response, char_budget
 from rewardkit.files import mark_used, write_atomic
 from rewardkit.models.registry import DEFAULT_EMBEDDER, resolve_model, rewardkit_home
 
@@ -85,7 +86,9 @@ class SentenceEmbedder:
         starts = range(0, len(order), size)
         for start in tqdm(starts, desc=desc, disable=len(starts) < 2, leave=False):
             idx = order[start:start + size]
-            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+            bound = bound_latest if self.tokenizer.truncation_side == "left" else bound_response
+            budget = char_budget(self.tokenizer, self.max_length)  # no text is tokenized beyond what it can keep
+            batch = self.tokenizer([bound(texts[i], budget) for i in idx], padding=True, truncation=True,
                                    max_length=self.max_length, return_tensors="pt").to(self.device)
             hidden = self.model(**batch).last_hidden_state
             out[idx] = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1).float().cpu()

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from rewardkit.data.encoding import PromptRenderer
-from rewardkit.files import write_json_atomic, write_text_atomic
+from rewardkit.files import staged_directory, write_json_atomic, write_text_atomic
+from rewardkit.finite import check_finite_weights
 from rewardkit.models.loading import METADATA_FILE, POLICY_DIR
 from rewardkit.models.model_card import model_card
 from rewardkit.models.reward_model import RewardModel
@@ -88,6 +90,21 @@ def reward_config(model_config: Any, pad_id: int, stats: dict[str, float] | None
     return config
 
 
+def staged_export(export: Callable[..., Path]) -> Callable[..., Path]:
+    """Make `export(model, tokenizer, out_dir, ...)` refuse non-finite weights and write into a staging
+    directory that replaces `out_dir` only once complete (a killed export leaves the previous one, or none)."""
+
+    @functools.wraps(export)
+    def wrapper(model: RewardModel, tokenizer: Any, out_dir: str | Path, **kwargs: Any) -> Path:
+        check_finite_weights(model.named_parameters(), f"export to {out_dir} refused")
+        with staged_directory(out_dir) as staged:
+            export(model, tokenizer, staged, **kwargs)
+        return Path(out_dir)
+
+    return wrapper
+
+
+@staged_export
 def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, metadata: dict[str, Any],
                  reward_head: bool = True, policy: bool = False) -> Path:
     """Write the reward model and/or the policy as HF checkpoints, plus metadata and a model card."""

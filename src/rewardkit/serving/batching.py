@@ -4,19 +4,25 @@ One asyncio queue, one worker. The worker takes the oldest waiting item, waits u
 and closes the batch at `max_batch` items or when the next item would push the padded size
 (items x longest) past `max_tokens`; that item opens the next batch. Scoring runs in a single
 dedicated thread (torch releases the GIL), so the event loop keeps accepting requests meanwhile.
+
+Failures stay with their item: when scoring a batch raises, the batch is split in halves and each is scored
+again (down to single items), so only the items that fail on their own fail, with ItemError; a non-finite
+reward fails its item alone. The request holding a failed item gets ItemFailed naming it; the other requests of
+the batch get their rewards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rewardkit.serving.config import BatchingConfig
-from rewardkit.serving.scorer import PreparedItem
+from rewardkit.serving.scorer import NonFiniteRewards, PreparedItem
 
 log = logging.getLogger("rewardkit.serving")
 
@@ -27,6 +33,46 @@ class Overloaded(RuntimeError):
 
 class ShuttingDown(RuntimeError):
     """The batcher stopped before the item was scored (HTTP 503)."""
+
+
+class ItemError(RuntimeError):
+    """Scoring failed for this item on its own: `status` 422 for a non-finite reward, 500 for an exception."""
+
+    def __init__(self, message: str, *, status: int, kind: str):
+        super().__init__(message)
+        self.status, self.kind = status, kind
+
+
+class ItemFailed(RuntimeError):
+    """Item `index` of a request could not be scored (`error` says why)."""
+
+    def __init__(self, index: int, error: ItemError):
+        super().__init__(f"item {index}: {error}")
+        self.index, self.error = index, error
+
+
+Score = Callable[[Sequence[PreparedItem]], Sequence[float]]
+
+
+def score_isolated(score: Score, items: Sequence[PreparedItem]) -> tuple[list[float | ItemError], int]:
+    """Scores of `items`, an ItemError in place of each item that fails on its own; and how many extra scoring
+    calls finding them took. A raising call is split in halves, recursively."""
+    try:
+        scores: list[float] = [float(x) for x in score(items)]
+        if len(scores) != len(items):
+            raise RuntimeError(f"the scorer returned {len(scores)} scores for {len(items)} items")
+    except NonFiniteRewards as e:
+        scores = list(e.rewards)
+    except Exception as e:  # noqa: BLE001 - an exception belongs to some item(s) of the batch: find them
+        if len(items) == 1:
+            log.warning("scoring an item failed: %s", e, exc_info=True)
+            return [ItemError(f"scoring failed: {type(e).__name__}: {e}", status=500, kind="scoring_failed")], 0
+        mid = len(items) // 2
+        left, calls_left = score_isolated(score, items[:mid])
+        right, calls_right = score_isolated(score, items[mid:])
+        return left + right, 2 + calls_left + calls_right
+    return [x if math.isfinite(x) else ItemError(f"the reward is not finite ({x})", status=422,
+                                                  kind="non_finite_reward") for x in scores], 0
 
 
 @dataclass
@@ -43,7 +89,7 @@ def fits(count: int, longest: int, item: PreparedItem, config: BatchingConfig) -
 class DynamicBatcher:
     """`await submit(items)` → their scores; start() / stop() inside the running event loop."""
 
-    def __init__(self, score: Callable[[Sequence[PreparedItem]], list[float]], config: BatchingConfig):
+    def __init__(self, score: Score, config: BatchingConfig):
         self.score = score
         self.config = config
         self.stats: Counter[str] = Counter()
@@ -100,7 +146,9 @@ class DynamicBatcher:
             results = await asyncio.gather(*(e.future for e in entries), return_exceptions=True)
         finally:
             self._pending -= len(entries)
-        for result in results:  # every outcome was retrieved: no "exception never retrieved" warnings
+        for index, result in enumerate(results):  # every outcome was retrieved: no "never retrieved" warnings
+            if isinstance(result, ItemError):
+                raise ItemFailed(index, result)
             if isinstance(result, BaseException):
                 raise result
         return list(results)
@@ -133,21 +181,15 @@ class DynamicBatcher:
             self._taken = batch
             if not batch:
                 continue
-            try:
-                scores = await loop.run_in_executor(self._executor, self.score, [e.item for e in batch])
-                if len(scores) != len(batch):
-                    raise RuntimeError(f"the scorer returned {len(scores)} scores for {len(batch)} items")
-            except Exception as e:  # noqa: BLE001 - the failure belongs to these requests, the worker goes on
-                log.exception("scoring a batch of %d items failed", len(batch))
-                for entry in batch:
-                    if not entry.future.done():
-                        entry.future.set_exception(e)
-                self._taken = []
-                continue
+            scores, retries = await loop.run_in_executor(self._executor, score_isolated, self.score,
+                                                         [e.item for e in batch])
             self._taken = []
             self.stats["batches"] += 1
             self.stats["items"] += len(batch)
             self.stats["padded_tokens"] += len(batch) * max(e.item.num_tokens for e in batch)
+            self.stats["isolation_calls"] += retries
             for entry, score in zip(batch, scores):
+                if isinstance(score, ItemError):
+                    self.stats["failed_items"] += 1
                 if not entry.future.done():
-                    entry.future.set_result(score)
+                    entry.future.set_result(score)  # an ItemError too: submit() raises it for its request

@@ -21,6 +21,7 @@ LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 REWARD_KINDS = ("reward", "implicit")
 OVER_LENGTH = ("reject", "truncate")
+MIN_NORM_STD = 1e-6  # a smaller std would blow finite rewards up to inf (1e-320 turns every reward into null)
 
 
 @dataclass
@@ -69,8 +70,8 @@ class NormalizationConfig:
             raise ValueError("normalisation needs both norm_mean and norm_std")
         if sum((all(given), bool(self.calibration), self.from_model)) > 1:
             raise ValueError("give only one of: norm_mean/norm_std, a calibration file, from_model")
-        if self.norm_std is not None and not (math.isfinite(self.norm_std) and self.norm_std > 0):
-            raise ValueError(f"norm_std must be a positive finite number, not {self.norm_std}")
+        if self.norm_std is not None and not (math.isfinite(self.norm_std) and self.norm_std >= MIN_NORM_STD):
+            raise ValueError(f"norm_std must be a finite number >= {MIN_NORM_STD:g}, not {self.norm_std}")
         if self.norm_mean is not None and not math.isfinite(self.norm_mean):
             raise ValueError(f"norm_mean must be finite, not {self.norm_mean}")
 
@@ -81,16 +82,32 @@ class NormalizationConfig:
 
 @dataclass
 class LimitsConfig:
-    """Per-request limits; exceeding one is a 4xx naming the limit."""
+    """Per-request limits, checked before the work they bound; exceeding one is a 4xx naming the limit."""
 
-    max_body_bytes: int = option(8 * 1024 * 1024, "Largest request body accepted (HTTP 413 beyond).")
-    max_items: int = option(256, "Most items (or queries) per request (HTTP 413 beyond).")
+    max_body_bytes: int = option(8 * 1024 * 1024, "Largest request body accepted, declared or streamed (HTTP 413 "
+                                 "beyond).")
+    max_items: int = option(256, "Most items (or queries) per request, counted before the items are validated "
+                                 "(HTTP 413 beyond).")
+    max_messages: int = option(64, "Most chat messages per item (HTTP 422 beyond).")
+    max_item_chars: int | None = option(
+        None, "Most characters per item, checked before tokenizing (HTTP 422 beyond, or cut with truncation); "
+              "default: what max_length tokens can hold at most (max_length x the tokenizer's longest token; "
+              "rendered queries twice that).")
+    max_buffered_bytes: int = option(256 * 1024 * 1024, "Request bodies held at once by all requests together "
+                                                        "(HTTP 503 beyond).")
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes must be >= 1024, not {self.max_body_bytes}")
         if self.max_items < 1:
             raise ValueError(f"max_items must be >= 1, not {self.max_items}")
+        if self.max_messages < 2:
+            raise ValueError(f"max_messages must be >= 2, not {self.max_messages}")
+        if self.max_item_chars is not None and self.max_item_chars < 1:
+            raise ValueError(f"max_item_chars must be >= 1 or null, not {self.max_item_chars}")
+        if self.max_buffered_bytes < self.max_body_bytes:
+            raise ValueError(f"max_buffered_bytes ({self.max_buffered_bytes}) must be >= max_body_bytes "
+                             f"({self.max_body_bytes})")
 
 
 @dataclass
@@ -123,14 +140,27 @@ class ServerConfig:
     token_file: str | None = option(None, "File holding the bearer token; none: $REWARDKIT_SERVE_TOKEN, if set.")
     graceful_timeout_s: float = option(30.0, "On SIGTERM / SIGINT: how long in-flight requests may take to finish.")
     log_level: str = option("info", "uvicorn's log level.", choices=LOG_LEVELS)
+    max_connections: int = option(256, "Open connections at once (uvicorn's limit_concurrency); beyond: HTTP 503.")
+    header_timeout_s: float = option(10.0, "The request line and headers must arrive within this many seconds "
+                                           "(else HTTP 408 and the connection is closed).")
+    body_timeout_s: float = option(30.0, "The whole body must arrive within this many seconds after the headers "
+                                         "(else HTTP 408).")
+    keep_alive_s: float = option(5.0, "An idle kept-alive connection is closed after this many seconds.")
+    max_header_bytes: int = option(16 * 1024, "Largest request line + headers (HTTP 431 beyond, or 400 while "
+                                              "still incomplete).")
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     batching: BatchingConfig = field(default_factory=BatchingConfig)
 
     def __post_init__(self) -> None:
         if not (0 <= self.port <= 65535):
             raise ValueError(f"port must be within [0, 65535], not {self.port}")
-        if self.graceful_timeout_s <= 0:
-            raise ValueError(f"graceful_timeout_s must be > 0, not {self.graceful_timeout_s}")
+        for name in ("graceful_timeout_s", "header_timeout_s", "body_timeout_s", "keep_alive_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, not {self.max_connections}")
+        if self.max_header_bytes < 1024:
+            raise ValueError(f"max_header_bytes must be >= 1024, not {self.max_header_bytes}")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {LOG_LEVELS}, not {self.log_level!r}")
 
@@ -170,8 +200,8 @@ def resolve_token(token_file: str | None) -> str | None:
     """The bearer token from `token_file` or $REWARDKIT_SERVE_TOKEN; None when neither is set."""
     if token_file:
         path = Path(token_file)
-        if not path.is_file():
-            raise ConfigError(f"token_file {token_file} does not exist")
+        if not path.is_file():  # the path is not repeated: it may be the token itself, pasted by mistake
+            raise ConfigError(f"token_file: no such file (a path of {len(token_file)} characters, not shown)")
         token = path.read_text(encoding="utf-8").strip()
         if not token:
             raise ConfigError(f"token_file {token_file} is empty")

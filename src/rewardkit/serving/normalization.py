@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from rewardkit.config import ConfigError
 from rewardkit.data.record import DataError
-from rewardkit.serving.config import NormalizationConfig
+from rewardkit.serving.config import MIN_NORM_STD, NormalizationConfig
 from rewardkit.serving.scorer import BatchScorer, Conversation
 
 
@@ -28,8 +28,8 @@ class Normalization:
     def __post_init__(self) -> None:
         if not math.isfinite(self.mean):
             raise ValueError(f"normalisation mean must be finite, not {self.mean}")
-        if not (math.isfinite(self.std) and self.std > 0):
-            raise ValueError(f"normalisation std must be positive and finite, not {self.std}")
+        if not (math.isfinite(self.std) and self.std >= MIN_NORM_STD):
+            raise ValueError(f"normalisation std must be finite and >= {MIN_NORM_STD:g}, not {self.std}")
 
     def apply(self, rewards: list[float]) -> list[float]:
         return [(r - self.mean) / self.std for r in rewards]
@@ -57,8 +57,8 @@ def calibrate(scorer: BatchScorer, items: list[Conversation], source: str, *, ba
         raise ValueError(f"calibration needs at least 2 items, {source} has {len(items)}")
     rewards = score_all(scorer, items, batch_size=batch_size, source=source, desc="calibrating")
     std = statistics.pstdev(rewards)
-    if std <= 0:
-        raise ValueError(f"every calibration item of {source} gets the same reward: cannot normalise")
+    if std < MIN_NORM_STD:
+        raise ValueError(f"every calibration item of {source} gets the same reward (std {std:g}): cannot normalise")
     return Normalization(statistics.fmean(rewards), std, source, len(items))
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from rewardkit.data.encoding import truncate_left
 from rewardkit.data.record import DataError, Message
+from rewardkit.finite import NonFiniteError
 from rewardkit.serving.config import OVER_LENGTH
 
 if TYPE_CHECKING:
@@ -69,10 +70,19 @@ class BatchScorer(Protocol):
         """What /info reports about the reward (model, objective, ...)."""
 
 
+class NonFiniteRewards(NonFiniteError):
+    """Some rewards of a batch are not finite; `rewards` holds them all (the server fails only those items)."""
+
+    def __init__(self, message: str, rewards: list[float]):
+        super().__init__(message)
+        self.rewards = rewards
+
+
 def check_finite(rewards: list[float]) -> list[float]:
     bad = [i for i, r in enumerate(rewards) if not math.isfinite(r)]
     if bad:
-        raise RuntimeError(f"the reward is not finite for {len(bad)} item(s) of the batch (first: {bad[0]})")
+        raise NonFiniteRewards(f"the reward is not finite for {len(bad)} item(s) of the batch (first: {bad[0]})",
+                               rewards)
     return rewards
 
 
@@ -139,6 +149,11 @@ class ModelBatchScorer:
         except ValueError as e:
             self.splitter, self.splitter_error = None, str(e)
 
+    @property
+    def max_chars(self) -> int | None:
+        """Characters beyond which an item certainly has more than max_length tokens (data/char_budget.py)."""
+        return self.renderer.max_chars
+
     # ---- preparation -----------------------------------------------------------------------------
     def prepare(self, item: ScoreInput, index: int, source: str) -> PreparedItem:
         from jinja2 import TemplateError
@@ -159,7 +174,8 @@ class ModelBatchScorer:
             return PreparedItem((prompt_ids, response_ids), total)
         policy = self.query_over_length if isinstance(item, RenderedText) else self.over_length
         if policy == "reject":
-            field = "response" if isinstance(item, Conversation) else "text" if isinstance(item, PlainText) else None
+            field = ("text" if isinstance(item, PlainText) else None if isinstance(item, RenderedText)
+                     else "prompt" if len(prompt_ids) >= self.max_length else "response")
             raise DataError(f"{total} tokens (prompt {len(prompt_ids)}, response {len(response_ids)}) exceed "
                             f"the limit of {self.max_length}", source=source, index=index, field=field)
         if isinstance(item, Conversation):
@@ -175,7 +191,7 @@ class ModelBatchScorer:
             prompt_text, response = self.splitter.split(text)
         except ValueError as e:
             raise DataError(str(e), source=source, index=index) from e
-        return self.renderer.encode_rendered(prompt_text, response)
+        return self.renderer.encode_rendered(prompt_text, response)  # texts cut to the character budget first
 
     def _encode_text(self, text: str, index: int, source: str) -> tuple[list[int], list[int]]:
         from rewardkit.evaluation.evaluate import text_sequence

@@ -17,6 +17,7 @@ from rewardkit.serving.app import create_app
 from rewardkit.serving.config import ServeConfig, ServerConfig, check_exposure, resolve_token
 from rewardkit.serving.normalization import build_normalization
 from rewardkit.serving.scorer import BatchScorer, FunctionBatchScorer, ModelBatchScorer
+from rewardkit.serving.security import guarded_protocol
 
 log = logging.getLogger("rewardkit.serving")
 
@@ -62,9 +63,15 @@ def load_batch_scorer(config: ServeConfig) -> BatchScorer:
 
 
 def uvicorn_server(app: FastAPI, config: ServerConfig) -> uvicorn.Server:
+    """uvicorn on h11 with the connection limit, the keep-alive timeout, the request-head size limit and the
+    request-head deadline of `config` (serving/security.py)."""
     return uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level,
                                          lifespan="on", timeout_graceful_shutdown=config.graceful_timeout_s,
-                                         server_header=False, proxy_headers=False))
+                                         server_header=False, proxy_headers=False,
+                                         http=guarded_protocol(config.header_timeout_s),
+                                         limit_concurrency=config.max_connections,
+                                         timeout_keep_alive=config.keep_alive_s,
+                                         h11_max_incomplete_event_size=config.max_header_bytes))
 
 
 def serve(config: ServeConfig) -> None:

@@ -18,7 +18,7 @@ from rewardkit.data.batching import pair_batch_sampler
 from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
 from rewardkit.data.packing import pair_collator
 from rewardkit.data.priors import attach_prior_bounds, prior_embedder
-from rewardkit.data.record import PreferencePair
+from rewardkit.data.record import DataError, PreferencePair
 from rewardkit.data.sources import entry_name, load_entries, load_entry, remove_overlap, split_pairs
 from rewardkit.evaluation.evaluate import Scorer, evaluate_scorer, write_report
 from rewardkit.evaluation.scoring import score_pairs
@@ -73,8 +73,13 @@ def prepare_data(cfg: RunConfig) -> PreparedData:
     removed = {}
     for name in list(eval_sets):
         eval_sets[name], removed[name] = remove_overlap(eval_sets[name], train, name)
+        if not eval_sets[name]:  # found now, not after training
+            raise DataError(f"eval set {name!r} has no pairs left (after dropping and removing "
+                            f"{removed[name]} pairs that also occur in the training data)")
     if not train:
-        raise ValueError("no training pairs left after splitting")
+        raise DataError(f"no training pairs left (train entries {[entry_name(e) for e in d.train]}, after "
+                        f"holding out {sum(map(len, eval_sets.values()))} for evaluation and "
+                        f"{len(validation)} for validation)")
     log.info("data: %d train, %d validation, eval sets %s", len(train), len(validation),
              {k: len(v) for k, v in eval_sets.items()})
     return PreparedData(train, validation, eval_sets, removed)
@@ -102,6 +107,7 @@ def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> Tra
         seed=t.seed,
         logging_steps=t.logging_steps,
         logging_first_step=True,
+        logging_nan_inf_filter=False,  # a NaN loss is reported as NaN (the divergence guard then stops the run)
         eval_strategy="steps" if evaluate else "no",
         eval_steps=t.eval_steps if evaluate else None,
         save_strategy="steps",

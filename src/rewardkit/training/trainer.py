@@ -7,6 +7,12 @@ One training step, top to bottom (compute_loss):
 Trainer supplies the rest: accelerate (DDP/DeepSpeed/FSDP), optimiser, schedule, logging, progress bars.
 Checkpoints are staged in a hidden folder and renamed into place, so a killed run never leaves a
 half-written `checkpoint-N` for `--resume` to trip over.
+
+Divergence guard: a non-finite loss or gradient norm stops the run before the optimiser applies that step
+(DivergenceError naming the step); the last finite weights are saved as `checkpoint-<last step>` first. A
+checkpoint is only written when every weight is finite, so rotation never deletes the last finite one. Under
+fp16 loss scaling, steps whose gradients overflow are skipped by the scaler as usual, up to
+MAX_SCALER_SKIPS in a row.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from torch.utils.data import DataLoader, Sampler
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
+from rewardkit.finite import NonFiniteError, non_finite_tensors
 from rewardkit.models.reference import FrozenModelReference, Reference
 from rewardkit.objectives.objective import Objective
 from rewardkit.training.metrics import MetricAccumulator
@@ -30,6 +37,15 @@ log = logging.getLogger("rewardkit.training")
 
 WEIGHTS_FILE = "model.safetensors"
 STAGING_DIR = ".staging"
+MAX_SCALER_SKIPS = 20  # fp16: overflowing steps in a row the loss scaler may skip before the run is stopped
+
+
+class DivergenceError(NonFiniteError):
+    """Training produced a non-finite loss or gradient norm (or weights); the run stopped at `step`."""
+
+    def __init__(self, message: str, *, step: int, checkpoint: str | None = None):
+        self.step, self.checkpoint = step, checkpoint
+        super().__init__(message)
 
 
 def dedup_shared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -60,6 +76,9 @@ class RewardTrainer(Trainer):
         # budgets make them uneven): Trainer counts the step's pairs (`_get_num_items_in_batch`) and compute_loss
         # scales each micro-batch's mean by its share, instead of Trainer averaging micro-batch means.
         self.model_accepts_loss_kwargs = True
+        self._step_loss: torch.Tensor | None = None  # sum of this optimiser step's micro-batch losses
+        self._scaler_skips = 0  # fp16 overflow steps in a row
+        self._rotate = True
 
     def get_train_dataloader(self) -> DataLoader:
         """Trainer's loader, or one driven by `train_batch_sampler` (its batches replace batch_size and
@@ -112,6 +131,87 @@ class RewardTrainer(Trainer):
             count = self.accelerator.gather(count).sum()
         return count
 
+    # ---- divergence guard ---------------------------------------------------------------------------
+    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+                      ) -> torch.Tensor:
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        step_loss = loss.detach().float().reshape(-1).sum()
+        self._step_loss = step_loss if self._step_loss is None else self._step_loss + step_loss
+        return loss
+
+    def _get_grad_norm(self, model: torch.nn.Module, grad_norm: Any = None) -> Any:
+        """Trainer computes the (pre-clip) gradient norm right before `optimizer.step()`: check the step here."""
+        grad_norm = super()._get_grad_norm(model, grad_norm=grad_norm)
+        self._check_step(model, grad_norm)
+        return grad_norm
+
+    def _check_step(self, model: torch.nn.Module, grad_norm: Any) -> None:
+        loss = self._step_loss if self._step_loss is not None else torch.zeros((), device=self.args.device)
+        self._step_loss = None
+        if hasattr(grad_norm, "full_tensor"):  # FSDP2: a DTensor; its collectives are not plain all-reduces
+            grad_norm = grad_norm.full_tensor()
+        norm = torch.as_tensor(float("nan") if grad_norm is None else grad_norm, dtype=torch.float32,
+                               device=loss.device).reshape(())
+        flags = torch.stack([~torch.isfinite(loss), ~torch.isfinite(norm)]).float()
+        if self.accelerator.num_processes > 1:  # every process must stop at the same step
+            flags = self.accelerator.reduce(flags, reduction="sum")
+        bad_loss, bad_norm = (bool(f > 0) for f in flags.tolist())
+        if grad_norm is None:
+            bad_norm = False
+        if not (bad_loss or bad_norm):
+            self._scaler_skips = 0
+            return
+        scaled = getattr(self.accelerator, "scaler", None) is not None or (self.is_deepspeed_enabled and self.args.fp16)
+        if not bad_loss and scaled:
+            self._scaler_skips += 1  # fp16: the scaler skips this step and lowers its scale
+            if self._scaler_skips <= MAX_SCALER_SKIPS:
+                return
+        self._diverged(model, loss.item(), float(norm.item()), bad_loss)
+
+    def _diverged(self, model: torch.nn.Module, loss: float, grad_norm: float, bad_loss: bool) -> None:
+        step, done = self.state.global_step + 1, self.state.global_step
+        what = f"the loss is {loss:g}" if bad_loss else f"the gradient norm is {grad_norm:g} (loss {loss:g})"
+        if not bad_loss and self._scaler_skips:
+            what += f" for {self._scaler_skips} steps in a row under fp16 loss scaling"
+        saved = self._save_last_finite(model, done)
+        where = (f"the last finite weights (after step {done}) are saved in {saved}" if saved else
+                 "no step was completed, nothing was saved" if done == 0 else "no checkpoint was saved")
+        raise DivergenceError(
+            f"training diverged at step {step} of {self.state.max_steps}: {what}; the step was not applied and "
+            f"the run stopped; {where}. Lower the learning rate (now {self.args.learning_rate:g}) or check the "
+            f"data (margins, scores)", step=step, checkpoint=saved)
+
+    def _save_last_finite(self, model: torch.nn.Module, step: int) -> str | None:
+        """Save the current (pre-divergence) weights as checkpoint-<step>, keeping every older checkpoint."""
+        run_dir = super()._get_output_dir(None)
+        final = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{step}")
+        if step == 0:
+            return None
+        if os.path.isdir(final):
+            return final
+        self._rotate = False
+        try:
+            self._save_checkpoint(model, None)
+        except NonFiniteError as e:
+            log.error("%s", e)
+            return None
+        finally:
+            self._rotate = True
+        return final
+
+    def _check_weights_finite(self, model: torch.nn.Module) -> None:
+        """DivergenceError when any process holds a NaN / inf parameter (its shard, under FSDP / ZeRO-3)."""
+        bad = non_finite_tensors(self.accelerator.unwrap_model(model).named_parameters())
+        count = torch.tensor(float(len(bad)), device=self.args.device)
+        if self.accelerator.num_processes > 1:
+            count = self.accelerator.reduce(count, reduction="sum")
+        if count.item() > 0:
+            step = self.state.global_step
+            names = ", ".join(bad[:3]) if bad else "on another process"
+            raise DivergenceError(f"training diverged by step {step}: weights hold NaN or inf values ({names}); "
+                                  f"checkpoint-{step} was not saved. Lower the learning rate (now "
+                                  f"{self.args.learning_rate:g}) or check the data (margins, scores)", step=step)
+
     def _record(self, result: Any, mode: str) -> None:
         """Keep a step's per-pair values on the device. Training sums are reduced across processes once per
         logging step (`log`); an eval batch is gathered at once (one collective), which drops the duplicates
@@ -155,6 +255,7 @@ class RewardTrainer(Trainer):
         return self._staging_root or super()._get_output_dir(trial)
 
     def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
+        self._check_weights_finite(model)  # a non-finite checkpoint is never written (nor rotated in)
         run_dir = super()._get_output_dir(trial)
         name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         staging_root = os.path.join(run_dir, STAGING_DIR)
@@ -178,8 +279,9 @@ class RewardTrainer(Trainer):
             if os.path.exists(final):
                 shutil.rmtree(final)
             os.replace(staged, final)  # the commit point: checkpoint-N appears complete or not at all
-            rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
-                               best_model_checkpoint=self.state.best_model_checkpoint)
+            if self._rotate:
+                rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
+                                   best_model_checkpoint=self.state.best_model_checkpoint)
         self.accelerator.wait_for_everyone()
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
