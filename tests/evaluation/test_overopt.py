@@ -101,6 +101,9 @@ def test_peaks_within_beyond_and_without():
     rl = oo.fit_gao(rl_d, oo.gao_curve(rl_d, 0.2, 0.2, "rl"), "rl")  # d* = exp(0) = 1, gain beta * d* = 0.2
     assert rl.status == oo.PEAK and rl.peak_d == pytest.approx(1.0) and rl.peak_gain == pytest.approx(0.2)
     assert oo.fit_gao(rl_d, oo.gao_curve(rl_d, 0.5, 0.1, "rl"), "rl").status == oo.RISING  # d* = e^4
+    flat = oo.fit_gao(d, np.zeros(len(d)), "bon")
+    assert flat.status == oo.FLAT and flat.peak_d is None
+    assert math.isnan(oo.fit_gao(d[:3], [0.0, 0.1, 0.15], "bon").r2)  # two points: an exact fit, no R²
     with pytest.raises(ValueError, match="at least 2 points"):
         oo.fit_gao([0.0, 1.0], [0.0, 0.3], "bon")
 

@@ -10,34 +10,21 @@ import torch
 from rewardkit.evaluation.evaluate import load_scorer
 from rewardkit.evaluation.response_scoring import SharedTrunks, response_pairs, score_responses
 from rewardkit.models import trunk_cache as tc
-from rewardkit.models.export import export_model
-from rewardkit.models.loading import build_reward_model, load_tokenizer
+from rewardkit.models.loading import build_reward_model
 from rewardkit.models.reward_model import ModelConfig
+from rewardkit.testing.tiny import export_tiny_reward_model
 
 PROMPTS = [[{"role": "user", "content": "What is 2+2?"}]] * 3 + [[{"role": "user", "content": "Name a colour."}]] * 2
 RESPONSES = ["4", "Four, I think.", "4", "Blue.", "Red is a colour, and so is green."]
 
 
-def top_layer_checkpoint(base, out, *, seed, dpo=False):
-    """A checkpoint as top_layers training from `base` leaves it: the last layer (and the heads) changed."""
-    torch.manual_seed(seed)
-    model = build_reward_model(ModelConfig(name=str(base), tuning="full"), keep_lm_head=True)
-    with torch.no_grad():
-        model.score.weight.normal_(std=0.5)
-        for p in model.base_backbone.layers[-1].parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    meta = {"objective": "dpo" if dpo else "bt", "max_length": 96, "base_model": str(base)}
-    if dpo:
-        meta.update(reference_model=str(base), objective_config={"beta": 0.1})
-    return export_model(model, load_tokenizer(str(base)), out, metadata=meta, reward_head=not dpo, policy=dpo)
-
-
 @pytest.fixture(scope="module")
 def checkpoints(tiny_model_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("shared-trunk")
-    return {"a": top_layer_checkpoint(tiny_model_dir, root / "a", seed=1),
-            "b": top_layer_checkpoint(tiny_model_dir, root / "b", seed=2),
-            "dpo": top_layer_checkpoint(tiny_model_dir, root / "dpo", seed=3, dpo=True)}
+    return {"a": export_tiny_reward_model(tiny_model_dir, root / "a", seed=1, top_layer_noise=0.05),
+            "b": export_tiny_reward_model(tiny_model_dir, root / "b", seed=2, top_layer_noise=0.05),
+            "dpo": export_tiny_reward_model(tiny_model_dir, root / "dpo", seed=3, top_layer_noise=0.05, policy=True,
+                                            reward_head=False)}
 
 
 def test_pseudo_pairs_pair_consecutive_responses_to_the_same_prompt(checkpoints):

@@ -22,7 +22,7 @@ Gao's forms, for the gain R(d) = score(d) - score(0) of the gold (or proxy) scor
 
 Both are linear in (alpha, beta), so `fit_gao` solves least squares through the origin exactly. A fit whose
 peak lies beyond the largest measured d is reported as `rising` (no turn-down within the range), never
-extrapolated; one that only falls is `falling`.
+extrapolated; one that only falls is `falling`; gains that are all zero are `flat`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 FORMS = ("bon", "rl")
-PEAK, RISING, FALLING = "peak", "rising", "falling"
+PEAK, RISING, FALLING, FLAT = "peak", "rising", "falling", "flat"
 
 
 # ---- best-of-N --------------------------------------------------------------------------------------------
@@ -149,11 +149,11 @@ class GaoFit:
     beta: float
     alpha_se: float
     beta_se: float
-    r2: float  # 1 - SS_res / SS_tot (around the mean gain)
+    r2: float  # 1 - SS_res / SS_tot (around the mean gain); NaN with two points (an exact fit)
     rmse: float
     points: int
     d_max: float  # the largest measured d: the fit says nothing beyond it
-    status: str  # peak | rising (no turn-down within d_max) | falling (never above its start)
+    status: str  # peak | rising (no turn-down within d_max) | falling (never above its start) | flat (no change)
     peak_d: float | None  # only for status "peak"
     peak_gain: float | None
 
@@ -205,9 +205,12 @@ def fit_gao(d: Sequence[float], gain: Sequence[float], form: str) -> GaoFit:
     else:
         alpha_se = beta_se = math.nan
     d_max = float(d.max())
-    status, peak_d, peak_gain = classify_peak(float(alpha), float(beta), form, d_max)
-    return GaoFit(form, float(alpha), float(beta), alpha_se, beta_se,
-                  1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan, math.sqrt(ss_res / len(d)), len(d), d_max,
+    if not np.any(r):
+        status, peak_d, peak_gain = FLAT, None, None
+    else:
+        status, peak_d, peak_gain = classify_peak(float(alpha), float(beta), form, d_max)
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 and dof > 0 else math.nan
+    return GaoFit(form, float(alpha), float(beta), alpha_se, beta_se, r2, math.sqrt(ss_res / len(d)), len(d), d_max,
                   status, peak_d, peak_gain)
 
 
