@@ -274,7 +274,8 @@ def run_overopt(config: OveroptConfig, policy: Any = None) -> OveroptResult:
         scorer = SampleScorer(items, responses, batch_size=config.batch_size, trunk_cache=config.trunk_cache,
                               trunk_cache_dir=config.trunk_cache_dir)
         shape = (len(items), config.n_max)
-        for name, path in model_specs(config.models).items():
+        specs = model_specs(config.models)
+        for name, path in specs.items():
             proxies[name] = scorer.checkpoint(path).reshape(shape)
         for path in config.rewards:
             stem = Path(path).stem
@@ -285,7 +286,8 @@ def run_overopt(config: OveroptConfig, policy: Any = None) -> OveroptResult:
                 proxies[name] = values.reshape(shape)
         gold = scorer.gold(config.gold, out).reshape(shape)
         timings["scoring"] = round(time.time() - t, 1)
-        timings["checkpoints"] = scorer.seconds
+        names = {path: name for name, path in specs.items()}
+        timings["checkpoints"] = {names.get(path, path): seconds for path, seconds in scorer.seconds.items()}
         timings["shared_trunks"] = len(scorer.trunks.caches) if scorer.trunks is not None else 0
         report["prompts"] = len(items)
         report["rewards"] = list(proxies)
