@@ -53,7 +53,7 @@ class TrackingConfig:
 
     def interval(self, steps: int) -> int:
         """Steps between measurements (0: off)."""
-        return max(1, steps // 8) if self.every is None else self.every
+        return max(1, math.ceil(steps / 8)) if self.every is None else self.every
 
 
 def token_kl(logits: torch.Tensor, ref_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
