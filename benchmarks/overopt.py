@@ -32,6 +32,7 @@ import argparse
 import gc
 import hashlib
 import json
+import logging
 import os
 import platform
 import re
@@ -74,7 +75,7 @@ class Preset:
     max_new_tokens: int
     methods: tuple[str, ...] = tuple(METHODS)
     compositions: tuple[str, ...] = ("hierarchical", "weighted")  # combine modes of SUITE_REWARD on the best RM
-    top_layers: int = 4
+    top_layers: int = 2
     max_length: int = 128
     epochs: float = 1.0
     learning_rate: float = 3e-4
@@ -230,9 +231,9 @@ def claims(result: Any, preset: Preset, best: str, bootstrap: int) -> list[dict[
 
 def _peak_text(curve: dict[str, Any]) -> str:
     fit = curve["fits"].get("gold") or {}
-    if fit.get("status") == "peak":
+    if fit.get("status") in ("peak", "uncertain"):
         se = f" ± {fit['peak_d_se']:.2f}" if fit.get("peak_d_se") is not None else ""
-        return f"d* = {fit['peak_d']:.2f}{se}"
+        return f"{'uncertain ' if fit['status'] == 'uncertain' else ''}d* = {fit['peak_d']:.2f}{se}"
     return {"rising": "no turn-down", "falling": "falls from N=1", "flat": "flat"}.get(fit.get("status"), "–")
 
 
@@ -357,7 +358,7 @@ def section(result: dict[str, Any], plot: str) -> str:
              "The gold fit is Gao et al.'s R(d) = d (alpha − beta d) on the gains; d*, N* and the gold at d* are "
              "given only when the fitted peak lies within the measured range (± bootstrap SE); *no turn-down* means "
              "the gold of that reward was still rising at n; *peak share* is the share of bootstrap replicates "
-             "whose fit peaks within the range.", ""]
+             "whose fit peaks within the range (under half: an *uncertain* peak).", ""]
     for group, per_reward in report["curves"].items():
         lines += [f"#### {group} ({result['group_prompts'].get(group, report['prompts'])} prompts)", "",
                   bon_table(per_reward)]
@@ -382,7 +383,7 @@ def render(results_dir: Path = RESULTS, document: Path = RESULTS_MD) -> list[str
     """Rewrite the section of every preset whose JSON exists (the plot is copied next to the docs)."""
     text = document.read_text() if document.exists() else "# Results\n"
     done = []
-    for name in [p for p in PRESETS if (results_dir / f"overopt-{name}.json").exists()]:
+    for name in [p for p in PRESETS if (results_dir / f"overopt-{p}.json").exists()]:
         result = json.loads((results_dir / f"overopt-{name}.json").read_text())
         plot = document.parent / "results" / f"overopt-{name}" / "overopt.png"
         if not plot.exists():
@@ -406,6 +407,10 @@ def main() -> int:
     parser.add_argument("--rewards", nargs="+", metavar="METHOD", help=f"reward models to train (of {list(METHODS)})")
     parser.add_argument("--render", action="store_true", help="only regenerate docs/results.md from the JSON files")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    for name in ("rewardkit.generation", "rewardkit.evaluation"):  # sampling, trunk sharing, scoring times
+        logging.getLogger(name).setLevel(logging.INFO)
     if args.render:
         print("rendered:", ", ".join(render()) or "nothing")
         return 0

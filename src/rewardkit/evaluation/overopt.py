@@ -22,7 +22,8 @@ Gao's forms, for the gain R(d) = score(d) - score(0) of the gold (or proxy) scor
 
 Both are linear in (alpha, beta), so `fit_gao` solves least squares through the origin exactly. A fit whose
 peak lies beyond the largest measured d is reported as `rising` (no turn-down within the range), never
-extrapolated; one that only falls is `falling`; gains that are all zero are `flat`.
+extrapolated; one that only falls is `falling`; gains that are all zero are `flat`. A best-of-N peak that fewer
+than half of the bootstrap replicates (over prompts) reproduce within the range is `uncertain`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from typing import Any, Sequence
 import numpy as np
 
 FORMS = ("bon", "rl")
-PEAK, RISING, FALLING, FLAT = "peak", "rising", "falling", "flat"
+PEAK, UNCERTAIN, RISING, FALLING, FLAT = "peak", "uncertain", "rising", "falling", "flat"
+MIN_PEAK_SHARE = 0.5  # a best-of-N peak counts when at least this share of bootstrap replicates peak in range
 
 
 # ---- best-of-N --------------------------------------------------------------------------------------------
@@ -240,9 +242,11 @@ def bon_curve(proxy: np.ndarray, gold: np.ndarray, ns: Sequence[int], indices: n
     curve["fits"] = {}
     if len(ns) >= 3:
         gold_fit = fit_gao(d, curve["gold_gain"], "bon")
-        curve["fits"]["gold"] = {**gold_fit.as_dict(), **peak_spread(gold_gain, d, indices, "bon")}
+        fit = curve["fits"]["gold"] = {**gold_fit.as_dict(), **peak_spread(gold_gain, d, indices, "bon")}
         if gold_fit.status == PEAK:
-            curve["fits"]["gold"]["peak_n"] = n_for_kl(gold_fit.peak_d ** 2)
+            fit["peak_n"] = n_for_kl(gold_fit.peak_d ** 2)
+            if fit["peak_share"] < MIN_PEAK_SHARE:
+                fit["status"] = UNCERTAIN
         curve["fits"]["proxy"] = fit_gao(d, curve["proxy_gain"], "bon").as_dict()
     return curve
 

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from rewardkit.evaluation.overopt import PEAK, gao_curve
+from rewardkit.evaluation.overopt import PEAK, UNCERTAIN, gao_curve
 
 
 def plot_overopt(curves: dict[str, dict[str, dict[str, Any]]], path: str | Path, *,
@@ -81,8 +81,9 @@ def _fitted(ax: Any, fit: dict[str, Any] | None, d: np.ndarray, start: float, co
     grid = np.linspace(0.0, float(d.max()), 100)
     ax.plot(grid, start + gao_curve(grid, fit["alpha"], fit["beta"], fit["form"]), color=color, linestyle="--",
             linewidth=0.8)
-    if fit["status"] == PEAK:
-        ax.plot([fit["peak_d"]], [start + fit["peak_gain"]], color=color, marker="*", markersize=9)
+    if fit["status"] in (PEAK, UNCERTAIN):  # an uncertain peak: hollow
+        ax.plot([fit["peak_d"]], [start + fit["peak_gain"]], color=color, marker="*", markersize=9,
+                markerfacecolor=color if fit["status"] == PEAK else "none")
 
 
 def _n_axis(ax: Any, d: list[float], ns: list[int]) -> None:
@@ -104,9 +105,9 @@ def peak_cells(fit: dict[str, Any] | None, start: float) -> list[str]:
     """status, d*, N* (best-of-N), gold at the peak, and the share of bootstrap replicates that peak."""
     if not fit:
         return ["–"] * 5
-    status = {"peak": "peak", "rising": "no turn-down within range", "falling": "falls from the start",
-              "flat": "flat (no change)"}[fit["status"]]
-    if fit["status"] != PEAK:
+    status = {"peak": "peak", "uncertain": "uncertain peak", "rising": "no turn-down within range",
+              "falling": "falls from the start", "flat": "flat (no change)"}[fit["status"]]
+    if fit["status"] not in (PEAK, UNCERTAIN):
         return [status, "–", "–", "–", fmt(fit.get("peak_share"), digits=2)]
     gold = start + fit["peak_gain"]
     return [status, fmt(fit["peak_d"], fit.get("peak_d_se"), 2), fmt(fit.get("peak_n"), digits=1),
@@ -150,7 +151,8 @@ def markdown_report(report: dict[str, Any], plot: str | None = None) -> str:
         lines += [f"![over-optimisation curves]({plot})", ""]
     lines += ["gold N=max ± SE of its gain over N = 1; fits: gain R(d) = d (alpha - beta d), d = sqrt(log N - "
               "(N-1)/N); d*, gold at d*: the fitted peak when it lies within the measured range, ± bootstrap SE "
-              "over prompts; peak share: bootstrap replicates whose fit peaks within the range.", ""]
+              "over prompts; peak share: bootstrap replicates whose fit peaks within the range (under half: an uncertain "
+              "peak).", ""]
     for group, per_reward in report["curves"].items():
         prompts = next(iter(per_reward.values()))["prompts"] if per_reward else 0
         lines += [f"**{group}** ({prompts} prompts)", "", bon_table(per_reward)]
