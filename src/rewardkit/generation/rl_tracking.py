@@ -9,7 +9,9 @@ model with its LoRA adapter switched off) as the mean over the samples of
     sum_t KL( pi(. | x, y_<t) || pi_0(. | x, y_<t) )      (full-vocabulary KL at each sampled position)
 
 an unbiased estimate of the sequence-level KL with less variance than the sampled log-ratio. Measurements run
-under a forked, separately seeded RNG and in eval mode, so the training run itself is unchanged. Each
+under a forked RNG and in eval mode, so the training run itself is unchanged, and every measurement starts from the
+same seed (common random numbers: while the policy moves little, its samples, and so the measured change, move
+little too). Each
 measurement is appended to `<output_dir>/tracking.json` as it is made (a killed run keeps its series).
 """
 
@@ -150,7 +152,7 @@ class KLScoreTracker(TrainerCallback):
         self.tokenizer.padding_side = "left"
         try:
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.config.seed * 1_000_003 + step)
+                torch.manual_seed(self.config.seed)  # the same seed every time: common random numbers
                 responses, kl = sample_kl(model, self.tokenizer, self.texts, self.config.samples,
                                           max_new_tokens=self.max_new_tokens, temperature=self.temperature,
                                           batch_size=self.config.batch_size)
