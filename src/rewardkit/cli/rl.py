@@ -5,6 +5,8 @@ scorer on suite prompts, else the holistic RM; --eval-reward) and ends with one 
   rl before=<float> after=<float> reward=<name>
 
 The reward is sequence level: token-level aspect rewards are summed (the paper's PPO places them on tokens).
+Every --track-every steps (default: about 8 times per run; 0: off) it records the KL to the initial policy and
+the held-out score of sampled responses in rl.json ("tracking"), for `rewardkit overopt --rl-runs DIR`.
 
   rewardkit rl --config configs/alarm/rl-cpu-demo.yaml                      # CPU demo, < 15 minutes
   rewardkit rl --config configs/alarm/rl-cpu-demo.yaml --combine holistic --output-dir runs/rl-holistic

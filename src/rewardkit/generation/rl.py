@@ -6,7 +6,9 @@
 
 The reward is sequence level: GRPO and RLOO take one scalar per completion, so token-level aspect rewards are
 summed (the paper's PPO places them on their tokens). Missing normalisation stats are measured first on
-samples of the initial policy for the training prompts.
+samples of the initial policy for the training prompts. At regular steps, the KL to the initial policy and the
+held-out score of sampled responses are recorded (rl.json "tracking"; generation/rl_tracking.py), the series
+`rewardkit overopt --rl-runs` plots.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Sequence
 
 from rewardkit.files import write_json_atomic
 from rewardkit.generation.prompts import PromptConfig, PromptItem, load_prompts
+from rewardkit.generation.rl_tracking import KLScoreTracker, TrackingConfig
 from rewardkit.generation.sampling import Policy, SamplingConfig, generate, load_policy, model_fingerprint
 from rewardkit.rewards.combinators import COMBINE_MODES, RewardFunction
 
@@ -74,7 +77,9 @@ class RLConfig:
                   "eval_prompts.seed": "eval-seed", "eval_prompts.source": "eval-prompts",
                   "eval_prompts.n_per_family": "eval-n-per-family", "eval_prompts.families": "eval-families",
                   "eval_prompts.limit": "eval-limit", "eval_prompts.max_prompt_chars": "eval-max-prompt-chars",
-                  "training.seed": "seed"}
+                  "training.seed": "seed", "tracking.every": "track-every", "tracking.samples": "track-samples",
+                  "tracking.max_new_tokens": "track-max-new-tokens", "tracking.batch_size": "track-batch-size",
+                  "tracking.seed": "track-seed"}
 
     reward: str = ""  # reward YAML
     combine: str | None = None  # override the reward's combine mode
@@ -88,6 +93,8 @@ class RLConfig:
     prompts: PromptConfig = field(default_factory=PromptConfig)
     eval_prompts: HeldOutPrompts = field(default_factory=HeldOutPrompts)
     training: RLTrainingConfig = field(default_factory=RLTrainingConfig)
+    # KL to the initial policy and the held-out score at regular steps (rl.json "tracking"; generation/rl_tracking.py)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
         if not self.reward:
@@ -142,7 +149,7 @@ def train_dataset(items: Sequence[PromptItem]) -> Any:
 
 
 def build_trainer(policy: Policy, reward_fn: Any, items: Sequence[PromptItem], cfg: RLTrainingConfig,
-                  output_dir: str) -> Any:
+                  output_dir: str, callbacks: list[Any] | None = None) -> Any:
     """A TRL GRPO or RLOO trainer on CPU-friendly settings, LoRA on every linear layer of the policy."""
     from peft import LoraConfig
 
@@ -159,11 +166,13 @@ def build_trainer(policy: Policy, reward_fn: Any, items: Sequence[PromptItem], c
         from trl import GRPOConfig, GRPOTrainer
 
         return GRPOTrainer(model=policy.model, reward_funcs=[reward_fn], args=GRPOConfig(**common),
-                           train_dataset=train_dataset(items), processing_class=policy.tokenizer, peft_config=lora)
+                           train_dataset=train_dataset(items), processing_class=policy.tokenizer, peft_config=lora,
+                           callbacks=callbacks)
     from trl import RLOOConfig, RLOOTrainer
 
     return RLOOTrainer(model=policy.model, reward_funcs=[reward_fn], args=RLOOConfig(**common),
-                       train_dataset=train_dataset(items), processing_class=policy.tokenizer, peft_config=lora)
+                       train_dataset=train_dataset(items), processing_class=policy.tokenizer, peft_config=lora,
+                       callbacks=callbacks)
 
 
 def _has_accelerator() -> bool:
@@ -198,7 +207,13 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
     log.info("before training: %s = %.4f on %d held-out prompts", score_name,
              sum(before_scores) / len(before_scores), len(eval_items))
     out = Path(config.output_dir)
-    trainer = build_trainer(policy, TRLRewardFunction(reward), train_items, cfg, str(out / "trainer"))
+    tracker = None
+    if config.tracking.interval(cfg.steps):
+        tracker = KLScoreTracker(config.tracking, eval_items, scorer, score_name, policy.tokenizer, steps=cfg.steps,
+                                 temperature=cfg.temperature, max_new_tokens=cfg.max_completion_length,
+                                 output_dir=out)
+    trainer = build_trainer(policy, TRLRewardFunction(reward), train_items, cfg, str(out / "trainer"),
+                            callbacks=[tracker] if tracker else None)
     trainer.train()
     adapter_dir = out / "adapter"
     trainer.model.save_pretrained(str(adapter_dir))
@@ -219,6 +234,7 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
                "train_reward_first": history[0]["reward"] if history else math.nan,
                "train_reward_last": history[-1]["reward"] if history else math.nan,
                "log_history": trainer.state.log_history, "adapter": str(adapter_dir),
+               "tracking": tracker.summary() if tracker else None,
                "config": json.loads(json.dumps(asdict(config), default=str))}
     write_json_atomic(out / "rl.json", results, default=str)
     return results

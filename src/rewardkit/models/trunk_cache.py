@@ -99,13 +99,47 @@ def trunk_fingerprint(model: RewardModel, depth: int) -> str:
     skip = _top_tensor_ids(parts, depth)
     h = hashlib.sha256(json.dumps([type(parts.decoder).__name__, depth]).encode())
     named = list(parts.decoder.named_parameters()) + list(parts.decoder.named_buffers())
+    _hash_tensors(h, [(name, tensor) for name, tensor in named if id(tensor) not in skip])
+    return h.hexdigest()[:24]
+
+
+def _hash_tensors(h: Any, named: Iterable[tuple[str, torch.Tensor]]) -> None:
+    """Feed names, dtypes, shapes and bytes of the tensors (sorted by name) into the hash `h`."""
     for name, tensor in sorted(named, key=lambda item: item[0]):
-        if id(tensor) in skip:
-            continue
         data = tensor.detach().cpu().contiguous()
         h.update(f"{name}:{data.dtype}:{tuple(data.shape)}".encode())
         h.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:24]
+
+
+def layer_fingerprints(model: RewardModel) -> list[str]:
+    """sha256 per part of the decoder, bottom up: [every tensor outside the layer stack and the final norm
+    (embeddings, rotary buffers), layer 0, layer 1, ...] (names, dtypes, shapes and bytes). Two models with
+    equal first k + 1 entries compute the same input to layer k (see `shared_trunk_depth`)."""
+    parts = trunk_parts(model)
+    inside = {id(t) for m in (*parts.layers, parts.norm) for t in (*m.parameters(), *m.buffers())}
+    outside = [(n, t) for n, t in (*parts.decoder.named_parameters(), *parts.decoder.named_buffers())
+               if id(t) not in inside]
+    groups = [outside] + [[*layer.named_parameters(), *layer.named_buffers()] for layer in parts.layers]
+    out = []
+    for group in groups:
+        h = hashlib.sha256()
+        _hash_tensors(h, group)
+        out.append(h.hexdigest()[:24])
+    return out
+
+
+def shared_trunk_depth(model: list[str], base: list[str]) -> int:
+    """How many bottom layers two models share, from their `layer_fingerprints`: 0 when their embeddings
+    differ, else the number of leading layers with equal weights (a top_layers checkpoint of `base` shares
+    all but its trained layers)."""
+    if not model or not base or model[0] != base[0]:
+        return 0
+    depth = 0
+    for a, b in zip(model[1:], base[1:]):
+        if a != b:
+            break
+        depth += 1
+    return depth
 
 
 # ---- forward passes -----------------------------------------------------------------------------------

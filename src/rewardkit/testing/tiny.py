@@ -54,10 +54,11 @@ def save_tiny_model(path: str | Path, *, seed: int = 0, chat_template: bool = Tr
 
 
 def export_tiny_reward_model(base: str | Path, out: str | Path, *, policy: bool = False, max_length: int = 96,
-                             seed: int = 3) -> Path:
+                             seed: int = 3, reward_head: bool = True, top_layer_noise: float = 0.0) -> Path:
     """Export a reward model on the tiny `base` (from `save_tiny_model`) with a fixed random score head, so that
     separate loads agree. `policy=True` keeps the LM head, nudged off its reference: a HaF model with a non-zero
-    implicit reward."""
+    implicit reward (`reward_head=False` with it: a DPO model). `top_layer_noise` perturbs the last decoder
+    layer instead, as top_layers training leaves a checkpoint (embeddings and bottom layers stay the base's)."""
     from rewardkit.models.export import export_model
     from rewardkit.models.loading import build_reward_model, load_tokenizer
     from rewardkit.models.reward_model import ModelConfig
@@ -66,12 +67,17 @@ def export_tiny_reward_model(base: str | Path, out: str | Path, *, policy: bool 
     model = build_reward_model(ModelConfig(name=str(base), tuning="full"), keep_lm_head=True)
     with torch.no_grad():
         model.score.weight.normal_(std=0.5)
-        if policy:
+        if top_layer_noise:  # the LM head (maybe tied to the embeddings) stays: the trunk is the base's
+            for p in model.base_backbone.layers[-1].parameters():
+                p.add_(top_layer_noise * torch.randn_like(p))
+        elif policy:
             model.lm_head.weight.add_(0.05 * torch.randn_like(model.lm_head.weight))
-    meta: dict[str, Any] = {"objective": "haf" if policy else "bt", "max_length": max_length, "base_model": str(base)}
+    objective = ("haf" if reward_head else "dpo") if policy else "bt"
+    meta: dict[str, Any] = {"objective": objective, "max_length": max_length, "base_model": str(base)}
     if policy:
         meta.update(reference_model=str(base), objective_config={"beta": 0.1})
-    return export_model(model, load_tokenizer(str(base)), Path(out), metadata=meta, policy=policy)
+    return export_model(model, load_tokenizer(str(base)), Path(out), metadata=meta, policy=policy,
+                        reward_head=reward_head)
 
 
 RejectedText = Callable[[int, int, int, random.Random], str]
