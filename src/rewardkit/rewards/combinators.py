@@ -16,6 +16,8 @@ paper's `avg_clip`, default 0). The paper's aspect models put a placement on eve
 event metrics (repetition, spelling) put one only on each bad event, so with offset 0 every penalty would
 become a positive reward: use offset 0.5 with them (sign-preserving; a warning says so).
 Paper defaults: long-form QA t = 0.6, w_h = 5; MT t = 0.5, w_h = 3 (h z-normalised).
+Degenerate responses (rewards/degenerate.py) get h = `degenerate_penalty` (the paper: -10) in place of the
+normalised holistic reward when one is set, so the hierarchy never adds aspect bonuses to them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from rewardkit.rewards.base import (Messages, Placements, RewardComponent, ZNorm, component_placements,
                                     is_segment_level, is_token_level, save_stats)
+from rewardkit.rewards.degenerate import DegenerateConfig, degenerate_mask
 
 log = logging.getLogger("rewardkit.rewards")
 
@@ -104,12 +107,16 @@ class CombineSettings:
     holistic_weight: float = 5.0
     sigmoid_shaping: bool = False
     sigmoid_offset: float = 0.0  # shaped = sigmoid(x) - offset (the paper's avg_clip)
+    degenerate_penalty: float | None = None  # h of degenerate responses (the paper: -10); None: off
+    degenerate: DegenerateConfig = DegenerateConfig()  # what counts as degenerate
 
     def __post_init__(self) -> None:
         if self.mode not in COMBINE_MODES:
             raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}, got {self.mode!r}")
         if not (math.isfinite(self.threshold) and math.isfinite(self.holistic_weight)):
             raise ValueError("threshold and holistic_weight must be finite")
+        if self.degenerate_penalty is not None and not math.isfinite(self.degenerate_penalty):
+            raise ValueError(f"degenerate_penalty must be finite, got {self.degenerate_penalty}")
         if not 0.0 <= self.sigmoid_offset <= 1.0:
             raise ValueError(f"sigmoid_offset must be in [0, 1], got {self.sigmoid_offset}")
 
@@ -133,6 +140,7 @@ class RewardBreakdown:
     aspect_terms: dict[str, np.ndarray]  # aspect name -> weight * shape(normalised), summed per response
     aspect_placements: list[Placements]  # processed placements of all aspects, per response
     settings: CombineSettings
+    degenerate: np.ndarray | None = None  # True for degenerate responses (when a degenerate_penalty is set)
 
     @property
     def aspect_total(self) -> np.ndarray:
@@ -261,6 +269,11 @@ class RewardFunction:
             holistic = raw[self.holistic.name]
             if self.holistic_normalize:
                 holistic = np.asarray(self._norm(self.holistic.name).apply(holistic.tolist()))
+        degenerate = None
+        if self.settings.degenerate_penalty is not None:
+            degenerate = degenerate_mask(responses, self.settings.degenerate)
+            if holistic is not None:
+                holistic = np.where(degenerate, self.settings.degenerate_penalty, holistic)
         placements: list[Placements] = [[] for _ in range(n)]
         terms: dict[str, np.ndarray] = {}
         for aspect in self.aspects:
@@ -280,7 +293,7 @@ class RewardFunction:
             terms[name] = np.asarray([sum((v for _, v in row), 0.0) for row in rows])
             for i, row in enumerate(rows):
                 placements[i].extend(row)
-        return RewardBreakdown(raw, holistic, terms, placements, self.settings)
+        return RewardBreakdown(raw, holistic, terms, placements, self.settings, degenerate)
 
     def __call__(self, prompts: Sequence[Any], responses: Sequence[str] | None = None,
                  metas: Sequence[dict[str, Any]] | None = None, *, completions: Sequence[Any] | None = None,
