@@ -60,6 +60,22 @@ def test_select_aspects_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys
     assert (out / "aspects.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_select_aspects_on_shaped_terms(tiny_model_dir, reward_yaml, tmp_path, capsys):
+    """--shaped: the length aspect (weight -0.5) prefers the shorter response once shaped, as in the reward."""
+    out = tmp_path / "sel"
+    args = ["select-aspects", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--n-per-family", "1",
+            "--max-new-tokens", "10", "--cache-dir", str(tmp_path / "cache"), "--stats-file",
+            str(tmp_path / "stats.json"), "--output-dir", str(out)]
+    assert main(args + ["--shaped"]) == 0
+    shaped = {a["name"]: a for a in json.loads((out / "aspects.json").read_text())["aspects"]}
+    assert main(args) == 0
+    raw = {a["name"]: a for a in json.loads((out / "aspects.json").read_text())["aspects"]}
+    assert "length" in json.loads((tmp_path / "stats.json").read_text())  # calibrated on greedy + sampled
+    # a negative weight flips the preference: greedy wins by length exactly where it loses by the shaped term
+    assert shaped["length"]["greedy_win_rate"] == pytest.approx(1 - raw["length"]["greedy_win_rate"])
+    assert shaped["gold (reference)"] == raw["gold (reference)"]
+
+
 def test_bon_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
     stats = tmp_path / "stats.json"
     code = main(["bon", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--n", "3",
