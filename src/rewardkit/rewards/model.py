@@ -47,8 +47,8 @@ class ModelReward:
         check_batch(prompts, responses, metas, self.name)
         if not responses:
             return []
-        key = json.dumps([list(prompts), list(responses)], ensure_ascii=False)
-        if self._last is not None and self._last[0] == key:
+        batch = json.dumps([list(prompts), list(responses)], ensure_ascii=False)
+        if self._last is not None and self._last[0] == batch:
             return list(self._last[1])
         scorer = self.load()
         out = scorer.score(list(prompts), list(responses), batch_size=self.batch_size)
@@ -57,5 +57,5 @@ class ModelReward:
         bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
         if bad:
             raise ValueError(f"reward {self.name} ({self.path}): non-finite score for item(s) {bad[:5]}")
-        self._last = (key, values)
+        self._last = (batch, values)
         return list(values)
