@@ -38,8 +38,8 @@ def test_hierarchical_vs_holistic_selection_by_hand():
 def test_compare_selections():
     judge = np.array([[1.0, 2.0], [5.0, 5.0], [0.0, 3.0], [1.0, 0.0]])
     result = compare_selections(judge, np.array([1, 0, 0, 0]), np.array([0, 1, 1, 0]))
-    assert (result.wins, result.ties, result.losses) == (1, 2, 1)
-    assert result.win_rate == 0.5 and result.n == 4
+    assert (result["wins"], result["ties"], result["losses"]) == (1, 2, 1)
+    assert result["win_rate"] == 0.5 and result["decided_win_rate"] == 0.5 and result["n"] == 4
 
 
 def test_run_bon_end_to_end_and_cache(tiny_model_dir, tmp_path, monkeypatch):
@@ -110,3 +110,25 @@ def test_each_component_scores_the_samples_once(tiny_model_dir, tmp_path):
     run_bon(config, reward=reward, policy=load_policy(str(tiny_model_dir)))
     assert Counting.calls == 1  # calibration and selection reuse the same raw scores
     assert "holistic" in json.loads((tmp_path / "stats.json").read_text())
+
+
+def test_several_seeds_pool_prompt_seed_pairs(tiny_model_dir, tmp_path):
+    reward = RewardFunction("toy", CombineSettings("hierarchical", threshold=-1e9, holistic_weight=1.0,
+                                                   degenerate_penalty=-10.0),
+                            holistic=build_metric("length", "chars", {"unit": "chars"}),
+                            aspects=[Aspect(build_metric("sentence_repetition"), weight=50.0)])
+    config = BonConfig(reward="unused.yaml", n=3, output_dir=str(tmp_path), seeds=[0, 1], bootstrap=50,
+                       methods=["hierarchical", "holistic", "first"],
+                       prompts=PromptConfig(n_per_family=2, families=["factual"]),
+                       sampling=SamplingConfig(max_new_tokens=10, cache_dir="off"))
+    results = run_bon(config, reward=reward, policy=load_policy(str(tiny_model_dir)))
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert results["seeds"] == [0, 1] and [r["seed"] for r in records] == [0, 0, 1, 1]
+    assert records[0]["responses"] != records[2]["responses"]  # each seed draws its own samples
+    gold = results["comparisons"]["hierarchical vs holistic"]["gold"]
+    assert gold["n"] == 4 and gold["prompts"] == 2 and gold["repeats"] == 2
+    differ = sum(r["selected"]["hierarchical"] != r["selected"]["holistic"] for r in records)
+    assert results["changed_picks"]["hierarchical"] == differ / 4
+    assert results["comparisons"]["hierarchical vs holistic"]["same_selection"] == 4 - differ
+    assert set(results["degenerate"]) == {"samples", "hierarchical", "holistic", "first"}
+    assert "W / (W + L), ties excluded" in (tmp_path / "bon.md").read_text()

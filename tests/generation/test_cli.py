@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from rewardkit.cli.main import build_parser, main
+from rewardkit.generation.rl_control import adaptive_kl_update
 
 
 def export_tiny_rm(base, out):
@@ -59,6 +60,22 @@ def test_select_aspects_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys
     assert (out / "aspects.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_select_aspects_on_shaped_terms(tiny_model_dir, reward_yaml, tmp_path, capsys):
+    """--shaped: the length aspect (weight -0.5) prefers the shorter response once shaped, as in the reward."""
+    out = tmp_path / "sel"
+    args = ["select-aspects", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--n-per-family", "1",
+            "--max-new-tokens", "10", "--cache-dir", str(tmp_path / "cache"), "--stats-file",
+            str(tmp_path / "stats.json"), "--output-dir", str(out)]
+    assert main(args + ["--shaped"]) == 0
+    shaped = {a["name"]: a for a in json.loads((out / "aspects.json").read_text())["aspects"]}
+    assert main(args) == 0
+    raw = {a["name"]: a for a in json.loads((out / "aspects.json").read_text())["aspects"]}
+    assert "length" in json.loads((tmp_path / "stats.json").read_text())  # calibrated on greedy + sampled
+    # a negative weight flips the preference: greedy wins by length exactly where it loses by the shaped term
+    assert shaped["length"]["greedy_win_rate"] == pytest.approx(1 - raw["length"]["greedy_win_rate"])
+    assert shaped["gold (reference)"] == raw["gold (reference)"]
+
+
 def test_bon_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
     stats = tmp_path / "stats.json"
     code = main(["bon", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--n", "3",
@@ -73,7 +90,7 @@ def test_bon_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
 
 def test_rl_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
     code = main(["rl", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--families", "arithmetic",
-                 "--n-per-family", "2", "--eval-families", "arithmetic", "--eval-n-per-family", "2", "--steps", "1",
+                 "--n-per-family", "2", "--eval-families", "arithmetic", "--eval-n-per-family", "2", "--steps", "2",
                  "--num-generations", "2", "--max-completion-length", "6", "--eval-max-new-tokens", "6",
                  "--stats-file", str(tmp_path / "stats.json"), "--output-dir", str(tmp_path)])
     assert code == 0
@@ -85,3 +102,29 @@ def test_rl_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
     assert results["algorithm"] == "grpo"
     assert len(results["before_scores"]) == len(results["after_scores"]) == results["eval_prompts"] == 2
     assert abs(results["after"] - sum(results["after_scores"]) / 2) < 1e-12
+    # the papers' settings by default: fixed KL 0.1 to the initial policy, unscaled rewards (a reward model)
+    assert results["settings"] == {"kl_coef": 0.1, "kl": "fixed", "kl_target": None, "scale_rewards": "none",
+                                   "reward_clip": None}
+    series = results["series"]
+    assert series["step"] == [1, 2] and len(series["reward"]) == len(series["kl"]) == 2
+    assert all(isinstance(v, float) and v >= 0 for v in series["kl"]) and series["kl_coef"] == [0.1, 0.1]
+    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert saved["training"]["kl_coef"] == 0.1 and saved["reward"] == str(reward_yaml)
+
+
+def test_rl_rloo_with_adaptive_kl_and_clipping(tiny_model_dir, reward_yaml, tmp_path, capsys):
+    code = main(["rl", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--families", "arithmetic",
+                 "--n-per-family", "2", "--eval-families", "factual", "--eval-n-per-family", "1", "--steps", "2",
+                 "--algorithm", "rloo", "--num-generations", "2", "--max-completion-length", "6",
+                 "--eval-max-new-tokens", "4", "--kl-target", "1e-6", "--kl-horizon", "1", "--reward-clip", "0.25",
+                 "--scale-rewards", "batch", "--track-every", "0", "--stats-file", str(tmp_path / "stats.json"),
+                 "--output-dir", str(tmp_path)])
+    assert code == 0
+    results = json.loads((tmp_path / "rl.json").read_text())
+    assert results["algorithm"] == "rloo" and results["settings"]["scale_rewards"] == "batch"
+    series = results["series"]
+    assert all(abs(r) <= 0.25 for r in series["reward"]) and len(series["clipped_share"]) == 2
+    # step 2 used the coefficient the controller derived from step 1's sequence KL (0 there: the policy was the
+    # initial one, so it is below the target and the coefficient falls by 0.2 per completion of the horizon)
+    assert series["kl_coef"][0] == 0.1 and series["kl_sequence"][0] == pytest.approx(0.0, abs=1e-6)
+    assert series["kl_coef"][1] == pytest.approx(adaptive_kl_update(0.1, series["kl_sequence"][0], 1e-6, 4, 1))

@@ -4,8 +4,11 @@ scorer on suite prompts, else the holistic RM; --eval-reward) and ends with one 
 
   rl before=<float> after=<float> reward=<name>
 
-The reward is sequence level: token-level aspect rewards are summed (the paper's PPO places them on tokens).
-Every --track-every steps (default: about 8 times per run; 0: off) it records the KL to the initial policy and
+The reward is sequence level: token-level aspect rewards are summed (the paper's PPO places them on tokens;
+TRL 1.16 has no PPO). The papers' settings: --kl-coef (KL to the initial policy, default 0.1; --kl-target makes
+it adaptive), --scale-rewards none|group|batch (auto: none for reward-model rewards) and --reward-clip C
+(rewards clipped to [-C, C]; PCRM: 5). rl.json holds the per-step series (reward, KL, ...) and config.yaml the
+run's config. Every --track-every steps (default: about 8 times per run; 0: off) it records the KL to the initial policy and
 the held-out score of sampled responses in rl.json ("tracking"), for `rewardkit overopt --rl-runs DIR`.
 
   rewardkit rl --config configs/alarm/rl-cpu-demo.yaml                      # CPU demo, < 15 minutes

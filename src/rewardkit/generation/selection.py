@@ -3,7 +3,10 @@
 For each prompt the policy gives a greedy and a sampled response; the holistic reward and every candidate
 aspect (the aspects of a reward YAML, plus the suite's gold scorer as a reference row when the prompts have
 gold meta) state their preference; `rewards.consistency` turns that into inconsistency rates, coverage and
-greedy win rates. Writes aspects.md, aspects.json and aspects.png.
+greedy win rates. With `shaped`, each aspect states its preference by its term in the reward (normalised, sigmoid-
+shaped, weighted, summed over its placements: what the hierarchy adds), not by its raw score; missing
+normalisation stats are then measured on the greedy and sampled responses. Writes aspects.md, aspects.json and
+aspects.png.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class SelectAspectsConfig:
     stats_file: str | None = option(None, "Override where normalisation stats live; none: beside the reward YAML.")
     policy: str = option("smollm2-135m", "Policy that gives the greedy and sampled responses.")
     include_gold: bool = option(True, "Add the suite's gold scorer as a reference row when prompts have gold meta.")
+    shaped: bool = option(False, "Compare the aspects' shaped reward terms (as the reward uses them), not raw scores.")
     tie_tolerance: float = option(0.0, "Score differences up to this count as ties.")
     output_dir: str = option("runs/select-aspects", "Directory for aspects.md, aspects.json and aspects.png.")
     prompts: SelectionPrompts = field(default_factory=SelectionPrompts)
@@ -76,15 +80,14 @@ def run_select_aspects(config: SelectAspectsConfig, reward: RewardFunction | Non
     metas = [it.meta for it in items]
     greedy = [r[0] for r in generate(policy, prompts, 1, config.sampling, greedy=True, desc="greedy")]
     sampled = [r[0] for r in generate(policy, prompts, 1, config.sampling, desc="sampled")]
-    candidates: dict[str, Any] = {a.component.name: a.component for a in reward.aspects}
-    if config.include_gold and has_gold(metas) and "gold" not in candidates:
-        candidates["gold (reference)"] = GoldReward()
+    scores = aspect_scores(reward, prompts, greedy, sampled, metas, config.shaped)
+    if config.include_gold and has_gold(metas) and "gold" not in scores:
+        gold = GoldReward()
+        scores["gold (reference)"] = (gold.score(prompts, greedy, metas), gold.score(prompts, sampled, metas))
     h_prefs = preferences(reward.holistic.score(prompts, greedy, metas), reward.holistic.score(prompts, sampled, metas),
                           config.tie_tolerance)
-    results = [aspect_consistency(name, h_prefs,
-                                  preferences(c.score(prompts, greedy, metas), c.score(prompts, sampled, metas),
-                                              config.tie_tolerance))
-               for name, c in candidates.items()]
+    results = [aspect_consistency(name, h_prefs, preferences(g, s, config.tie_tolerance))
+               for name, (g, s) in scores.items()]
     ranked = rank_aspects(results)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -96,3 +99,18 @@ def run_select_aspects(config: SelectAspectsConfig, reward: RewardFunction | Non
     write_jsonl_atomic(out / "responses.jsonl", ({"prompt": it.prompt, "meta": it.meta, "greedy": g, "sampled": s}
                                                  for it, g, s in zip(items, greedy, sampled)))
     return {"ranked": ranked, "table": table, "output_dir": str(out)}
+
+
+def aspect_scores(reward: RewardFunction, prompts: list[Any], greedy: list[str], sampled: list[str],
+                  metas: list[dict[str, Any]], shaped: bool) -> dict[str, tuple[Any, Any]]:
+    """{aspect: (scores of the greedy responses, of the sampled ones)}: raw scores, or the shaped reward terms."""
+    if not shaped:
+        return {a.component.name: (a.component.score(prompts, greedy, metas),
+                                   a.component.score(prompts, sampled, metas)) for a in reward.aspects}
+    both, both_prompts, both_metas = greedy + sampled, prompts + prompts, metas + metas
+    raw = reward.raw_scores(both_prompts, both, both_metas)
+    if reward.missing_stats():
+        reward.calibrate(both_prompts, both, both_metas, raw=raw)
+    terms = reward.breakdown(both_prompts, both, both_metas, raw_scores=raw).aspect_terms
+    n = len(greedy)
+    return {name: (values[:n].tolist(), values[n:].tolist()) for name, values in terms.items()}

@@ -16,6 +16,8 @@ paper's `avg_clip`, default 0). The paper's aspect models put a placement on eve
 event metrics (repetition, spelling) put one only on each bad event, so with offset 0 every penalty would
 become a positive reward: use offset 0.5 with them (sign-preserving; a warning says so).
 Paper defaults: long-form QA t = 0.6, w_h = 5; MT t = 0.5, w_h = 3 (h z-normalised).
+Degenerate responses (rewards/degenerate.py) get h = `degenerate_penalty` (the paper: -10) in place of the
+normalised holistic reward when one is set, so the hierarchy never adds aspect bonuses to them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from rewardkit.rewards.base import (Messages, Placements, RewardComponent, ZNorm, component_placements,
-                                    is_token_level, save_stats)
+                                    is_segment_level, is_token_level, save_stats)
+from rewardkit.rewards.degenerate import DegenerateConfig, degenerate_mask
 
 log = logging.getLogger("rewardkit.rewards")
 
@@ -104,12 +107,16 @@ class CombineSettings:
     holistic_weight: float = 5.0
     sigmoid_shaping: bool = False
     sigmoid_offset: float = 0.0  # shaped = sigmoid(x) - offset (the paper's avg_clip)
+    degenerate_penalty: float | None = None  # h of degenerate responses (the paper: -10); None: off
+    degenerate: DegenerateConfig = DegenerateConfig()  # what counts as degenerate
 
     def __post_init__(self) -> None:
         if self.mode not in COMBINE_MODES:
             raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}, got {self.mode!r}")
         if not (math.isfinite(self.threshold) and math.isfinite(self.holistic_weight)):
             raise ValueError("threshold and holistic_weight must be finite")
+        if self.degenerate_penalty is not None and not math.isfinite(self.degenerate_penalty):
+            raise ValueError(f"degenerate_penalty must be finite, got {self.degenerate_penalty}")
         if not 0.0 <= self.sigmoid_offset <= 1.0:
             raise ValueError(f"sigmoid_offset must be in [0, 1], got {self.sigmoid_offset}")
 
@@ -133,6 +140,7 @@ class RewardBreakdown:
     aspect_terms: dict[str, np.ndarray]  # aspect name -> weight * shape(normalised), summed per response
     aspect_placements: list[Placements]  # processed placements of all aspects, per response
     settings: CombineSettings
+    degenerate: np.ndarray | None = None  # True for degenerate responses (when a degenerate_penalty is set)
 
     @property
     def aspect_total(self) -> np.ndarray:
@@ -183,7 +191,8 @@ class RewardFunction:
         if not self.aspects and self.settings.mode in ("aspects", "hierarchical", "weighted"):
             raise ValueError(f"reward {self.name}: combine {self.settings.mode!r} needs at least one aspect")
         self.__name__ = self.name  # TRL logs reward functions under __name__
-        sparse = [a.component.name for a in self.aspects if is_token_level(a.component)]
+        sparse = [a.component.name for a in self.aspects
+                  if is_token_level(a.component) and not is_segment_level(a.component)]
         if self.settings.sigmoid_shaping and self.settings.sigmoid_offset == 0.0 and sparse:
             log.warning("reward %s: sigmoid shaping with offset 0 turns the penalties of token-level aspects %s "
                         "into positive rewards; set sigmoid_offset: 0.5", self.name, ", ".join(sparse))
@@ -232,7 +241,11 @@ class RewardFunction:
         components, sources = self.components(), self._normalized()
         measured = {}
         for n in wanted:
-            values = raw[n].tolist() if raw is not None and n in raw else components[n].score(prompts, responses, metas)
+            if is_segment_level(components[n]):  # stats of the segment values, not of their sums
+                values = [v for row in components[n].placements(prompts, responses, metas) for _, v in row]
+            else:
+                values = raw[n].tolist() if raw is not None and n in raw else components[n].score(prompts, responses,
+                                                                                                  metas)
             measured[n] = ZNorm.measure(values, f"{self.name}.{n}", sources[n])
         self.stats.update(measured)
         if self.stats_file is not None:
@@ -256,6 +269,11 @@ class RewardFunction:
             holistic = raw[self.holistic.name]
             if self.holistic_normalize:
                 holistic = np.asarray(self._norm(self.holistic.name).apply(holistic.tolist()))
+        degenerate = None
+        if self.settings.degenerate_penalty is not None:
+            degenerate = degenerate_mask(responses, self.settings.degenerate)
+            if holistic is not None:
+                holistic = np.where(degenerate, self.settings.degenerate_penalty, holistic)
         placements: list[Placements] = [[] for _ in range(n)]
         terms: dict[str, np.ndarray] = {}
         for aspect in self.aspects:
@@ -267,14 +285,15 @@ class RewardFunction:
             raw[name] = np.asarray([sum((v for _, v in row), 0.0) for row in rows])
             if aspect.normalize:
                 norm = self._norm(name)
-                rows = [norm.apply_placements(row, len(r)) for row, r in zip(rows, responses)]
+                rows = ([norm.apply_each(row) for row in rows] if is_segment_level(aspect.component) else
+                        [norm.apply_placements(row, len(r)) for row, r in zip(rows, responses)])
             rows = [[(o, aspect.weight * v) for o, v in shape_placements(row, self.settings.sigmoid_shaping,
                                                                          self.settings.sigmoid_offset)]
                     for row in rows]
             terms[name] = np.asarray([sum((v for _, v in row), 0.0) for row in rows])
             for i, row in enumerate(rows):
                 placements[i].extend(row)
-        return RewardBreakdown(raw, holistic, terms, placements, self.settings)
+        return RewardBreakdown(raw, holistic, terms, placements, self.settings, degenerate)
 
     def __call__(self, prompts: Sequence[Any], responses: Sequence[str] | None = None,
                  metas: Sequence[dict[str, Any]] | None = None, *, completions: Sequence[Any] | None = None,

@@ -7,6 +7,8 @@
     sigmoid_shaping: true          # aspect placements x -> sigmoid(x) - sigmoid_offset (after normalisation,
     sigmoid_offset: 0.5            #   before the weight); 0.5 keeps event penalties (repetition, spelling) negative
     stats_file: null               # default: <this file>.stats.json beside it
+    degenerate_penalty: -10.0      # h of degenerate responses (rewards/degenerate.py); null: off (default)
+    degenerate: {max_repeat_share: 0.5, unfinished_words: null}   # what counts as degenerate
     holistic: {kind: model, path: runs/quickstart/export, normalize: true}
     aspects:
       - {kind: metric, metric: readability, weight: 1.0, normalize: true}
@@ -29,6 +31,7 @@ import yaml
 from rewardkit.config import ConfigError, from_dict
 from rewardkit.rewards.base import RewardComponent, load_stats
 from rewardkit.rewards.combinators import COMBINE_MODES, Aspect, CombineSettings, RewardFunction
+from rewardkit.rewards.degenerate import DegenerateConfig
 
 KINDS = ("model", "metric", "gold", "callable")
 
@@ -88,6 +91,8 @@ class RewardConfig:
     holistic: ComponentConfig | None = None
     aspects: list[ComponentConfig] = field(default_factory=list)
     stats_file: str | None = None
+    degenerate_penalty: float | None = None
+    degenerate: DegenerateConfig = field(default_factory=DegenerateConfig)
 
     def __post_init__(self) -> None:
         if self.combine not in COMBINE_MODES:
@@ -99,7 +104,8 @@ class RewardConfig:
 
     def settings(self) -> CombineSettings:
         return CombineSettings(self.combine, self.threshold, self.holistic_weight, self.sigmoid_shaping,
-                               self.sigmoid_offset)
+                               self.sigmoid_offset, degenerate_penalty=self.degenerate_penalty,
+                               degenerate=self.degenerate)
 
 
 def reward_config_from_dict(data: dict[str, Any], where: str = "reward", base_dir: str | Path | None = None
@@ -115,6 +121,11 @@ def reward_config_from_dict(data: dict[str, Any], where: str = "reward", base_di
     base = Path(base_dir) if base_dir is not None else None
     parsed_h = _component(holistic, f"{where}.holistic", base) if holistic is not None else None
     parsed_a = [_component(a, f"{where}.aspects[{i}]", base) for i, a in enumerate(aspects)]
+    if "degenerate" in data:
+        found = data.pop("degenerate")
+        if found is not None and not isinstance(found, dict):
+            raise ConfigError(f"{where}.degenerate: expected a mapping, got {type(found).__name__}")
+        data["degenerate"] = from_dict(DegenerateConfig, found, f"{where}.degenerate")
     if base is not None and data.get("stats_file") and not Path(data["stats_file"]).is_absolute():
         data["stats_file"] = str(base / data["stats_file"])
     try:
@@ -124,7 +135,8 @@ def reward_config_from_dict(data: dict[str, Any], where: str = "reward", base_di
 
 
 def _scalars(data: dict[str, Any], where: str) -> dict[str, Any]:
-    known = {"name", "combine", "threshold", "holistic_weight", "sigmoid_shaping", "sigmoid_offset", "stats_file"}
+    known = {"name", "combine", "threshold", "holistic_weight", "sigmoid_shaping", "sigmoid_offset", "stats_file",
+             "degenerate_penalty", "degenerate"}
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known | {'holistic', 'aspects'})}")

@@ -11,6 +11,19 @@ Each is a reward component (higher is better, except `length`, whose direction i
     spelling     token-level: minus the share of words pyspellchecker does not know; every unknown word puts
                  -1/num_words on itself
 
+Per-sentence (dense) aspects put a value on *every* sentence, at its end, as ALaRM's fine-grained aspect models
+do; higher is better, so offset-0 sigmoid shaping makes each sentence a bounded bonus in (0, 1) (with
+`normalize: true` each sentence value is z-normalised on its own, over the sentences of the calibration samples):
+
+    sentence_readability  Flesch reading ease of the sentence, clipped to [0, 100], divided by 100
+    sentence_spelling     share of the sentence's words pyspellchecker knows (1.0 without words)
+    sentence_repetition   share of the word n-grams ending in the sentence that repeat no earlier n-gram of the
+                          response (1.0 when none ends in it)
+
+Each value is in [0, 1]. A sentence ends after `.`, `!`, `?` or `…` (and closing quotes / brackets) followed by
+whitespace or the end, and at every line break; text after the last end is a sentence too. Spans without a
+letter or digit are not sentences. The score of a per-sentence aspect is the sum of its sentence values.
+
 textstat (0.7.8: later versions download NLTK data at run time), lingua-language-detector and pyspellchecker
 work offline: their models and dictionaries ship in the wheels. They are imported on first use.
 """
@@ -21,12 +34,13 @@ import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 from rewardkit.rewards.base import Messages, Placements, check_batch
 
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters, with inner apostrophes ("don't")
 TOKEN_RE = re.compile(r"[^\W_]+")  # letters and digits, for n-grams
+SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|\n")
 
 
 def words_with_ends(text: str, pattern: re.Pattern[str] = WORD_RE) -> list[tuple[str, int]]:
@@ -46,6 +60,19 @@ def repeated_ngram_ends(text: str, n: int) -> tuple[list[int], int]:
             repeats.append(words[i + n - 1][1])
         seen.add(gram)
     return repeats, total
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every sentence of `text` (module docstring), end after its final punctuation."""
+    spans = []
+    start = 0
+    for cut in [m.end() for m in SENTENCE_END_RE.finditer(text)] + [len(text)]:
+        piece = text[start:cut]
+        if TOKEN_RE.search(piece):
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((start + lead, start + len(piece.rstrip())))
+        start = cut
+    return spans
 
 
 @dataclass
@@ -172,9 +199,98 @@ class SpellingMetric:
         return [float(sum(v for _, v in p)) for p in self.placements(prompts, responses, metas)]
 
 
+class SentenceMetric:
+    """A dense token-level metric: one value per sentence at its end; `score` is their sum."""
+
+    name: str
+    segment_level: ClassVar[bool] = True  # a value on every segment: per-segment normalisation, not penalties
+
+    def sentence_values(self, text: str, spans: list[tuple[int, int]]) -> list[float]:
+        raise NotImplementedError
+
+    def placements(self, prompts: Sequence[Messages], responses: Sequence[str],
+                   metas: Sequence[dict[str, Any]] | None = None) -> list[Placements]:
+        check_batch(prompts, responses, metas, self.name)
+        out = []
+        for r in responses:
+            spans = sentence_spans(r)
+            out.append([(end, float(v)) for (_, end), v in zip(spans, self.sentence_values(r, spans))])
+        return out
+
+    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
+              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+        return [float(sum(v for _, v in p)) for p in self.placements(prompts, responses, metas)]
+
+
+@dataclass
+class SentenceReadabilityMetric(SentenceMetric):
+    """Flesch reading ease of every sentence, clipped to [low, high] and mapped to [0, 1]."""
+
+    name: str = "sentence_readability"
+    low: float = 0.0
+    high: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.low >= self.high:
+            raise ValueError(f"sentence_readability needs low < high, got {self.low} and {self.high}")
+
+    def sentence_values(self, text: str, spans: list[tuple[int, int]]) -> list[float]:
+        textstat = _textstat()
+        values = []
+        for start, end in spans:
+            piece = text[start:end]
+            value = float(textstat.flesch_reading_ease(piece)) if WORD_RE.search(piece) else self.high
+            values.append((min(self.high, max(self.low, value)) - self.low) / (self.high - self.low))
+        return values
+
+
+@dataclass
+class SentenceSpellingMetric(SentenceMetric):
+    """Share of every sentence's words that pyspellchecker knows (1.0 for a sentence without words)."""
+
+    name: str = "sentence_spelling"
+    language: str = "en"
+
+    def sentence_values(self, text: str, spans: list[tuple[int, int]]) -> list[float]:
+        checker = _spellchecker(self.language)
+        values = []
+        for start, end in spans:
+            words = [w for w, _ in words_with_ends(text[start:end])]
+            unknown = checker.unknown(words) if words else set()
+            values.append(1.0 - sum(w in unknown for w in words) / len(words) if words else 1.0)
+        return values
+
+
+@dataclass
+class SentenceRepetitionMetric(SentenceMetric):
+    """Share of the word n-grams ending in every sentence that repeat no earlier n-gram of the response."""
+
+    name: str = "sentence_repetition"
+    n: int = 3
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"sentence_repetition n must be >= 1, got {self.n}")
+
+    def sentence_values(self, text: str, spans: list[tuple[int, int]]) -> list[float]:
+        words = words_with_ends(text, TOKEN_RE)
+        seen: set[tuple[str, ...]] = set()
+        ngram_ends: list[tuple[int, bool]] = []  # (end offset of the n-gram, repeats an earlier one)
+        for i in range(max(len(words) - self.n + 1, 0)):
+            gram = tuple(w for w, _ in words[i:i + self.n])
+            ngram_ends.append((words[i + self.n - 1][1], gram in seen))
+            seen.add(gram)
+        values = []
+        for start, end in spans:
+            inside = [repeat for at, repeat in ngram_ends if start < at <= end]
+            values.append(1.0 - sum(inside) / len(inside) if inside else 1.0)
+        return values
+
+
 METRICS: dict[str, type] = {
     "length": LengthMetric, "readability": ReadabilityMetric, "repetition": RepetitionMetric,
-    "language": LanguageMetric, "spelling": SpellingMetric,
+    "language": LanguageMetric, "spelling": SpellingMetric, "sentence_readability": SentenceReadabilityMetric,
+    "sentence_spelling": SentenceSpellingMetric, "sentence_repetition": SentenceRepetitionMetric,
 }
 
 

@@ -6,6 +6,7 @@ set of policy outputs and stored in the reward's stats file (see `rewards.config
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -19,13 +20,15 @@ log = logging.getLogger("rewardkit.rewards")
 @dataclass
 class ModelReward:
     """Scores with a checkpoint (exported rewardkit model, alias or local dir): its reward head, or the
-    implicit reward for a DPO export. The model is loaded on first use."""
+    implicit reward for a DPO export. The model is loaded on first use; the last batch's scores are kept, so
+    scoring the same items again (one component shared by several reward functions) runs the model once."""
 
     path: str
     name: str = "holistic"
     batch_size: int = 16
     max_length: int | None = None
     scorer: Any = field(default=None, repr=False)  # an evaluation.evaluate.Scorer, or anything with .score
+    _last: tuple[str, list[float]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -44,6 +47,9 @@ class ModelReward:
         check_batch(prompts, responses, metas, self.name)
         if not responses:
             return []
+        batch = json.dumps([list(prompts), list(responses)], ensure_ascii=False)
+        if self._last is not None and self._last[0] == batch:
+            return list(self._last[1])
         scorer = self.load()
         out = scorer.score(list(prompts), list(responses), batch_size=self.batch_size)
         key = "rewards" if "rewards" in out else "implicit"
@@ -51,4 +57,5 @@ class ModelReward:
         bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
         if bad:
             raise ValueError(f"reward {self.name} ({self.path}): non-finite score for item(s) {bad[:5]}")
-        return values
+        self._last = (batch, values)
+        return list(values)

@@ -8,12 +8,20 @@ completion is `[{"role": "assistant", "content": ...}]`). Suite meta travels in 
 
 RL here is sequence level: token-level aspect rewards are summed (GRPO / RLOO take one reward per
 completion), unlike the paper's PPO, which puts them on their tokens.
+
+`clip` clips every reward to [-clip, clip] before TRL sees it (PCRM's RL clips rewards to +-5): one place for
+GRPO, which has no clipping of its own, and RLOO (the same as its `reward_clip_range`). Logged per step through
+`log_metric`: each component's raw mean, the share of degenerate responses (when the reward penalises them) and,
+with clipping, the unclipped mean and the share of clipped rewards.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from rewardkit.rewards.base import Messages
 from rewardkit.rewards.combinators import RewardFunction
@@ -68,9 +76,13 @@ def decode_meta(value: Any, index: int) -> dict[str, Any]:
 class TRLRewardFunction:
     """`reward(prompts, completions, **columns) -> list[float]` for TRL; logs each component's mean."""
 
-    def __init__(self, reward: RewardFunction, *, meta_column: str = "meta", name: str | None = None):
+    def __init__(self, reward: RewardFunction, *, meta_column: str = "meta", name: str | None = None,
+                 clip: float | None = None):
+        if clip is not None and not (math.isfinite(clip) and clip > 0):
+            raise ValueError(f"reward clip must be a positive number, got {clip}")
         self.reward = reward
         self.meta_column = meta_column
+        self.clip = clip
         self.__name__ = name or reward.name  # TRL names the reward's log columns after __name__
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], completion_ids: Any = None,
@@ -83,8 +95,16 @@ class TRLRewardFunction:
         if self.meta_column in columns and columns[self.meta_column] is not None:
             metas = [decode_meta(v, i) for i, v in enumerate(columns[self.meta_column])]
         breakdown = self.reward.breakdown(messages, texts, metas)
+        rewards = breakdown.rewards()
+        clipped = rewards if self.clip is None else np.clip(rewards, -self.clip, self.clip)
         log_metric: Callable[[str, float], None] | None = columns.get("log_metric")
-        if callable(log_metric):
+        if callable(log_metric) and len(rewards):
+            prefix = f"rewards/{self.__name__}"
             for name, values in breakdown.raw.items():
-                log_metric(f"rewards/{self.__name__}/{name}_raw", float(values.mean()))
-        return [float(v) for v in breakdown.rewards()]
+                log_metric(f"{prefix}/{name}_raw", float(values.mean()))
+            if breakdown.degenerate is not None:
+                log_metric(f"{prefix}/degenerate_share", float(breakdown.degenerate.mean()))
+            if self.clip is not None:
+                log_metric(f"{prefix}/unclipped", float(rewards.mean()))
+                log_metric(f"{prefix}/clipped_share", float((clipped != rewards).mean()))
+        return [float(v) for v in clipped]
