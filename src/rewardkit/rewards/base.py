@@ -40,6 +40,12 @@ def is_token_level(component: RewardComponent) -> bool:
     return callable(getattr(component, "placements", None))
 
 
+def is_segment_level(component: RewardComponent) -> bool:
+    """A token-level component with a value on every segment (rewards/segment_model.py): normalised per
+    placement, and its values are not event penalties."""
+    return is_token_level(component) and bool(getattr(component, "segment_level", False))
+
+
 def component_placements(component: RewardComponent, prompts: Sequence[Messages], responses: Sequence[str],
                          metas: Sequence[dict[str, Any]] | None = None) -> list[Placements]:
     """Placements of any component: its own for token-level ones, else its score at the end of the response."""
@@ -86,6 +92,10 @@ class ZNorm:
 
     def apply(self, values: Sequence[float]) -> list[float]:
         return [(v - self.mean) / self.std for v in values]
+
+    def apply_each(self, placements: Placements) -> Placements:
+        """z-normalise every placement on its own (segment-level components: stats of segment values)."""
+        return [(o, (v - self.mean) / self.std) for o, v in placements]
 
     def apply_placements(self, placements: Placements, end: int) -> Placements:
         """Scale every placement by 1/std and put -mean/std at the end: the sum is then z-normalised."""

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rewardkit.rewards.base import (Messages, Placements, RewardComponent, ZNorm, component_placements,
-                                    is_token_level, save_stats)
+                                    is_segment_level, is_token_level, save_stats)
 
 log = logging.getLogger("rewardkit.rewards")
 
@@ -183,7 +183,8 @@ class RewardFunction:
         if not self.aspects and self.settings.mode in ("aspects", "hierarchical", "weighted"):
             raise ValueError(f"reward {self.name}: combine {self.settings.mode!r} needs at least one aspect")
         self.__name__ = self.name  # TRL logs reward functions under __name__
-        sparse = [a.component.name for a in self.aspects if is_token_level(a.component)]
+        sparse = [a.component.name for a in self.aspects
+                  if is_token_level(a.component) and not is_segment_level(a.component)]
         if self.settings.sigmoid_shaping and self.settings.sigmoid_offset == 0.0 and sparse:
             log.warning("reward %s: sigmoid shaping with offset 0 turns the penalties of token-level aspects %s "
                         "into positive rewards; set sigmoid_offset: 0.5", self.name, ", ".join(sparse))
@@ -232,7 +233,11 @@ class RewardFunction:
         components, sources = self.components(), self._normalized()
         measured = {}
         for n in wanted:
-            values = raw[n].tolist() if raw is not None and n in raw else components[n].score(prompts, responses, metas)
+            if is_segment_level(components[n]):  # stats of the segment values, not of their sums
+                values = [v for row in components[n].placements(prompts, responses, metas) for _, v in row]
+            else:
+                values = raw[n].tolist() if raw is not None and n in raw else components[n].score(prompts, responses,
+                                                                                                  metas)
             measured[n] = ZNorm.measure(values, f"{self.name}.{n}", sources[n])
         self.stats.update(measured)
         if self.stats_file is not None:
@@ -267,7 +272,8 @@ class RewardFunction:
             raw[name] = np.asarray([sum((v for _, v in row), 0.0) for row in rows])
             if aspect.normalize:
                 norm = self._norm(name)
-                rows = [norm.apply_placements(row, len(r)) for row, r in zip(rows, responses)]
+                rows = ([norm.apply_each(row) for row in rows] if is_segment_level(aspect.component) else
+                        [norm.apply_placements(row, len(r)) for row, r in zip(rows, responses)])
             rows = [[(o, aspect.weight * v) for o, v in shape_placements(row, self.settings.sigmoid_shaping,
                                                                          self.settings.sigmoid_offset)]
                     for row in rows]
