@@ -56,6 +56,15 @@ def export_pad_token(tokenizer: Any) -> tuple[str, int]:
                      "(tokenizer.add_special_tokens({'pad_token': '<pad>'})) and resize the embeddings")
 
 
+def export_tokenizer(tokenizer: Any) -> tuple[Any, int]:
+    """A copy of `tokenizer` to ship with an export (pad token not EOS, right padding) and that pad token's id."""
+    pad_token, pad_id = export_pad_token(tokenizer)
+    tok = copy.deepcopy(tokenizer)
+    tok.pad_token = pad_token
+    tok.padding_side = "right"
+    return tok, pad_id
+
+
 def _save_with_state(auto_cls: Any, config: Any, backbone: dict[str, torch.Tensor],
                      heads: dict[str, torch.Tensor], out: Path) -> None:
     """Instantiate `auto_cls` on the meta device, assign backbone + head tensors, save_pretrained."""
@@ -74,10 +83,7 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     """Write the reward model and/or the policy as HF checkpoints, plus metadata and a model card."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pad_token, pad_id = export_pad_token(tokenizer)
-    tok = copy.deepcopy(tokenizer)
-    tok.pad_token = pad_token
-    tok.padding_side = "right"
+    tok, pad_id = export_tokenizer(tokenizer)
     with merged_backbone_state(model) as backbone_state:
         if reward_head:
             config = copy.deepcopy(model.config)

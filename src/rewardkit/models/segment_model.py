@@ -25,7 +25,7 @@ from torch import nn
 from transformers import AutoModelForTokenClassification
 
 from rewardkit.files import write_json_atomic, write_text_atomic
-from rewardkit.models.export import _save_with_state, export_pad_token, merged_backbone_state
+from rewardkit.models.export import _save_with_state, export_tokenizer, merged_backbone_state
 from rewardkit.models.loading import METADATA_FILE, _model_kwargs, apply_tuning, build_reward_model, read_metadata
 from rewardkit.models.registry import resolve_model
 from rewardkit.models.reward_model import ModelConfig, RewardModel, init_reward_head
@@ -76,10 +76,7 @@ def export_segment_model(model: RewardModel, tokenizer: Any, out_dir: str | Path
     """Write `model` as an AutoModelForTokenClassification checkpoint + tokenizer + rewardkit.json + card."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pad_token, pad_id = export_pad_token(tokenizer)
-    tok = copy.deepcopy(tokenizer)
-    tok.pad_token = pad_token
-    tok.padding_side = "right"
+    tok, pad_id = export_tokenizer(tokenizer)
     head = model.score
     if head.bias is None or head.out_features != 1:
         raise ValueError("a segment model's head is Linear(hidden, 1) with a bias")
