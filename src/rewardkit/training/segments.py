@@ -40,7 +40,7 @@ from rewardkit.data.readers.qa_segments import (
     question_split,
     segment_examples,
 )
-from rewardkit.data.segment_encoding import SegmentCollator, SegmentEncoder
+from rewardkit.data.segment_encoding import IGNORE, EncodedSegments, SegmentCollator, SegmentEncoder
 from rewardkit.data.segments import SegmentExample
 from rewardkit.evaluation.segments import baseline_metrics, classification_metrics, judged, score_encoded
 from rewardkit.files import write_json_atomic, write_text_atomic
@@ -69,6 +69,9 @@ class SegmentDataConfig:
     split_seed: int = 0
     validation_questions: int = 0  # carved from the training questions, for eval during training / select_best
     limit: int | None = None  # train on the first N training questions only
+    # Also train on predictions without a judged segment (they add no loss): every aspect then encodes the same
+    # token sequences, so with model.cache_trunk and a shared trunk_cache_dir the frozen trunk runs once for all.
+    keep_unjudged: bool = False
     passages: bool | None = None  # passages in the prompt; None: the aspect's default (relevance: question only)
     max_passage_words: int | None = None  # cut the passages to this many words (None: whole)
     max_length: int = 1024
@@ -146,18 +149,21 @@ def run_segment_training(cfg: SegmentRunConfig) -> dict[str, Any]:
     d, fmt = cfg.data, cfg.data.prompt_format()
     split = split_records(d)
     source = Path(d.path).name
-    train_ex, val_ex, test_ex = (segment_examples(records, d.aspect, fmt, source)
-                                 for records in (split.train, split.validation, split.test))
+    train_ex, val_ex = (segment_examples(records, d.aspect, fmt, source, d.keep_unjudged)
+                        for records in (split.train, split.validation))
+    test_ex = segment_examples(split.test, d.aspect, fmt, source, keep_unjudged=True)  # same sequences for all
     tokenizer = load_tokenizer(cfg.model.name)
     encoder = SegmentEncoder(tokenizer, d.encoding())
-    train_enc = encoder.encode_all(train_ex, desc="encoding train")
-    val_enc = encoder.encode_all(val_ex, desc="encoding validation")
-    if not train_enc:
+    train_enc = encoder.encode_all(train_ex, desc="encoding train", keep_unjudged=d.keep_unjudged)
+    val_enc = encoder.encode_all(val_ex, desc="encoding validation", keep_unjudged=d.keep_unjudged)
+    test_enc = encoder.encode_all(test_ex, desc="encoding test", keep_unjudged=True)
+    if not any(label != IGNORE for e in train_enc for label in e.segment_labels):
         raise ValueError("no training example has a judged segment within max_length")
 
     model = build_segment_model(cfg.model)
     collate = pair_collator(tokenizer.pad_token_id, d.packing, d.row_tokens)
-    if cfg.model.cache_trunk:
+    eval_collate = None
+    if cfg.model.cache_trunk:  # frozen bottom layers once per sequence: training, validation and test
         from rewardkit.models.trunk_cache import prepare_trunk_collator
 
         with state.main_process_first():
@@ -165,12 +171,15 @@ def run_segment_training(cfg: SegmentRunConfig) -> dict[str, Any]:
                                              pad_token_id=tokenizer.pad_token_id, packing=d.packing,
                                              row_tokens=d.row_tokens, directory=cfg.model.trunk_cache_dir,
                                              batch_size=cfg.training.eval_batch_size, device=state.device)
+            collate.cache.ensure(model, test_enc, batch_size=cfg.training.eval_batch_size, row_tokens=d.row_tokens,
+                                 device=state.device)
+        eval_collate = SegmentCollator(collate.cache.collator(tokenizer.pad_token_id, d.row_tokens))
     collate = SegmentCollator(collate)
     questions = {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)}
     results: dict[str, Any] = {"config": to_dict(cfg), "aspect": d.aspect,
                                "granularity": aspect_spec(d.aspect).granularity, "questions": questions}
     if cfg.training.eval_before:
-        results["before"] = evaluate_segment_model(model, tokenizer, d.encoding(), test_ex,
+        results["before"] = evaluate_segment_model(model, test_enc, test_ex, collate=eval_collate,
                                                    batch_size=cfg.training.eval_batch_size)[0]
 
     args = training_arguments(cfg, bool(val_enc), "accuracy")  # reads cfg.training only
@@ -189,7 +198,7 @@ def run_segment_training(cfg: SegmentRunConfig) -> dict[str, Any]:
                                "validation_accuracy": trainer.state.best_metric}
     results["train"] = train_out.metrics
     results["log_history"] = trainer.state.log_history
-    results["after"], scored = evaluate_segment_model(model, tokenizer, d.encoding(), test_ex,
+    results["after"], scored = evaluate_segment_model(model, test_enc, test_ex, collate=eval_collate,
                                                       batch_size=cfg.training.eval_batch_size)
     results["baselines"] = baseline_metrics(train_ex, scored)  # on the segments the model read
     with full_weights(trainer):
@@ -231,13 +240,12 @@ def resume_checkpoint(t: TrainConfig, out_dir: Path) -> str | None:
     return last
 
 
-def evaluate_segment_model(model: RewardModel, tokenizer: Any, encoding: EncodingConfig,
-                           examples: list[SegmentExample], *, batch_size: int = 16
-                           ) -> tuple[dict[str, Any], list[SegmentExample]]:
-    """Segment metrics of `model` on the judged segments of `examples` (values > 0 mean "no error"), and the
-    examples with the segments the model did not read (cut by truncation) unjudged, for baselines to match."""
-    encoded = SegmentEncoder(tokenizer, encoding).encode_all(examples, desc="encoding test", keep_unjudged=True)
-    values = score_encoded(model, encoded, batch_size=batch_size, desc="scoring test segments")
+def evaluate_segment_model(model: RewardModel, encoded: list[EncodedSegments], examples: list[SegmentExample], *,
+                           collate: Any = None, batch_size: int = 16) -> tuple[dict[str, Any], list[SegmentExample]]:
+    """Segment metrics of `model` on the judged segments of `examples` (`encoded`: their encoding; values > 0
+    mean "no error"), and the examples with the segments the model did not read (cut by truncation) unjudged,
+    for the baselines to be measured on the same segments."""
+    values = score_encoded(model, encoded, collate, batch_size=batch_size, desc="scoring test segments")
     per_example = [[values.get(i, {}).get(k) for k in range(len(ex.segments))] for i, ex in enumerate(examples)]
     vs, ys = judged(per_example, examples)
     out = classification_metrics([v > 0 for v in vs], ys, vs)

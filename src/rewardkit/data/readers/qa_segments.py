@@ -217,8 +217,9 @@ def segment_example(record: QARecord, aspect: str, prompt: PromptFormat | None =
 
 
 def segment_examples(records: Sequence[QARecord], aspect: str, prompt: PromptFormat | None = None,
-                     source: str | None = None) -> list[SegmentExample]:
-    """Examples with at least one judged segment (others are dropped with a logged count)."""
+                     source: str | None = None, keep_unjudged: bool = False) -> list[SegmentExample]:
+    """Examples with at least one judged segment (others are dropped with a logged count, unless
+    `keep_unjudged`: then every non-blank prediction, e.g. so that all aspects have the same token sequences)."""
     if not records:
         return []
     out, skipped = [], Counter()
@@ -226,7 +227,7 @@ def segment_examples(records: Sequence[QARecord], aspect: str, prompt: PromptFor
         example = segment_example(record, aspect, prompt, source)
         if not example.segments:
             skipped["blank prediction 1"] += 1
-        elif not example.judged:
+        elif not example.judged and not keep_unjudged:
             skipped["no judged segment"] += 1
         else:
             out.append(example)
