@@ -2,7 +2,9 @@
 
 Input: JSON lines from a file or stdin, each {"prompt": str | messages, "response": str} or
 {"messages": [..., {"role": "assistant", ...}]} (the last assistant turn is the response).
-Output: the same records with "reward" (and "implicit_reward" for policy models), as JSON lines.
+Output: the same records with "reward" (and "implicit_reward" for policy models), as JSON lines. A segment-level
+model (`rewardkit train-segments`) adds "segments": [{"end": character offset, "reward": value}, ...] per
+response, and "reward" is their sum.
 
   echo '{"prompt": "What is 2+2?", "response": "4"}' | rewardkit score --model runs/quickstart/export
 """
@@ -29,11 +31,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rewardkit.evaluation.evaluate import load_scorer
+    from rewardkit.models.segment_model import is_segment_model
 
     lines, source = read_records(args.input)
     items = [parse_item(r, i, source) for i, r in lines]  # errors name the line index, blank lines included
     records = [r for _, r in lines]
-    scorer = load_scorer(args.model, max_length=args.max_length, reference=args.reference)
+    if is_segment_model(args.model):
+        from rewardkit.evaluation.segments import load_segment_scorer
+
+        segment_scorer = load_segment_scorer(args.model, max_length=args.max_length)
+        rows = segment_scorer.score([p for p, _ in items], [r for _, r in items], batch_size=args.batch_size)
+        for record, row in zip(records, rows):
+            record["segments"] = [{"end": end, "reward": value} for end, value in row]
+            record["reward"] = sum(value for _, value in row)
+        items = []
+    scorer = load_scorer(args.model, max_length=args.max_length, reference=args.reference) if items else None
     scores = scorer.score([p for p, _ in items], [r for _, r in items], batch_size=args.batch_size) if items else {}
     for i, record in enumerate(records):
         if "rewards" in scores:
