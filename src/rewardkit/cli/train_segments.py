@@ -16,6 +16,7 @@ AutoModelForSequenceClassification (preference). Examples:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "train a segment-level aspect RM (relevance / factuality / completeness) on QA-Feedback"
 
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if cfg.data.aspect == PREFERENCE:
         print_run_summary(results)
         return 0
-    print(open(f"{cfg.training.output_dir}/eval.md").read(), end="")
+    if cfg.data.evaluate:
+        print((Path(cfg.training.output_dir) / "eval.md").read_text(), end="")
     if results.get("export"):
         print(f"exported to {results['export']}")
     return 0

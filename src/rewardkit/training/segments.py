@@ -72,6 +72,7 @@ class SegmentDataConfig:
     # Also train on predictions without a judged segment (they add no loss): every aspect then encodes the same
     # token sequences, so with model.cache_trunk and a shared trunk_cache_dir the frozen trunk runs once for all.
     keep_unjudged: bool = False
+    evaluate: bool = True  # evaluate on the test questions after training (off: a caller scores them itself)
     passages: bool | None = None  # passages in the prompt; None: the aspect's default (relevance: question only)
     max_passage_words: int | None = None  # cut the passages to this many words (None: whole)
     max_length: int = 1024
@@ -198,9 +199,10 @@ def run_segment_training(cfg: SegmentRunConfig) -> dict[str, Any]:
                                "validation_accuracy": trainer.state.best_metric}
     results["train"] = train_out.metrics
     results["log_history"] = trainer.state.log_history
-    results["after"], scored = evaluate_segment_model(model, test_enc, test_ex, collate=eval_collate,
-                                                      batch_size=cfg.training.eval_batch_size)
-    results["baselines"] = baseline_metrics(train_ex, scored)  # on the segments the model read
+    if d.evaluate:
+        results["after"], scored = evaluate_segment_model(model, test_enc, test_ex, collate=eval_collate,
+                                                          batch_size=cfg.training.eval_batch_size)
+        results["baselines"] = baseline_metrics(train_ex, scored)  # on the segments the model read
     with full_weights(trainer):
         if state.is_main_process and cfg.training.export:
             results["export"] = str(export_segment_model(model, tokenizer, out_dir / "export",
@@ -208,7 +210,8 @@ def run_segment_training(cfg: SegmentRunConfig) -> dict[str, Any]:
     if state.is_main_process:
         results["seconds"] = time.time() - started
         write_json_atomic(out_dir / "results.json", results, default=str)
-        write_text_atomic(out_dir / "eval.md", segment_report(results))
+        if d.evaluate:
+            write_text_atomic(out_dir / "eval.md", segment_report(results))
     state.wait_for_everyone()
     return results
 
@@ -300,7 +303,7 @@ def run_preference_training(cfg: SegmentRunConfig) -> dict[str, Any]:
             save_pairs(preference_pairs(records, fmt), files[name])
     state.wait_for_everyone()
     run = RunConfig(model=cfg.model, objective=ObjectiveConfig(objective="bt"), training=t,
-                    data=DataConfig(train=[files["train"]], eval=[files["test"]],
+                    data=DataConfig(train=[files["train"]], eval=[files["test"]] if d.evaluate else [],
                                     heldout_fraction=0.0, max_length=d.max_length,
                                     max_prompt_length=d.max_prompt_length, use_chat_template=d.use_chat_template,
                                     packing=d.packing, row_tokens=d.row_tokens, token_budget=d.token_budget,
