@@ -62,6 +62,20 @@ def export_pad_token(tokenizer: Any) -> tuple[str, int]:
                      "(tokenizer.add_special_tokens({'pad_token': '<pad>'})) and resize the embeddings")
 
 
+def export_tokenizer(tokenizer: Any, metadata: dict[str, Any]) -> tuple[Any, int]:
+    """A copy of `tokenizer` to ship with an export and that pad token's id: pad token not EOS, right padding, the
+    chat template the model was trained with (its own, or the plain one: no template, or use_chat_template=False)
+    and the trained max length as model_max_length (truncating tools read it)."""
+    pad_token, pad_id = export_pad_token(tokenizer)
+    tok = copy.deepcopy(tokenizer)
+    tok.pad_token = pad_token
+    tok.padding_side = "right"
+    tok.chat_template = PromptRenderer(tokenizer, metadata.get("use_chat_template", True)).template
+    if metadata.get("max_length"):
+        tok.model_max_length = int(metadata["max_length"])
+    return tok, pad_id
+
+
 def _save_with_state(auto_cls: Any, config: Any, backbone: dict[str, torch.Tensor],
                      heads: dict[str, torch.Tensor], out: Path) -> None:
     """Instantiate `auto_cls` on the meta device, assign backbone + head tensors, save_pretrained."""
@@ -110,14 +124,7 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     """Write the reward model and/or the policy as HF checkpoints, plus metadata and a model card."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pad_token, pad_id = export_pad_token(tokenizer)
-    tok = copy.deepcopy(tokenizer)
-    tok.pad_token = pad_token
-    tok.padding_side = "right"
-    # the template the model was trained with: its own, or the plain one (no template, or use_chat_template=False)
-    tok.chat_template = PromptRenderer(tokenizer, metadata.get("use_chat_template", True)).template
-    if metadata.get("max_length"):
-        tok.model_max_length = int(metadata["max_length"])  # what the model was trained on; truncating tools read it
+    tok, pad_id = export_tokenizer(tokenizer, metadata)
     with merged_backbone_state(model) as backbone_state:
         if reward_head:
             config = reward_config(model.config, pad_id, metadata.get("reward_stats"))

@@ -241,11 +241,13 @@ class RewardFunction:
         components, sources = self.components(), self._normalized()
         measured = {}
         for n in wanted:
-            if is_segment_level(components[n]):  # stats of the segment values, not of their sums
-                values = [v for row in components[n].placements(prompts, responses, metas) for _, v in row]
+            component = components[n]
+            if is_segment_level(component):  # stats of the segment values, not of their sums
+                values = [v for row in component.placements(prompts, responses, metas) for _, v in row]
+            elif raw is not None and n in raw:
+                values = raw[n].tolist()
             else:
-                values = raw[n].tolist() if raw is not None and n in raw else components[n].score(prompts, responses,
-                                                                                                  metas)
+                values = component.score(prompts, responses, metas)
             measured[n] = ZNorm.measure(values, f"{self.name}.{n}", sources[n])
         self.stats.update(measured)
         if self.stats_file is not None:

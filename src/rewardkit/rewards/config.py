@@ -11,6 +11,7 @@
     degenerate: {max_repeat_share: 0.5, unfinished_words: null}   # what counts as degenerate
     holistic: {kind: model, path: runs/quickstart/export, normalize: true}
     aspects:
+      - {kind: segment_model, path: runs/aspects/relevance/export, normalize: true}   # one value per segment
       - {kind: metric, metric: readability, weight: 1.0, normalize: true}
       - {kind: metric, metric: repetition, options: {n: 3}}
       - {kind: gold}                                   # the suite's gold scorer (needs suite meta)
@@ -33,7 +34,7 @@ from rewardkit.rewards.base import RewardComponent, load_stats
 from rewardkit.rewards.combinators import COMBINE_MODES, Aspect, CombineSettings, RewardFunction
 from rewardkit.rewards.degenerate import DegenerateConfig
 
-KINDS = ("model", "metric", "gold", "callable")
+KINDS = ("model", "segment_model", "metric", "gold", "callable")
 
 
 @dataclass
@@ -41,12 +42,13 @@ class ComponentConfig:
     """One reward component. `kind` decides which of the other fields apply."""
 
     kind: str
-    name: str | None = None  # default: "holistic" for a model, the metric name, "gold", the callable's name
+    name: str | None = None  # default: "holistic" (model), "segment" (segment_model), the metric name, "gold", the
+    #                          callable's name
     weight: float = 1.0  # aspects only
     normalize: bool = False  # z-normalise with calibration stats measured on policy outputs
-    path: str | None = None  # model: checkpoint dir, alias or hub id
-    batch_size: int = 16  # model
-    max_length: int | None = None  # model (default: the checkpoint's)
+    path: str | None = None  # model / segment_model: checkpoint dir, alias or hub id
+    batch_size: int = 16  # model / segment_model
+    max_length: int | None = None  # model / segment_model (default: the checkpoint's)
     metric: str | None = None  # metric: length | readability | repetition | language | spelling
     target: str | None = None  # callable: "pkg.module:function"
     options: dict[str, Any] = field(default_factory=dict)  # metric / callable keyword arguments
@@ -54,7 +56,8 @@ class ComponentConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        required = {"model": "path", "metric": "metric", "callable": "target"}.get(self.kind)
+        required = {"model": "path", "segment_model": "path", "metric": "metric",
+                    "callable": "target"}.get(self.kind)
         if required and not getattr(self, required):
             raise ValueError(f"a {self.kind} component needs '{required}'")
         if not isinstance(self.options, dict):
@@ -65,6 +68,8 @@ class ComponentConfig:
             return self.name
         if self.kind == "model":
             return "holistic"
+        if self.kind == "segment_model":
+            return "segment"
         if self.kind == "metric":
             return str(self.metric)
         if self.kind == "callable":
@@ -73,7 +78,8 @@ class ComponentConfig:
 
     def source(self) -> str:
         """Fingerprint of what this component measures (normalisation stats are tied to it)."""
-        what = {"model": self.path, "metric": self.metric, "callable": self.target, "gold": "suite"}[self.kind]
+        what = {"model": self.path, "segment_model": self.path, "metric": self.metric, "callable": self.target,
+                "gold": "suite"}[self.kind]
         options = f" {sorted(self.options.items())}" if self.options else ""
         return f"{self.kind}:{what}{options}"
 
@@ -147,7 +153,8 @@ def _component(data: Any, where: str, base: Path | None) -> ComponentConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     cfg = from_dict(ComponentConfig, data, where)
-    if cfg.kind == "model" and base is not None and cfg.path and not Path(cfg.path).is_absolute():
+    relative = base is not None and cfg.path and not Path(cfg.path).is_absolute()
+    if cfg.kind in ("model", "segment_model") and relative:
         candidate = base / cfg.path
         if candidate.exists():
             cfg.path = str(candidate)
@@ -175,6 +182,11 @@ def build_component(config: ComponentConfig) -> RewardComponent:
 
         return ModelReward(path=str(config.path), name=name, batch_size=config.batch_size,
                            max_length=config.max_length)
+    if config.kind == "segment_model":
+        from rewardkit.rewards.segment_model import SegmentModelReward
+
+        return SegmentModelReward(path=str(config.path), name=name, batch_size=config.batch_size,
+                                  max_length=config.max_length)
     if config.kind == "metric":
         from rewardkit.rewards.metrics import build_metric
 
