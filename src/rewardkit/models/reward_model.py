@@ -12,7 +12,7 @@ row) and packed batches (several sequences per row) use the same code.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -32,6 +32,10 @@ class ModelConfig:
     lora_dropout: float = 0.0
     lora_target_modules: list[str] | str = "all-linear"
     top_layers: int = 4  # with tuning=top_layers: how many final decoder layers train
+    untie_lm_head: bool = field(default=False, metadata={"help": (
+        "policy terms (haf, dpo, grm) with lora / top_layers tuning: train an untied copy of the LM head. A tied "
+        "head (SmolLM2, Gemma, ...) is the input embedding matrix and stays frozen otherwise; the copy trains "
+        "while the embeddings stay frozen, so the frozen-trunk cache stays valid")})
     head_init: str | None = None  # normal | zero; None: the objective's default (zero for haf, as in the paper)
     head_init_std: float | None = None  # default 1/sqrt(hidden_size + 1)
     dtype: str = "float32"  # float32 | bfloat16 | float16 | auto (bf16 on a capable GPU, else fp32)
