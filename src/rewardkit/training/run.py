@@ -18,11 +18,12 @@ from rewardkit.config import save_config, to_dict
 from rewardkit.data.batching import pair_batch_sampler
 from rewardkit.data.encoding import EncodingConfig, PairEncoder
 from rewardkit.data.packing import pair_collator
-from rewardkit.data.priors import attach_prior_bounds, prior_embedder
+from rewardkit.data.priors import attach_prior_bounds
 from rewardkit.data.record import PreferencePair
 from rewardkit.data.sources import entry_name, load_entries, load_entry, remove_overlap, split_pairs
 from rewardkit.evaluation.evaluate import Scorer, evaluate_scorer, write_report
 from rewardkit.files import write_json_atomic
+from rewardkit.models.embedder import pair_cosines, prior_embedder
 from rewardkit.models.export import export_model
 from rewardkit.models.loading import build_reward_model, load_tokenizer
 from rewardkit.models.reference import (
@@ -146,7 +147,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
                 batch_size=cfg.training.eval_batch_size, device=state.device)
 
     reference = None
-    if objective.needs_logps:
+    if objective.needs_reference:  # GRM's reference-free losses (sft, dpo_noref) need none
         reference = make_reference(ocfg.reference, model)
         if ocfg.reference == "precomputed":
             device = state.device  # this process's accelerator (cuda:<local rank>), or cpu
@@ -161,7 +162,8 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
         embedder = prior_embedder(ocfg.embedder) if ocfg.prior == "cosine" else None
         with state.main_process_first():  # the main process fills the embedding cache first
             for encoded, pairs in ((train_enc, data.train), (val_enc, data.validation)):
-                attach_prior_bounds(encoded, pairs, ocfg, embedder=embedder, seed=cfg.training.seed)
+                cosines = pair_cosines(encoded, pairs, embedder) if embedder is not None and encoded else None
+                attach_prior_bounds(encoded, ocfg, cosines=cosines, seed=cfg.training.seed)
 
     scorer = Scorer(name="model", model=model, tokenizer=tokenizer, encoding=encoding,
                     reward_head=objective.needs_rewards, beta=ocfg.beta if objective.needs_logps else None)
