@@ -11,6 +11,15 @@ data, all evaluated on the same pairs of the standard eval suite (evaluation/sui
   python benchmarks/methods.py --estimate              # predicted wall time of every preset, from token counts
   python benchmarks/methods.py --estimate --measure    # ... with per-token costs measured on this machine now
   python benchmarks/methods.py --render                # regenerate docs/results.md from the JSON files present
+  python benchmarks/methods.py --preset evidence --time-limit 45   # the method evidence, one sitting at a time
+  python benchmarks/methods.py --preset evidence --estimate        # its predicted wall time, per scenario
+  python benchmarks/methods.py --claims                # the papers' claims tested on the committed evidence records
+
+The `evidence` preset (methodbench/evidence.py) is built differently: scenarios (data + arms + scope) that can
+show the papers' effects, its runs recorded under benchmarks/results/records/evidence/, its hypotheses in
+methodbench/claims.py; `--claims` reads only the committed records and prints one line per hypothesis,
+`claim <id> diff=<float> se=<float> mde=<float> verdict=<confirmed|contradicted|undetectable>` (or `pending`),
+then `claims n=<int> confirmed=<int> contradicted=<int> undetectable=<int>`.
 
 Presets (PRESETS below) fix data, budget, methods, seeds and eval-set sizes. Every run writes
 runs/methods/<preset>/<method>-s<seed>/benchmark_run.json; a rerun reuses the runs whose settings are
@@ -27,7 +36,8 @@ with charts under docs/results/methods-<preset>/. The last printed line is
 
 The code is the package benchmarks/methodbench/: presets.py (what is compared), costs.py (wall-time estimate),
 machine.py (speed probe, hardware), runner.py (runs and their records), report.py (aggregation, claims, docs);
-this file is the command line.
+evidence.py, evidence_runner.py, claims.py and evidence_report.py for the evidence preset; this file is the
+command line.
 """
 
 from __future__ import annotations
@@ -44,15 +54,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the methodbench pack
 
 from rewardkit.files import write_json_atomic  # noqa: E402
 
-from methodbench.costs import CostModel, measure_costs, print_estimates  # noqa: E402
-from methodbench.presets import METHODS, PRESET_ORDER, PRESETS, RECORDS, RESULTS, RESULTS_MD, RUNS  # noqa: E402
+from methodbench.claims import check_all, claim_lines  # noqa: E402
+from methodbench.costs import (  # noqa: E402
+    CostModel,
+    estimate_evidence,
+    measure_costs,
+    print_estimates,
+    print_evidence_estimate,
+)
+from methodbench.evidence import EVIDENCE, SCENARIO_ORDER, SCENARIOS, with_seeds  # noqa: E402
+from methodbench.evidence_report import append_sitting, render_evidence  # noqa: E402
+from methodbench.evidence_runner import run_evidence  # noqa: E402
+from methodbench.presets import (  # noqa: E402
+    METHODS,
+    PRESET_ORDER,
+    PRESETS,
+    RECORDS,
+    RESULTS,
+    RESULTS_MD,
+    RUNS,
+    duration,
+)
 from methodbench.report import best_line, print_summary, render_docs  # noqa: E402
 from methodbench.runner import run_preset  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=None)
+    parser.add_argument("--preset", choices=sorted(PRESETS) + [EVIDENCE], default=None)
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIO_ORDER, default=None,
+                        help="evidence: only these scenarios (default: all)")
+    parser.add_argument("--claims", action="store_true",
+                        help="test the papers' claims on the committed evidence records (no training) and exit")
     parser.add_argument("--quick", action="store_true", help="= --preset quick")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=None, help="override the preset's")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="override the preset's")
@@ -79,8 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if args.preset not in (None, "quick"):
             parser.error("--quick and --preset disagree")
         args.preset = "quick"
-    if not (args.preset or args.estimate or args.render):
-        parser.error("give --preset NAME, --quick, --estimate or --render")
+    if not (args.preset or args.estimate or args.render or args.claims):
+        parser.error("give --preset NAME, --quick, --estimate, --render or --claims")
     return args
 
 
@@ -91,10 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from rewardkit.evaluation.suites import resolve_data_root
 
+    if args.claims:
+        for line in claim_lines(check_all()):
+            print(line)
+        return 0
     if args.render:
         print("rendered presets:", ", ".join(render_docs(Path(args.results_dir))) or "none")
+        render_evidence()
         return 0
     root = resolve_data_root(args.data_root)
+    if args.preset == EVIDENCE:
+        return run_evidence_preset(args, root, argv)
     overrides: dict[str, Any] = {}
     if args.methods:
         overrides["methods"] = tuple(args.methods)
@@ -125,6 +165,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {RESULTS_MD}")
     print_summary(result)
     print(best_line(preset.name, result["summary"]), flush=True)
+    return 0
+
+
+def run_evidence_preset(args: argparse.Namespace, root: Path, argv: list[str] | None) -> int:
+    """--preset evidence: estimate, or run what is not recorded yet (within --time-limit), then docs and claims."""
+    names = args.scenarios or list(SCENARIO_ORDER)
+    scenarios = [with_seeds(SCENARIOS[n], tuple(args.seeds) if args.seeds else None) for n in names]
+    model = args.model or "smollm2-135m"
+    costs = CostModel(forward_ms=args.forward_ms, full_train_ms=args.train_ms)
+    if args.estimate:
+        print_evidence_estimate(estimate_evidence(scenarios, root, costs, model))
+        return 0
+    runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS / EVIDENCE
+    command = "python benchmarks/methods.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    summary = run_evidence(scenarios, root, runs_dir, model, command.strip(), time_limit_minutes=args.time_limit,
+                           costs=costs)
+    if summary["ran"]:
+        append_sitting(summary)
+    if not args.no_docs:
+        render_evidence()
+        print(f"wrote {RESULTS_MD}")
+    print(f"evidence: {len(summary['ran'])} runs trained, {summary['reused']} reused, {len(summary['pending'])} "
+          f"pending; wall time {duration(summary['wall_seconds'])}")
+    for line in claim_lines(check_all()):
+        print(line)
     return 0
 
 

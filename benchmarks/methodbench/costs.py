@@ -4,6 +4,7 @@ log-probs, sentence embeddings) and what a run needs when some of them are cache
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,11 @@ class CostModel:
     # preset's first PCRM-cosine run (cold cache, 7,698 texts) took 5.0-6.2 min longer than the warm PCRM-cosine
     # seed 1 and PCRM-length runs, 39-48 ms per text (2026-11-30)
     embed_text_ms: float = 45.0
+    # the evidence preset (top k layers on a cached trunk, untied LM head trained): LM-head cost per response
+    # position in a training step relative to its forward (forward + input gradient + weight gradient), and
+    # the per-run overhead without export (model load, trunk fingerprint, test-set encoding)
+    lm_train_factor: float = 3.0
+    evidence_run_overhead_s: float = 15.0
 
     def train_ms(self, budget: Budget) -> float:
         if budget.tuning == "top_layers":
@@ -175,3 +181,83 @@ def print_estimates(presets: list[Preset], root: Path, costs: CostModel) -> None
         print(f"| {name} | {e['runs']} | {e['train_tokens']['packed']:,} | {e['eval_tokens']['packed']:,} | "
               f"{duration(bt)} | {duration(po)} | {duration(e['once_seconds'])} | {duration(e['total_seconds'])} "
               f"| {cached} |", flush=True)
+
+
+# ---- the evidence preset -------------------------------------------------------------------------------------
+
+def evidence_passes(arm: str) -> list[str]:
+    """The one-off passes a run of `arm` needs before it can start: the scenario's frozen trunk, reference
+    log-probs of the training pairs (a policy term with a reference), of the test pairs (implicit-reward arms)."""
+    from .evidence import arm_terms
+
+    terms = arm_terms(arm)
+    return ["trunk"] + (["reference"] if terms["reference"] else []) + (["test-reference"] if terms["implicit"] else [])
+
+
+def estimate_evidence(scenarios: list[Any], root: Path, costs: CostModel, model: str) -> dict[str, Any]:
+    """Predicted seconds of every evidence run (trunk cached) and of each scenario's one-off passes."""
+    from .evidence import arm_terms, build_data
+    from .evidence_runner import encoder_for, training_split
+
+    out: dict[str, Any] = {"scenarios": {}, "total_seconds": 0.0}
+    f, lm = costs.forward_ms / 1000, costs.forward_ms * costs.lm_head_share / 1000
+    for sc in scenarios:
+        s = sc.scope
+        share = s.top_layers / costs.layers
+        data = build_data(sc, root)
+        encoder = encoder_for(sc, model)
+        train, val = training_split(sc, data.train)
+        t, v = _token_counts(encoder.encode_all(train)), _token_counts(encoder.encode_all(val)) if val else None
+        tests = [_token_counts(encoder.encode_all(p)) for p in data.tests.values()]
+        ts = {k: sum(x[k] for x in tests) for k in tests[0]}
+        v = v or {"pairs": 0, "packed": 0, "responses": 0}
+        steps = math.ceil(math.ceil(t["pairs"] / s.batch_size) * s.epochs)
+        evals = math.ceil(s.epochs) if s.per_epoch else 1
+        once = {"trunk": (t["packed"] + v["packed"] + ts["packed"]) * f * (1 - share),
+                "reference": (t["packed"] + v["packed"]) * f * share + (t["responses"] + v["responses"]) * lm,
+                "test-reference": ts["packed"] * f * share + ts["responses"] * lm}
+        runs = {}
+        for arm in sc.arms:
+            terms = arm_terms(arm)
+            policy, implicit = terms["policy"], terms["implicit"]
+            train_s = (s.epochs * (t["packed"] * costs.full_train_ms / 1000 * share
+                                   + (t["responses"] * lm * costs.lm_train_factor if policy else 0.0))
+                       + steps * costs.step_overhead_s)
+            val_s = (math.ceil(s.epochs) * (v["packed"] * f * share + (v["responses"] * lm if policy else 0.0))
+                     if v["pairs"] else 0.0)
+            test_s = evals * (ts["packed"] * f * share + (ts["responses"] * lm if implicit else 0.0))
+            runs[arm] = {"train": train_s, "validation": val_s, "test": test_s,
+                         "overhead": costs.evidence_run_overhead_s}
+        total = sum(sum(r.values()) for r in runs.values()) * len(sc.seeds) + once["trunk"]
+        total += once["reference"] * any("reference" in evidence_passes(a) for a in sc.arms)
+        total += once["test-reference"] * any("test-reference" in evidence_passes(a) for a in sc.arms)
+        out["scenarios"][sc.name] = {"runs": runs, "once": once, "seeds": len(sc.seeds), "train_tokens": t,
+                                     "test_tokens": ts, "total_seconds": total}
+        out["total_seconds"] += total
+    return out
+
+
+def predicted_evidence_seconds(estimate_: dict[str, Any], scenario: str, arm: str, marks: Path | None) -> float:
+    """One evidence run's predicted seconds, plus the one-off passes it would be first to need (`marks`: the
+    runs dir's record of passes done on this machine; None: the run alone)."""
+    sc = estimate_["scenarios"][scenario]
+    seconds = sum(sc["runs"][arm].values())
+    if marks is not None:
+        seconds += sum(sc["once"][kind] for kind in evidence_passes(arm) if not (marks / f"{scenario}.{kind}").exists())
+    return seconds
+
+
+def print_evidence_estimate(estimate_: dict[str, Any]) -> None:
+    from .evidence import arm_terms
+
+    print("| scenario | arms x seeds | train tok/epoch | test tok | per BT-type run | per policy run | once | total |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, sc in estimate_["scenarios"].items():
+        runs = {arm: sum(r.values()) for arm, r in sc["runs"].items()}
+        bt = [v for a, v in runs.items() if not arm_terms(a)["policy"]]
+        po = [v for a, v in runs.items() if arm_terms(a)["policy"]]
+        once = sum(sc["once"].values())
+        print(f"| {name} | {len(runs)} x {sc['seeds']} | {sc['train_tokens']['packed']:,} | "
+              f"{sc['test_tokens']['packed']:,} | {duration(max(bt)) if bt else '–'} | "
+              f"{duration(max(po)) if po else '–'} | {duration(once)} | {duration(sc['total_seconds'])} |")
+    print(f"evidence total: {duration(estimate_['total_seconds'])}", flush=True)

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import torch
 from accelerate import PartialState
-from transformers import TrainingArguments, set_seed
+from transformers import TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from rewardkit.config import save_config, to_dict
@@ -114,8 +114,9 @@ def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> Tra
     )
 
 
-def run_training(cfg: RunConfig) -> dict[str, Any]:
-    """Train, evaluate before/after on the eval sets, export. Returns a summary (also written as JSON)."""
+def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None) -> dict[str, Any]:
+    """Train, evaluate before/after on the eval sets, export. Returns a summary (also written as JSON).
+    `callbacks`: transformers TrainerCallbacks added to the trainer (they see the model at each event)."""
     started = time.time()
     state = PartialState()
     out_dir = Path(cfg.training.output_dir)
@@ -177,7 +178,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     args = training_arguments(cfg, bool(val_enc), metric)
     trainer = RewardTrainer(model=model, args=args, data_collator=collate, train_dataset=train_enc,
                             eval_dataset=val_enc or None, processing_class=tokenizer, objective=objective,
-                            reference=reference,
+                            reference=reference, callbacks=callbacks,
                             train_batch_sampler=pair_batch_sampler(
                                 train_enc, packing=cfg.data.packing, batch_size=cfg.training.batch_size,
                                 token_budget=cfg.data.token_budget, group_by_length=cfg.data.group_by_length,
