@@ -62,7 +62,16 @@ from methodbench.costs import (  # noqa: E402
     print_estimates,
     print_evidence_estimate,
 )
-from methodbench.evidence import EVIDENCE, SCENARIO_ORDER, SCENARIOS, with_seeds  # noqa: E402
+from methodbench.evidence import (  # noqa: E402
+    EVIDENCE,
+    EVIDENCE_GPU,
+    EVIDENCE_RECORDS,
+    RECORDS_GPU,
+    SCENARIO_ORDER,
+    SCENARIOS,
+    gpu_variant,
+    with_seeds,
+)
 from methodbench.evidence_report import append_sitting, render_evidence  # noqa: E402
 from methodbench.evidence_runner import run_evidence  # noqa: E402
 from methodbench.presets import (  # noqa: E402
@@ -81,7 +90,7 @@ from methodbench.runner import run_preset  # noqa: E402
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", choices=sorted(PRESETS) + [EVIDENCE], default=None)
+    parser.add_argument("--preset", choices=sorted(PRESETS) + [EVIDENCE, EVIDENCE_GPU], default=None)
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIO_ORDER, default=None,
                         help="evidence: only these scenarios (default: all)")
     parser.add_argument("--claims", action="store_true",
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from rewardkit.evaluation.suites import resolve_data_root
 
     if args.claims:
-        for line in claim_lines(check_all()):
+        for line in claim_lines(check_all(RECORDS_GPU if args.preset == EVIDENCE_GPU else EVIDENCE_RECORDS)):
             print(line)
         return 0
     if args.render:
@@ -133,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         render_evidence()
         return 0
     root = resolve_data_root(args.data_root)
-    if args.preset == EVIDENCE:
+    if args.preset in (EVIDENCE, EVIDENCE_GPU):
         return run_evidence_preset(args, root, argv)
     overrides: dict[str, Any] = {}
     if args.methods:
@@ -169,29 +178,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_evidence_preset(args: argparse.Namespace, root: Path, argv: list[str] | None) -> int:
-    """--preset evidence: estimate, or run what is not recorded yet (within --time-limit), then docs and claims."""
+    """--preset evidence (or evidence-gpu): estimate, or run what is not recorded yet (within --time-limit), then
+    docs and claims."""
+    gpu = args.preset == EVIDENCE_GPU
     names = args.scenarios or list(SCENARIO_ORDER)
     scenarios = [with_seeds(SCENARIOS[n], tuple(args.seeds) if args.seeds else None) for n in names]
+    scenarios = [gpu_variant(s) for s in scenarios] if gpu else scenarios
+    records_dir = RECORDS_GPU if gpu else EVIDENCE_RECORDS
     model = args.model or "smollm2-135m"
     costs = CostModel(forward_ms=args.forward_ms, full_train_ms=args.train_ms)
     if args.estimate:
         print_evidence_estimate(estimate_evidence(scenarios, root, costs, model))
         return 0
-    runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS / EVIDENCE
+    runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS / args.preset
     command = "python benchmarks/methods.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    summary = run_evidence(scenarios, root, runs_dir, model, command.strip(), time_limit_minutes=args.time_limit,
-                           costs=costs)
-    if summary["ran"]:
+    summary = run_evidence(scenarios, root, runs_dir, model, command.strip(), records_dir=records_dir,
+                           time_limit_minutes=args.time_limit, costs=costs)
+    if summary["ran"] and not gpu:
         append_sitting(summary)
-    if not args.no_docs:
+    if not args.no_docs and not gpu:
         render_evidence()
         print(f"wrote {RESULTS_MD}")
-    print(f"evidence: {len(summary['ran'])} runs trained, {summary['reused']} reused, {len(summary['pending'])} "
-          f"pending; wall time {duration(summary['wall_seconds'])}")
-    for line in claim_lines(check_all()):
+    print(f"{args.preset}: {len(summary['ran'])} runs trained, {summary['reused']} reused, "
+          f"{len(summary['pending'])} pending; wall time {duration(summary['wall_seconds'])}")
+    for line in claim_lines(check_all(records_dir)):
         print(line)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

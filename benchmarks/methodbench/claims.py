@@ -32,7 +32,8 @@ BOOTSTRAP = 1000
 HAF = "HaF-RM (Liu et al., arXiv 2407.04185)"
 PCRM = "PCRM (Zhou et al., arXiv 2404.00978)"
 GRM = "GRM (Yang et al., arXiv 2406.10216)"
-NO_NUMBER = "no number: the paper's tables are not in the text reachable here (abstract, code)"
+NO_NUMBER = "not found: the paper's tables were not in the text reachable here (abstract, code)"
+SUMMARY = " [third-party summary of the paper (en.papernotes.org, sciencestack.ai), not verified against its text]"
 
 
 @dataclass(frozen=True)
@@ -58,17 +59,20 @@ HYPOTHESES: tuple[Hypothesis, ...] = (
     Hypothesis("haf-bt-id", HAF, "Experiment results on five datasets sufficiently show the validity and "
                "effectiveness of our proposed hybrid framework for training a high-quality reward model.", NO_NUMBER,
                SUITE, "id", "haf", "bt", note="suite, held-out pairs of the trained families, gold labels"),
-    Hypothesis("haf-bt-ood", HAF, "HaF outperforms Baseline and DPO ... with stronger generalization to "
-               "out-of-distribution data (the paper's summary of its results)", NO_NUMBER,
+    Hypothesis("haf-bt-ood", HAF, "HaF outperforms Baseline and DPO in intrinsic reward evaluation ... with "
+               "stronger generalization to out-of-distribution data" + SUMMARY, NO_NUMBER,
                SUITE, "ood", "haf", "bt", note="suite, unseen families, length-balanced, gold labels"),
     Hypothesis("haf-bt-hh", HAF, "(as haf-bt-ood) on human labels: HH helpful <-> harmless", NO_NUMBER,
                HH, "ood", "haf", "bt", note="HH single-turn, the other subset, length-balanced"),
     Hypothesis("haf-bt-tldr", HAF, "(as haf-bt-ood) on TL;DR: trained on batch13, tested on batch18", NO_NUMBER,
                ("tldr",), "batch18", "haf", "bt"),
-    Hypothesis("haf-dpo-ood", HAF, "HaF outperforms Baseline and DPO (both in and out of distribution)", NO_NUMBER,
+    Hypothesis("haf-dpo-ood", HAF, "HAF-RM consistently outperforms standard Baselines and DPO methods across 5 "
+               "datasets" + SUMMARY, NO_NUMBER,
                SUITE, "ood", "haf", "dpo"),
-    Hypothesis("dpo-bt-ood", HAF, "the paper's own OOD figures put DPO's implicit reward above its baseline RM "
-               "(the reading the method issue gives; docs/results.md used to score the opposite)", NO_NUMBER,
+    Hypothesis("dpo-bt-ood", HAF, "the paper's OOD figures put DPO above its baseline (the method issue's reading "
+               "of them; its motivation says DPO's 'generalization ability on out-of-distribution (OOD) data is "
+               "extremely poor'" + SUMMARY + "); docs/results.md used to score the opposite as the paper's claim",
+               NO_NUMBER,
                SUITE, "ood", "dpo", "bt"),
     Hypothesis("grm-bt-ood", GRM, "the introduced regularization technique markedly improves the accuracy of "
                "learned reward models across a variety of out-of-distribution (OOD) tasks", NO_NUMBER,

@@ -29,10 +29,14 @@ class CostModel:
     # preset's first PCRM-cosine run (cold cache, 7,698 texts) took 5.0-6.2 min longer than the warm PCRM-cosine
     # seed 1 and PCRM-length runs, 39-48 ms per text (2026-11-30)
     embed_text_ms: float = 45.0
-    # the evidence preset (top k layers on a cached trunk, untied LM head trained): LM-head cost per response
-    # position in a training step relative to its forward (forward + input gradient + weight gradient), and
-    # the per-run overhead without export (model load, trunk fingerprint, test-set encoding)
+    # the evidence preset (top k layers on a cached trunk, untied LM head trained): the top layers' training
+    # cost per token relative to k/layers of a full step (small batches of short rows run the top layers less
+    # efficiently than a full forward), LM-head cost per response position in a training step relative to its
+    # forward (forward + input gradient + weight gradient), per-step overhead (optimizer over the LM-head copy,
+    # trunk-state collation) and per-run overhead without export (model load, trunk fingerprint, encoding)
+    evidence_body_factor: float = 2.0
     lm_train_factor: float = 3.0
+    evidence_step_s: float = 1.0
     evidence_run_overhead_s: float = 15.0
 
     def train_ms(self, budget: Budget) -> float:
@@ -220,9 +224,9 @@ def estimate_evidence(scenarios: list[Any], root: Path, costs: CostModel, model:
         for arm in sc.arms:
             terms = arm_terms(arm)
             policy, implicit = terms["policy"], terms["implicit"]
-            train_s = (s.epochs * (t["packed"] * costs.full_train_ms / 1000 * share
+            train_s = (s.epochs * (t["packed"] * costs.full_train_ms / 1000 * share * costs.evidence_body_factor
                                    + (t["responses"] * lm * costs.lm_train_factor if policy else 0.0))
-                       + steps * costs.step_overhead_s)
+                       + steps * costs.evidence_step_s)
             val_s = (math.ceil(s.epochs) * (v["packed"] * f * share + (v["responses"] * lm if policy else 0.0))
                      if v["pairs"] else 0.0)
             test_s = evals * (ts["packed"] * f * share + (ts["responses"] * lm if implicit else 0.0))

@@ -32,7 +32,9 @@ from typing import Any
 from .presets import HH, RECORDS
 
 EVIDENCE = "evidence"
+EVIDENCE_GPU = "evidence-gpu"
 EVIDENCE_RECORDS = RECORDS / EVIDENCE
+RECORDS_GPU = RECORDS / EVIDENCE_GPU
 
 SUITE_F1 = ("relevance", "format", "harmlessness", "language")
 SUITE_F2 = ("arithmetic", "factual", "conciseness")
@@ -48,7 +50,8 @@ TIGHT_POLICY = {"b1": 1.0, "b2": 0.001, "b3": -0.25}
 class Scope:
     """How every arm of a scenario trains (the same for all)."""
 
-    top_layers: int = 4  # the top k of 30 decoder layers (+ final norm) train, the rest is a cached trunk
+    tuning: str = "top_layers"  # top_layers (CPU: a cached frozen trunk) | full (the GPU variant)
+    top_layers: int = 2  # the top k of 30 decoder layers (+ final norm) train, the rest is a cached trunk
     untie_lm_head: bool = True  # policy terms train an untied copy of the tied LM head (embeddings frozen)
     max_length: int = 256
     batch_size: int = 16  # pairs per step
@@ -120,7 +123,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
                      "checkpoints. BT carries the bound tracked but not applied (prior_lambda 0).",
              data={"kind": "tldr", "train_pairs": 300, "test_pairs": 200},
              arms=("bt-tracked", "pcrm-length", "pcrm-fixed", "pcrm-random"),
-             scope=Scope(max_length=160, epochs=10, validation_fraction=0.1, per_epoch=True), in_distribution=()),
+             scope=Scope(max_length=160, batch_size=32, epochs=10, validation_fraction=0.1, per_epoch=True),
+             in_distribution=()),
 )}
 SCENARIO_ORDER = tuple(SCENARIOS)
 
@@ -262,3 +266,9 @@ def scenario_settings(scenario: Scenario) -> dict[str, Any]:
 
 def with_seeds(scenario: Scenario, seeds: tuple[int, ...] | None) -> Scenario:
     return scenario if not seeds else replace(scenario, seeds=seeds)
+
+
+def gpu_variant(scenario: Scenario) -> Scenario:
+    """The same scenario (data, arms, seeds, epochs) for a GPU: full fine-tuning, max length 512, lr 1e-5
+    (records under benchmarks/results/records/evidence-gpu/)."""
+    return replace(scenario, scope=replace(scenario.scope, tuning="full", max_length=512, learning_rate=1e-5))

@@ -226,7 +226,8 @@ def evidence_section(records_dir: Path = EVIDENCE_RECORDS, docs_dir: Path = DOCS
 
 def render_evidence(document: Path = RESULTS_MD, records_dir: Path = EVIDENCE_RECORDS) -> None:
     text = document.read_text() if document.exists() else "# Results\n"
-    text = replace_section(text, EVIDENCE, evidence_section(records_dir, document.parent))
+    text = replace_section(text, EVIDENCE, evidence_section(records_dir, document.parent),
+                           source="the records under benchmarks/results/records/evidence/")
     write_text_atomic(document, text)
 
 

@@ -119,16 +119,20 @@ class TestSetScorer(TrainerCallback):
         from accelerate import Accelerator
 
         from rewardkit.data.encoding import EncodingConfig, PairEncoder
+        from rewardkit.data.packing import PackedPairCollator
         from rewardkit.models.reference import precompute_reference_logps
         from rewardkit.models.trunk_cache import TrunkCache
 
         started = time.time()
         encoder = PairEncoder(processing_class, EncodingConfig(max_length=self.scenario.scope.max_length))
         self.encoded = {name: encoder.encode_all(pairs, desc=f"encoding {name}") for name, pairs in self.tests.items()}
-        cache = TrunkCache.for_model(model, self.scenario.scope.top_layers, self.trunk_dir)
-        for encoded in self.encoded.values():
-            cache.ensure(model, encoded, batch_size=self.scenario.scope.eval_batch_size)
-        self.collate = cache.collator(processing_class.pad_token_id)
+        if self.scenario.scope.tuning == "top_layers":  # the frozen bottom layers once per test pair
+            cache = TrunkCache.for_model(model, self.scenario.scope.top_layers, self.trunk_dir)
+            for encoded in self.encoded.values():
+                cache.ensure(model, encoded, batch_size=self.scenario.scope.eval_batch_size)
+            self.collate = cache.collator(processing_class.pad_token_id)
+        else:
+            self.collate = PackedPairCollator(pad_token_id=processing_class.pad_token_id)
         if self.implicit:  # the model at the start is the reference: its log-probs, disk-cached like training's
             for encoded in self.encoded.values():
                 precompute_reference_logps(model, encoded, self.collate, model_name=self.model_name, dtype="float32",
@@ -185,9 +189,9 @@ def run_config(scenario: Scenario, objective: dict[str, Any], head_init: str, se
     s = scenario.scope
     validate = s.validation_fraction > 0
     return RunConfig(
-        model=ModelConfig(name=model, tuning="top_layers", top_layers=s.top_layers, head_init=head_init,
-                          untie_lm_head=s.untie_lm_head, dtype="float32", cache_trunk=True,
-                          trunk_cache_dir=str(trunk_dir)),
+        model=ModelConfig(name=model, tuning=s.tuning, top_layers=s.top_layers, head_init=head_init,
+                          untie_lm_head=s.untie_lm_head, dtype="float32" if s.tuning == "top_layers" else "auto",
+                          cache_trunk=s.tuning == "top_layers", trunk_cache_dir=str(trunk_dir)),
         data=DataConfig(train=[str(train_file)], eval=[], heldout_fraction=0.0,
                         validation_fraction=s.validation_fraction, split_seed=0, max_length=s.max_length),
         objective=ObjectiveConfig(**{k: v for k, v in objective.items()}),
@@ -259,8 +263,8 @@ def train_arm(scenario: Scenario, arm: str, seed: int, data: ScenarioData, manif
 def run_evidence(scenarios: list[Scenario], root: Path, runs_dir: Path, model: str, command: str,
                  records_dir: Path = EVIDENCE_RECORDS, time_limit_minutes: float | None = None,
                  costs: Any = None) -> dict[str, Any]:
-    """Train every (scenario, arm, seed) not yet recorded, seeds outermost (so a partial preset has whole seeds
-    of every arm); with a time limit, a run predicted to end past it is not started."""
+    """Train every (scenario, arm, seed) not yet recorded, in scenario order, a seed's arms together (so a partial
+    scenario has whole seeds of every arm); with a time limit, a run predicted to end past it is not started."""
     from .costs import CostModel, estimate_evidence, predicted_evidence_seconds
 
     started = time.time()
@@ -273,12 +277,9 @@ def run_evidence(scenarios: list[Scenario], root: Path, runs_dir: Path, model: s
     predicted = estimate_evidence(scenarios, root, costs or CostModel(), model) if deadline else None
     done_marks = runs_dir / "done"
     ran, reused, pending = [], [], []
-    seeds = sorted({s for sc in scenarios for s in sc.seeds})
-    for seed in seeds:
-        for scenario in scenarios:
-            if seed not in scenario.seeds:
-                continue
-            data, manifest = prepared[scenario.name]
+    for scenario in scenarios:
+        data, manifest = prepared[scenario.name]
+        for seed in scenario.seeds:
             for arm in scenario.arms:
                 objective, head_init = arm_objective(arm, manifest["mean_delta"])
                 fingerprint = run_fingerprint(scenario, arm, seed, objective, head_init, model)

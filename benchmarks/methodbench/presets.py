@@ -138,5 +138,13 @@ def label(method: str, seed: int) -> str:
     return f"{method}/s{seed}"
 
 
+def repo_relative(path: str | Path) -> str:
+    """A path as committed files hold it: relative to the repository (`../shared/data/...` for the data root
+    next to it), never absolute."""
+    import os
+
+    return Path(os.path.relpath(Path(path).resolve(), REPO)).as_posix()
+
+
 def duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 5400 else f"{seconds / 60:.1f} min"

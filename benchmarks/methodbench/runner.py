@@ -18,7 +18,16 @@ from rewardkit.files import write_json_atomic
 
 from .costs import CostModel, estimate, predicted_run_seconds
 from .machine import hardware, speed_probe
-from .presets import METHODS, TRUNK_CACHE_DIR, Preset, caches_needed, duration, label, steps_per_run
+from .presets import (
+    METHODS,
+    TRUNK_CACHE_DIR,
+    Preset,
+    caches_needed,
+    duration,
+    label,
+    repo_relative,
+    steps_per_run,
+)
 from .report import claim_checks, seeds_per_method, summarize
 
 def run_fingerprint(preset: Preset, method: str, seed: int) -> str:
@@ -103,6 +112,13 @@ def cache_present(record: dict[str, Any], kind: str) -> bool:
     return bool(names) and all((directory / name).exists() for name in names)
 
 
+def portable_selected(selected: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The selected checkpoint with its path relative to the repository (records are committed)."""
+    if not selected or "checkpoint" not in selected:
+        return selected
+    return {**selected, "checkpoint": repo_relative(selected["checkpoint"])}
+
+
 def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets: dict[str, Any], runs_dir: Path,
                        split: tuple[int, int], keep_checkpoints: bool, records_dir: Path | None = None
                        ) -> dict[str, Any]:
@@ -143,8 +159,10 @@ def train_and_evaluate(preset: Preset, method: str, seed: int, root: Path, sets:
     record = {"method": method, "seed": seed, "fingerprint": fingerprint, "objective": METHODS[method],
               "train_pairs": split[0], "validation_pairs": split[1], "eval_steps": eval_steps,
               "steps": summary["log_history"][-1].get("step") if summary["log_history"] else None,
-              "selected": summary.get("selected"), "validation": validation_history(summary["log_history"]),
-              "train_seconds": trained - started, "eval_seconds": finished - trained, "export": summary["export"],
+              "selected": portable_selected(summary.get("selected")),
+              "validation": validation_history(summary["log_history"]),
+              "train_seconds": trained - started, "eval_seconds": finished - trained,
+              "export": repo_relative(summary["export"]),
               "finished": time.strftime("%Y-%m-%d %H:%M"), "hardware": hardware()["label"], "evaluation": evaluation}
     if needed := caches_needed(method):  # the one-off passes it needed: see cache_present
         record["caches"] = {kind: used_cache_files(kind, since=started) for kind in needed}
@@ -209,7 +227,8 @@ def run_preset(preset: Preset, root: Path, runs_dir: Path, keep_checkpoints: boo
     probe_after = speed_probe(preset.model, root) if preset.hardware == "cpu" else None
     groups = {m: [label(m, s) for s in preset.seeds if label(m, s) in runs] for m in preset.methods}
     groups = {m: members for m, members in groups.items() if members}
-    report = suite_results({k: r["evaluation"] for k, r in runs.items()}, sets, suite="standard", data_root=root,
+    report = suite_results({k: r["evaluation"] for k, r in runs.items()}, sets, suite="standard",
+                           data_root=repo_relative(root),
                            groups=groups)
     probe = None
     if probe_before and probe_after:
