@@ -259,9 +259,9 @@ def tight_mean_delta(encoded: list[Any]) -> dict[str, float]:
 
 
 def scenario_settings(scenario: Scenario) -> dict[str, Any]:
-    """What every run of the scenario depends on (its fingerprint's scenario part)."""
-    return {"name": scenario.name, "data": scenario.data, "scope": asdict(scenario.scope),
-            "tight": {"reward": TIGHT_REWARD, "policy": TIGHT_POLICY}}
+    """What every run of the scenario depends on (its fingerprint's scenario part; an arm's bounds are in its
+    objective)."""
+    return {"name": scenario.name, "data": scenario.data, "scope": asdict(scenario.scope)}
 
 
 def with_seeds(scenario: Scenario, seeds: tuple[int, ...] | None) -> Scenario:
