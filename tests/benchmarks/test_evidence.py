@@ -75,3 +75,20 @@ def test_one_run_end_to_end_on_the_tiny_model(arm, tiny_model_dir, shared_data, 
     path = evidence_runner.record_path(tmp_path / "records", "tiny", arm, 0)
     assert evidence_runner.find_record(path, fingerprint)["arm"] == arm
     assert evidence_runner.find_record(path, "other") is None  # other settings: not reused
+
+
+def test_time_limit_prediction_counts_the_one_off_passes_not_done(tmp_path):
+    from methodbench.costs import evidence_passes, predicted_evidence_seconds
+
+    assert evidence_passes("bt") == ["trunk"] and evidence_passes("grm") == ["trunk"]  # GRM needs no reference
+    assert evidence_passes("haf") == ["trunk", "reference"]
+    assert evidence_passes("pcrm-dpo") == ["trunk", "reference", "test-reference"]
+    est = {"scenarios": {"s": {"runs": {"bt": {"train": 60.0, "test": 10.0}, "dpo": {"train": 200.0, "test": 20.0}},
+                               "once": {"trunk": 100.0, "reference": 30.0, "test-reference": 5.0}}}}
+    assert predicted_evidence_seconds(est, "s", "bt", tmp_path) == 170.0  # nothing cached on this machine yet
+    evidence_runner.mark_done(tmp_path, "s", "bt")
+    assert predicted_evidence_seconds(est, "s", "bt", tmp_path) == 70.0
+    assert predicted_evidence_seconds(est, "s", "dpo", tmp_path) == 255.0  # its references are still to compute
+    evidence_runner.mark_done(tmp_path, "s", "dpo-tracked")
+    assert predicted_evidence_seconds(est, "s", "dpo", tmp_path) == 220.0
+    assert predicted_evidence_seconds(est, "s", "dpo", None) == 220.0
