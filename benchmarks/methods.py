@@ -67,6 +67,7 @@ from methodbench.evidence import (  # noqa: E402
     EVIDENCE_GPU,
     EVIDENCE_RECORDS,
     RECORDS_GPU,
+    RUN_ORDER,
     SCENARIO_ORDER,
     SCENARIOS,
     gpu_variant,
@@ -92,7 +93,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS) + [EVIDENCE, EVIDENCE_GPU], default=None)
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIO_ORDER, default=None,
-                        help="evidence: only these scenarios (default: all)")
+                        help="evidence: only these scenarios, in this order (default: all, by what the claims "
+                             "need most)")
     parser.add_argument("--claims", action="store_true",
                         help="test the papers' claims on the committed evidence records (no training) and exit")
     parser.add_argument("--quick", action="store_true", help="= --preset quick")
@@ -181,7 +183,7 @@ def run_evidence_preset(args: argparse.Namespace, root: Path, argv: list[str] | 
     """--preset evidence (or evidence-gpu): estimate, or run what is not recorded yet (within --time-limit), then
     docs and claims."""
     gpu = args.preset == EVIDENCE_GPU
-    names = args.scenarios or list(SCENARIO_ORDER)
+    names = args.scenarios or list(RUN_ORDER)
     scenarios = [with_seeds(SCENARIOS[n], tuple(args.seeds) if args.seeds else None) for n in names]
     scenarios = [gpu_variant(s) for s in scenarios] if gpu else scenarios
     records_dir = RECORDS_GPU if gpu else EVIDENCE_RECORDS

@@ -46,6 +46,9 @@ TIGHT_REWARD = {"b1": 2.0, "b2": 0.001, "b3": -0.5}
 TIGHT_POLICY = {"b1": 1.0, "b2": 0.001, "b3": -0.25}
 
 
+LAYOUT_ONLY = ("row_tokens",)  # batch layout: the same numbers up to float summation order, not a setting
+
+
 @dataclass(frozen=True)
 class Scope:
     """How every arm of a scenario trains (the same for all)."""
@@ -60,6 +63,7 @@ class Scope:
     validation_fraction: float = 0.0  # > 0: validation every epoch, best-validation checkpoint reported
     per_epoch: bool = False  # score the test sets after every epoch (else after the last one only)
     eval_batch_size: int = 32
+    row_tokens: int = 512  # packed rows (shorter rows waste less attention on pairs of ~100-200 tokens)
 
 
 @dataclass(frozen=True)
@@ -99,34 +103,39 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
                    "ood_per_family": 60},
              arms=("bt", "bt-normal", "haf", "grm", "dpo")),
     Scenario("suite-b", "The rotation of suite-a: trained on arithmetic, factual and conciseness (133 pairs each), "
-                        "tested on 40 held-out pairs of each (ID) and 45 of each of the other four families (OOD).",
+                        "tested on 40 held-out pairs of each (ID) and 45 of each of the other four families (OOD); "
+                        "the reward-head arms only (DPO and the init control run on suite-a).",
              data={"kind": "suite", "train": SUITE_F2, "test": SUITE_F1, "per_family": 133, "id_per_family": 40,
                    "ood_per_family": 45},
-             arms=("bt", "bt-normal", "haf", "grm", "dpo")),
-    Scenario("hh-helpful", "HH single-turn pairs: trained on 300 helpful-base pairs, tested on 100 held-out "
+             arms=("bt", "haf", "grm")),
+    Scenario("hh-helpful", "HH single-turn pairs: trained on 200 helpful-base pairs, tested on 100 held-out "
                            "helpful pairs (ID) and 200 harmless-base pairs (OOD), length-balanced.",
-             data={"kind": "hh", "train": "helpful-base", "test": "harmless-base", "train_pairs": 300, "id_pairs": 100,
+             data={"kind": "hh", "train": "helpful-base", "test": "harmless-base", "train_pairs": 200, "id_pairs": 100,
                    "ood_pairs": 200},
              arms=("bt", "haf")),
-    Scenario("hh-harmless", "The reverse: trained on 300 harmless-base single-turn pairs, tested on 100 held-out "
+    Scenario("hh-harmless", "The reverse: trained on 200 harmless-base single-turn pairs, tested on 100 held-out "
                             "harmless pairs (ID) and 200 helpful-base pairs (OOD), length-balanced.",
-             data={"kind": "hh", "train": "harmless-base", "test": "helpful-base", "train_pairs": 300,
+             data={"kind": "hh", "train": "harmless-base", "test": "helpful-base", "train_pairs": 200,
                    "id_pairs": 100, "ood_pairs": 200},
              arms=("bt", "haf")),
-    Scenario("tldr", "TL;DR: trained on 300 batch13 comparisons (2 epochs), tested on 200 batch18 comparisons and the "
+    Scenario("tldr", "TL;DR: trained on 200 batch13 comparisons (2 epochs), tested on 200 batch18 comparisons and the "
                      "5-pair edit set; Spearman / Kendall of the margin against the labellers' confidence (1-9). "
-                     "DPO carries the tight policy bound tracked but not applied (prior_lambda 0); PCRM-DPO applies it.",
-             data={"kind": "tldr", "train_pairs": 300, "test_pairs": 200},
-             arms=("bt", "haf", "dpo-tracked", "pcrm-dpo"), scope=Scope(max_length=160), in_distribution=()),
+                     "Max length 96: the post is cut from the left, the summaries are kept whole. DPO carries the "
+                     "tight policy bound tracked but not applied (prior_lambda 0); PCRM-DPO applies it.",
+             data={"kind": "tldr", "train_pairs": 200, "test_pairs": 200},
+             arms=("bt", "haf", "dpo-tracked", "pcrm-dpo"), scope=Scope(max_length=96), in_distribution=()),
     Scenario("pcrm", "PCRM where its bound binds: 300 TL;DR batch13 comparisons (10% validation), 10 epochs, the "
-                     "tight length bound; batch18 (200 pairs) scored after every epoch: final and best-validation "
-                     "checkpoints. BT carries the bound tracked but not applied (prior_lambda 0).",
+                     "tight length bound, the top layer only (the CPU budget of 10 epochs x 4 arms x 3 seeds); "
+                     "batch18 (200 pairs) scored after every epoch: final and best-validation checkpoints. BT "
+                     "carries the bound tracked but not applied (prior_lambda 0).",
              data={"kind": "tldr", "train_pairs": 300, "test_pairs": 200},
              arms=("bt-tracked", "pcrm-length", "pcrm-fixed", "pcrm-random"),
-             scope=Scope(max_length=160, batch_size=32, epochs=10, validation_fraction=0.1, per_epoch=True),
+             scope=Scope(top_layers=1, max_length=96, batch_size=32, epochs=10, validation_fraction=0.1,
+                         per_epoch=True),
              in_distribution=()),
 )}
 SCENARIO_ORDER = tuple(SCENARIOS)
+RUN_ORDER = ("suite-a", "pcrm", "suite-b", "tldr", "hh-helpful", "hh-harmless")  # by what the claims need most
 
 
 # ---- data -------------------------------------------------------------------------------------------------
@@ -159,7 +168,8 @@ def _suite(spec: dict[str, Any]) -> ScenarioData:
     def fresh(families: tuple[str, ...], per_family: int) -> list[Any]:
         out = []
         for family in families:  # a large pool from another seed, minus any prompt seen in training
-            pool = [p for p in build_suite(6 * per_family, seed=1, families=[family]) if prompt_key(p.prompt) not in seen]
+            pool = [p for p in build_suite(6 * per_family, seed=1, families=[family])
+                    if prompt_key(p.prompt) not in seen]
             out += length_balanced(pool, per_family, f"evidence:{family}")
         return out
 
@@ -261,7 +271,8 @@ def tight_mean_delta(encoded: list[Any]) -> dict[str, float]:
 def scenario_settings(scenario: Scenario) -> dict[str, Any]:
     """What every run of the scenario depends on (its fingerprint's scenario part; an arm's bounds are in its
     objective)."""
-    return {"name": scenario.name, "data": scenario.data, "scope": asdict(scenario.scope)}
+    scope = {k: v for k, v in asdict(scenario.scope).items() if k not in LAYOUT_ONLY}
+    return {"name": scenario.name, "data": scenario.data, "scope": scope}
 
 
 def with_seeds(scenario: Scenario, seeds: tuple[int, ...] | None) -> Scenario:

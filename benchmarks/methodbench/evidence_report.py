@@ -210,7 +210,8 @@ def evidence_section(records_dir: Path = EVIDENCE_RECORDS, docs_dir: Path = DOCS
                   f"Top {s.top_layers} layers + LM-head copy, max length {s.max_length}, {s.batch_size} pairs per "
                   f"step, {s.epochs:g} epochs, AdamW lr {s.learning_rate:g}, seeds {', '.join(map(str, sc.seeds))}; "
                   f"{manifests[name]['train_pairs']} training pairs"
-                  + (f", {manifests[name]['validation_pairs']} validation" if manifests[name]['validation_pairs'] else "")
+                  + (f", {manifests[name]['validation_pairs']} validation" if manifests[name]["validation_pairs"]
+                     else "")
                   + ". Cells: final checkpoint, mean ± sd over seeds.\n",
                   scenario_table(name, records, manifests[name])]
         if name == "pcrm":

@@ -130,9 +130,10 @@ class TestSetScorer(TrainerCallback):
             cache = TrunkCache.for_model(model, self.scenario.scope.top_layers, self.trunk_dir)
             for encoded in self.encoded.values():
                 cache.ensure(model, encoded, batch_size=self.scenario.scope.eval_batch_size)
-            self.collate = cache.collator(processing_class.pad_token_id)
+            self.collate = cache.collator(processing_class.pad_token_id, self.scenario.scope.row_tokens)
         else:
-            self.collate = PackedPairCollator(pad_token_id=processing_class.pad_token_id)
+            self.collate = PackedPairCollator(pad_token_id=processing_class.pad_token_id,
+                                              row_tokens=self.scenario.scope.row_tokens)
         if self.implicit:  # the model at the start is the reference: its log-probs, disk-cached like training's
             for encoded in self.encoded.values():
                 precompute_reference_logps(model, encoded, self.collate, model_name=self.model_name, dtype="float32",
@@ -193,7 +194,8 @@ def run_config(scenario: Scenario, objective: dict[str, Any], head_init: str, se
                           untie_lm_head=s.untie_lm_head, dtype="float32" if s.tuning == "top_layers" else "auto",
                           cache_trunk=s.tuning == "top_layers", trunk_cache_dir=str(trunk_dir)),
         data=DataConfig(train=[str(train_file)], eval=[], heldout_fraction=0.0,
-                        validation_fraction=s.validation_fraction, split_seed=0, max_length=s.max_length),
+                        validation_fraction=s.validation_fraction, split_seed=0, max_length=s.max_length,
+                        row_tokens=s.row_tokens),
         objective=ObjectiveConfig(**{k: v for k, v in objective.items()}),
         training=TrainConfig(output_dir=str(out_dir), num_epochs=s.epochs, batch_size=s.batch_size,
                              eval_batch_size=s.eval_batch_size, learning_rate=s.learning_rate, seed=seed,
