@@ -180,7 +180,8 @@ def sittings_table(sittings: list[dict[str, Any]]) -> str:
              "|---|---|---:|---:|---:|---:|"]
     for s in sittings:
         predicted = sum(r["predicted"] or 0 for r in s["ran"])
-        lines.append(f"| {s['created']} | `{s['command']}` | {duration(s['wall_seconds'])} | {len(s['ran'])} | "
+        when = f"{s['started']} – {s['created'][-5:]}" if "started" in s else s["created"]
+        lines.append(f"| {when} | `{s['command']}` | {duration(s['wall_seconds'])} | {len(s['ran'])} | "
                      f"{duration(predicted)} | {len(s['pending'])} |")
     return "\n".join(lines) + "\n"
 

@@ -290,7 +290,8 @@ def run_evidence(scenarios: list[Scenario], root: Path, runs_dir: Path, model: s
                 if find_record(path, fingerprint) is not None:
                     reused.append(name)
                     continue
-                if deadline is not None:
+                need = None
+                if deadline is not None:  # the run with the one-off passes it is the first to need
                     need = predicted_evidence_seconds(predicted, scenario.name, arm, done_marks)
                     left = deadline - time.time()
                     if need > left:
@@ -302,9 +303,10 @@ def run_evidence(scenarios: list[Scenario], root: Path, runs_dir: Path, model: s
                 record = train_arm(scenario, arm, seed, data, manifest, runs_dir, records_dir, model, fingerprint)
                 mark_done(done_marks, scenario.name, arm)
                 ran.append({"run": name, "seconds": record["run_seconds"],
-                            "predicted": (predicted_evidence_seconds(predicted, scenario.name, arm, None)
-                                          if predicted else None)})
-    return {"preset": "evidence", "command": command, "created": time.strftime("%Y-%m-%d %H:%M"),
+                            "predicted": round(need, 1) if need is not None else None})
+    return {"preset": "evidence", "command": command, "started": time.strftime("%Y-%m-%d %H:%M",
+                                                                              time.localtime(started)),
+            "created": time.strftime("%Y-%m-%d %H:%M"),
             "wall_seconds": round(time.time() - started, 1), "hardware": hardware(), "ran": ran,
             "reused": len(reused), "pending": pending}
 
