@@ -85,6 +85,13 @@ HYPOTHESES: tuple[Hypothesis, ...] = (
     Hypothesis("init-control", "control (the method issue)", "HaF's zero head init, not its DPO term, might "
                "explain its smaller margins: a BT arm with the normal init next to the zero-init BT", "-",
                SUITE_A, "ood", "bt", "bt-normal", direction=0, note="non-inferiority of zero vs normal init"),
+    Hypothesis("init-spread", "control (the method issue)", "A zero head under Adam grows to a norm of about "
+               "0.1-0.3 over 80-230 steps, so HaF's smaller margins and lower ECE may be the init, not the DPO term",
+               "-", SUITE_A, "ood", "bt", "bt-normal", statistic="spread", direction=-1,
+               note="margin std ratio - 1 of zero-init BT to normal-init BT"),
+    Hypothesis("haf-spread", "control (the method issue)", "(as init-spread) what the DPO term adds at the same "
+               "zero init: HaF's margins against zero-init BT's", "-", SUITE, "ood", "haf", "bt", statistic="spread",
+               direction=-1, note="margin std ratio - 1, both zero-init"),
     Hypothesis("pcrm-spread", PCRM, "PCRM incorporates prior constraints ... to regulate optimization magnitude "
                "and control score margins", NO_NUMBER, ("pcrm",), "batch18", "pcrm-length", "bt-tracked",
                statistic="spread", direction=-1, note="margin std ratio - 1, final checkpoint of 10 epochs"),

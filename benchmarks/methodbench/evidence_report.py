@@ -36,8 +36,9 @@ def scenario_table(name: str, records: dict[tuple[str, str, int], Any], manifest
     sc = SCENARIOS[name]
     sets = list(manifest["sets"])
     cols = [(s, "accuracy") for s in sets] + [(s, "margin_std") for s in sets] + [(s, "ece") for s in sets]
-    if any(item.get("strength") is not None for s in sets for item in manifest["sets"][s]):
-        cols += [(s, "strength_spearman") for s in sets if len(manifest["sets"][s]) > 10]
+    runs_all = [r for (scn, _, _), r in records.items() if scn == name]
+    cols += [(s, "strength_spearman") for s in sets  # where the pairs carry a human preference strength
+             if any(final_metrics(r)[s].get("strength_spearman") is not None for r in runs_all)]
     head = " | ".join(f"{s} {k.replace('strength_', '').replace('margin_std', 'margin std')}" for s, k in cols)
     lines = [f"| arm | seeds | {head} |", "|---|---:|" + "---:|" * len(cols)]
     for arm in sc.arms:
