@@ -16,6 +16,7 @@ writes benchmarks/results/alarm_bon.json, and ends with one line per setting:
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -92,7 +93,9 @@ def main() -> int:
         results["seconds"] = round(time.time() - started, 1)
         report["settings"][name] = {k: results[k] for k in ("reward", "prompts", "n", "judges", "means",
                                                             "comparisons", "seconds")}
-        report["settings"][name]["holistic_rm"] = config.holistic
+        holistic = config.holistic  # committed: an absolute path is written relative to the repository
+        report["settings"][name]["holistic_rm"] = (os.path.relpath(holistic, REPO) if os.path.isabs(holistic)
+                                                   else holistic)
         print(f"\n## {name} ({results['seconds']} s)\n")
         print(markdown_report(results))
         lines.append(summary_line(name, results))
