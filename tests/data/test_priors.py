@@ -20,6 +20,7 @@ from rewardkit.data.priors import (
     resolve_bound_params,
 )
 from rewardkit.data.record import DataError, PreferencePair
+from rewardkit.models.embedder import pair_cosines
 from rewardkit.objectives.losses import prior_bound
 from rewardkit.objectives.objective import ObjectiveConfig
 from rewardkit.testing.tiny import tiny_tokenizer
@@ -55,7 +56,7 @@ def test_length_ratio_on_encoded_text():
     encoded = PairEncoder(tok, EncodingConfig(max_length=64)).encode_all(pairs)
     # "abcd" vs "abXYZW": prefix "ab"; "cd"+closing (4) vs "XYZW"+closing (6)
     # "same" vs "same!": prefix "same"; closing (2) vs "!"+closing (3)
-    assert pair_similarities(encoded, pairs, "length") == pytest.approx([4 / 6, 2 / 3])
+    assert pair_similarities(encoded, "length") == pytest.approx([4 / 6, 2 / 3])
 
 
 # ---- bound ------------------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def encoded_pairs():
 
 def test_attach_length_on_reward_term():
     encoded = encoded_pairs()
-    summary = attach_prior_bounds(encoded, PAIRS, ObjectiveConfig(objective="bt", prior="length"))
+    summary = attach_prior_bounds(encoded, ObjectiveConfig(objective="bt", prior="length"))
     s = [2 / 3, 1.0, 2 / 4]
     assert [e.extras[SIMILARITY_KEY] for e in encoded] == pytest.approx(s)
     assert [e.extras["delta_reward"] for e in encoded] == pytest.approx([10 / (x + 0.001) - 5 for x in s])
@@ -139,12 +140,12 @@ def test_attach_length_on_reward_term():
 
 def test_attach_each_form_gets_its_own_defaults_unless_b_is_given():
     encoded = encoded_pairs()
-    attach_prior_bounds(encoded, PAIRS, ObjectiveConfig(objective="haf", prior="length", prior_on="both"))
+    attach_prior_bounds(encoded, ObjectiveConfig(objective="haf", prior="length", prior_on="both"))
     s = 2 / 3
     assert encoded[0].extras["delta_reward"] == pytest.approx(10 / (s + 0.001) - 5)
     assert encoded[0].extras["delta_policy"] == pytest.approx(20 / (s + 0.001) - 15)
     encoded = encoded_pairs()
-    attach_prior_bounds(encoded, PAIRS, ObjectiveConfig(objective="dpo", prior="length", b1=4.0, b3=1.0))
+    attach_prior_bounds(encoded, ObjectiveConfig(objective="dpo", prior="length", b1=4.0, b3=1.0))
     assert set(encoded[0].extras) == {"delta_policy", SIMILARITY_KEY}  # auto → the policy term for DPO
     assert encoded[0].extras["delta_policy"] == pytest.approx(4 / (s + 0.001) + 1)
 
@@ -152,8 +153,9 @@ def test_attach_each_form_gets_its_own_defaults_unless_b_is_given():
 def test_attach_cosine_uses_each_forms_similarity():
     encoded = encoded_pairs()
     embedder = FakeEmbedder(VECTORS)
-    attach_prior_bounds(encoded, PAIRS, ObjectiveConfig(objective="haf", prior="cosine", prior_on="both"),
-                        embedder=embedder)
+    cosines = pair_cosines(encoded, PAIRS, embedder)
+    assert cosines.tolist() == pytest.approx([0.5, 1.0, -1.0])
+    attach_prior_bounds(encoded, ObjectiveConfig(objective="haf", prior="cosine", prior_on="both"), cosines=cosines)
     reward_s, policy_s = [2 / 3, 1.0, 0.5], [0.5, 1.0, 0.0]
     assert [e.extras[SIMILARITY_KEY] for e in encoded] == pytest.approx(reward_s)  # the reward form is stored
     assert [e.extras["delta_reward"] for e in encoded] == pytest.approx([20 / (x + 0.001) - 15 for x in reward_s])
@@ -163,34 +165,37 @@ def test_attach_cosine_uses_each_forms_similarity():
 
 def test_attach_fixed_and_random_ablations():
     encoded = encoded_pairs()
-    attach_prior_bounds(encoded, PAIRS, ObjectiveConfig(prior="fixed", fixed_delta=3.5))
+    attach_prior_bounds(encoded, ObjectiveConfig(prior="fixed", fixed_delta=3.5))
     assert [e.extras["delta_reward"] for e in encoded] == [3.5, 3.5, 3.5]
     assert all(SIMILARITY_KEY not in e.extras for e in encoded)
 
     cfg = ObjectiveConfig(objective="haf", prior="random", prior_on="both", random_delta_range=[2.0, 4.0])
     first = encoded_pairs()
-    attach_prior_bounds(first, PAIRS, cfg, seed=7)
+    attach_prior_bounds(first, cfg, seed=7)
     values = [e.extras["delta_reward"] for e in first]
     assert all(2.0 <= v <= 4.0 for v in values) and len(set(values)) == 3
     assert [e.extras["delta_policy"] for e in first] == values
     shuffled = encoded_pairs()[::-1]  # drawn per pair index: order does not matter
-    attach_prior_bounds(shuffled, PAIRS, cfg, seed=7)
+    attach_prior_bounds(shuffled, cfg, seed=7)
     assert [e.extras["delta_reward"] for e in shuffled[::-1]] == values
     assert random_delta(0, 2.0, 4.0, seed=8) != values[0]
 
 
 def test_attach_without_prior_is_a_no_op():
     encoded = encoded_pairs()
-    assert attach_prior_bounds(encoded, PAIRS, ObjectiveConfig(objective="bt")) == {}
+    assert attach_prior_bounds(encoded, ObjectiveConfig(objective="bt")) == {}
     assert all(not e.extras for e in encoded)
 
 
 def test_bad_bound_and_bad_index_name_the_record():
     with pytest.raises(DataError, match="record 1.*prior_similarity"):
-        attach_prior_bounds([enc([5, EOS], [5, EOS], 1)], PAIRS, ObjectiveConfig(prior="length", b2=-1.0))
+        attach_prior_bounds([enc([5, EOS], [5, EOS], 1)], ObjectiveConfig(prior="length", b2=-1.0))
     with pytest.raises(DataError, match="record 9"):
-        attach_prior_bounds([enc([1, EOS], [2, EOS], 9)], PAIRS, ObjectiveConfig(prior="cosine"),
-                            embedder=FakeEmbedder(VECTORS))
+        pair_cosines([enc([1, EOS], [2, EOS], 9)], PAIRS, FakeEmbedder(VECTORS))
+    with pytest.raises(ValueError, match="pair_cosines"):  # the data layer embeds nothing itself
+        attach_prior_bounds([enc([1, EOS], [2, EOS], 0)], ObjectiveConfig(prior="cosine"))
+    with pytest.raises(ValueError, match="2 cosines for 1"):
+        attach_prior_bounds([enc([1, EOS], [2, EOS], 0)], ObjectiveConfig(prior="cosine"), cosines=[0.1, 0.2])
 
 
 @pytest.mark.parametrize("bad", [dict(random_delta_range=[5.0, 1.0]), dict(random_delta_range=[1.0]),

@@ -1,7 +1,7 @@
 """Multi-checkpoint suite reports: tables, PNG charts, JSON; the CLI; trained checkpoints (validation-selected,
 training overlap removed, cached reference); the benchmark's docs sections."""
 
-import importlib.util
+import dataclasses
 import json
 import math
 import os
@@ -21,6 +21,7 @@ from rewardkit.evaluation.suites import (
     evaluate_suite,
     load_suite,
 )
+from rewardkit.files import write_json_atomic
 from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,11 +136,17 @@ def test_trained_checkpoint_overlap_and_cached_reference(haf_export):
 
 
 def _benchmark_module():
-    spec = importlib.util.spec_from_file_location("methods_benchmark", REPO / "benchmarks" / "methods.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+    """The method benchmark's package (benchmarks/methodbench), its modules' names in one namespace."""
+    import types
+
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    from methodbench import costs, presets, report, runner
+
+    namespace = types.SimpleNamespace()
+    for module in (presets, costs, runner, report):
+        namespace.__dict__.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+    return namespace
 
 
 def test_benchmark_sections_replace_only_their_markers():
@@ -164,11 +171,11 @@ def test_benchmark_claims_and_best_line():
     report = {"suite": "standard", "data_root": "/d", "sets": sets, "models": models,
               "groups": {m: [f"{m}/s0", f"{m}/s1"] for m in ("bt", "dpo", "pcrm-length")}}
     claims = {c["claim"]: c for c in methods.claim_checks(report, ["hh-helpful"], seeds=2)}
-    assert claims["DPO generalises worse out of distribution than BT"]["verdict"] == "supported"
-    assert claims["DPO generalises worse out of distribution than BT"]["difference"] == pytest.approx(0.15)
+    dpo_ood = claims["DPO is above BT out of distribution (the HaF-RM paper's OOD figures)"]
+    assert dpo_ood["verdict"] == "contradicted" and dpo_ood["difference"] == pytest.approx(-0.15)
     assert claims["pcrm-length constrains reward scale (margin std below BT's)"]["ratio"] == pytest.approx(0.5)
     assert claims["pcrm-length improves accuracy over BT"]["verdict"].startswith("inconclusive")
-    assert not any("HaF" in c for c in claims)  # no HaF runs, no HaF claims
+    assert not any(c.startswith("HaF") for c in claims)  # no HaF runs, no HaF claims
     summary = methods.summarize(report, ["bt", "dpo", "pcrm-length"])
     assert methods.best_line("quick", summary) == "methods quick best=pcrm-length hh-helpful=0.630 hh-harmless=0.610 mean=0.620"
 
@@ -209,19 +216,19 @@ def test_benchmark_run_records_resume_from_the_shared_directory(tmp_path):
     methods = _benchmark_module()
     quick = methods.PRESETS["quick"]
     assert methods.PRESETS["standard"].shared_records and methods.PRESETS["gpu"].shared_records
-    shared = methods.replace(quick, shared_records=True)
+    shared = dataclasses.replace(quick, shared_records=True)
     assert methods.run_fingerprint(shared, "bt", 0) == methods.run_fingerprint(quick, "bt", 0)  # not a setting
     runs, records = tmp_path / "runs", tmp_path / "records"
     assert methods.find_record(quick, "bt", 0, runs, records) is None
     good = {"method": "bt", "seed": 0, "fingerprint": methods.run_fingerprint(quick, "bt", 0), "from": "elsewhere"}
-    methods.write_json_atomic(records / "bt-s0.json", good)
+    write_json_atomic(records / "bt-s0.json", good)
     record, path = methods.find_record(quick, "bt", 0, runs, records)
     assert record["from"] == "elsewhere" and path == records / "bt-s0.json"
     assert methods.find_record(quick, "bt", 0, runs, None) is None  # records dir not consulted
     assert methods.find_record(quick, "bt", 1, runs, records) is None  # other seed, other fingerprint
-    other = methods.replace(quick, budget=methods.replace(quick.budget, learning_rate=3e-4))
+    other = dataclasses.replace(quick, budget=dataclasses.replace(quick.budget, learning_rate=3e-4))
     assert methods.find_record(other, "bt", 0, runs, records) is None  # settings changed: retrain
-    methods.write_json_atomic(runs / "bt-s0" / "benchmark_run.json", {**good, "from": "here"})
+    write_json_atomic(runs / "bt-s0" / "benchmark_run.json", {**good, "from": "here"})
     assert methods.find_record(quick, "bt", 0, runs, records)[0]["from"] == "here"  # own run dir first
     assert not list(records.glob(".*tmp*"))  # atomic writes leave no temporaries
 
@@ -251,4 +258,5 @@ def test_benchmark_time_limit_prediction_and_partial_groups():
         "bt": {"hh-helpful": 0.65, "hh-harmless": 0.5, "mean": 0.575},
         "dpo": {"hh-helpful": 0.55, "hh-harmless": 0.45, "mean": 0.5}}
     claims = {c["claim"]: c for c in methods.claim_checks(report, ["hh-helpful"], methods.seeds_per_method(report))}
-    assert claims["DPO generalises worse out of distribution than BT"]["difference"] == pytest.approx(0.05)
+    dpo_ood = claims["DPO is above BT out of distribution (the HaF-RM paper's OOD figures)"]
+    assert dpo_ood["difference"] == pytest.approx(-0.05)

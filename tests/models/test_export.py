@@ -162,3 +162,29 @@ def test_model_card_usage_snippet_runs_as_written(request, fixture, monkeypatch)
     exec(compile(code, str(export / "README.md"), "exec"), namespace)
     expected = load_scorer(str(export)).score([[{"role": "user", "content": "What is 2+2?"}]], ["4"])["rewards"]
     assert namespace["reward"] == pytest.approx(expected[0].item(), abs=1e-4)
+
+
+def test_untied_lm_head_trains_alone_and_exports(tiny_model_dir, tmp_path):
+    cfg = ModelConfig(name=str(tiny_model_dir), tuning="top_layers", top_layers=1, untie_lm_head=True)
+    model = build_reward_model(cfg, train_lm_head=True)
+    embedding = model.base_backbone.get_input_embeddings().weight
+    assert model.lm_head.weight is not embedding and torch.equal(model.lm_head.weight, embedding)
+    assert model.lm_head.weight.requires_grad and not embedding.requires_grad  # the trunk stays frozen
+    tied = build_reward_model(ModelConfig(name=str(tiny_model_dir), tuning="top_layers", top_layers=1),
+                              train_lm_head=True)
+    assert not tied.lm_head.weight.requires_grad  # without the option a tied head stays frozen
+    original = embedding.detach().clone()
+    with torch.no_grad():
+        model.lm_head.weight.add_(0.5 * torch.randn_like(model.lm_head.weight))
+    tok = load_tokenizer(str(tiny_model_dir))
+    batch = PaddedPairCollator(tok.pad_token_id)(PairEncoder(tok).encode_all(PAIRS))
+    model.eval()
+    with torch.no_grad():
+        ours = model(**batch, need_logps=True)
+    out = export_model(model, tok, tmp_path / "haf", metadata={"objective": "haf"}, reward_head=True, policy=True)
+    reloaded = load_exported(out).eval()
+    assert torch.equal(reloaded.base_backbone.get_input_embeddings().weight, original)
+    assert torch.allclose(reloaded.lm_head.weight, model.lm_head.weight)
+    with torch.no_grad():
+        again = reloaded(**batch, need_logps=True)
+    assert torch.allclose(again["logps"], ours["logps"], atol=1e-4)

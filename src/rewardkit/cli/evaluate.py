@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rewardkit.data.sources import entry_name, load_entry
-    from rewardkit.data.priors import prior_embedder
+    from rewardkit.models.embedder import prior_embedder
     from rewardkit.evaluation.evaluate import evaluate_set, load_scorer, markdown_table, write_report
 
     prior = None if args.prior == "none" else args.prior

@@ -9,7 +9,9 @@ Similarities:
   length  shorter / longer token count of the parts of prompt+chosen and prompt+rejected after their
           common prefix, EOS included (1 when identical) — from the encoded token ids;
   cosine  cosine c of sentence embeddings of prompt + response, clamped to [0, 1]; the reward-model form
-          is s = 1 - arccos(c) / pi, the DPO (policy) form is s = c, as in the authors' code.
+          is s = 1 - arccos(c) / pi, the DPO (policy) form is s = c, as in the authors' code. The raw
+          cosines come from the caller (`rewardkit.models.embedder.pair_cosines` embeds `pair_texts`):
+          this data-level module computes no embeddings.
 Ablations: `fixed` (delta* = fixed_delta for every pair) and `random` (delta* ~ U(lo, hi), drawn per pair
 from a seed and the pair's index, so it does not depend on batch order).
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -30,11 +32,7 @@ import torch
 from rewardkit.data.encoding import PLAIN_GENERATION_PROMPT, PLAIN_ROLE_PREFIX, EncodedPair
 from rewardkit.data.packing import common_prefix_length
 from rewardkit.data.record import DataError, Message, PreferencePair
-from rewardkit.models.registry import DEFAULT_EMBEDDER
 from rewardkit.objectives.objective import ObjectiveConfig
-
-if TYPE_CHECKING:
-    from rewardkit.models.embedder import SentenceEmbedder
 
 log = logging.getLogger("rewardkit.data")
 
@@ -124,31 +122,30 @@ def source_pairs(encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair]
     return out
 
 
-def pair_cosines(encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair], embedder: "SentenceEmbedder"
-                 ) -> torch.Tensor:
-    """Raw cosine similarity of the embeddings of prompt + chosen and prompt + rejected, per encoded pair."""
+def pair_texts(encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair]) -> tuple[list[str], list[str]]:
+    """Per encoded pair, the texts a cosine prior embeds: prompt + chosen, and prompt + rejected."""
     sources = source_pairs(encoded, pairs)
-    chosen = embedder.embed([pair_text(p.prompt, p.chosen) for p in sources], desc="embedding chosen")
-    rejected = embedder.embed([pair_text(p.prompt, p.rejected) for p in sources], desc="embedding rejected")
-    return torch.nn.functional.cosine_similarity(chosen, rejected, dim=-1)
+    return [pair_text(p.prompt, p.chosen) for p in sources], [pair_text(p.prompt, p.rejected) for p in sources]
 
 
-def prior_embedder(name: str) -> "SentenceEmbedder":
-    """The embedder for cosine priors; truncates from the left so long prompts keep the responses."""
-    from rewardkit.models.embedder import EmbedderConfig, SentenceEmbedder
+def _checked_cosines(cosines: Sequence[float] | torch.Tensor | None, n: int) -> torch.Tensor:
+    if cosines is None:
+        raise ValueError("the cosine prior needs the raw cosines of the pairs' sentence embeddings: compute them "
+                         "with rewardkit.models.embedder.pair_cosines and pass cosines=...")
+    values = torch.as_tensor(cosines, dtype=torch.float64).reshape(-1)
+    if values.numel() != n:
+        raise ValueError(f"{values.numel()} cosines for {n} encoded pairs")
+    return values
 
-    return SentenceEmbedder(EmbedderConfig(name=name, truncation_side="left"))
 
-
-def pair_similarities(encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair], prior: str,
-                      form: str = "reward", embedder: "SentenceEmbedder | None" = None,
-                      embedder_name: str = DEFAULT_EMBEDDER) -> list[float]:
-    """Similarity s of each encoded pair under a `length` or `cosine` prior (aligned with `encoded`)."""
+def pair_similarities(encoded: Sequence[EncodedPair], prior: str, form: str = "reward",
+                      cosines: Sequence[float] | torch.Tensor | None = None) -> list[float]:
+    """Similarity s of each encoded pair under a `length` or `cosine` prior (aligned with `encoded`);
+    `cosines`: the raw cosine of each pair's embeddings, which the cosine prior needs."""
     if prior == "length":
         return length_similarities(encoded)
     if prior == "cosine":
-        embedder = embedder or prior_embedder(embedder_name)
-        return cosine_to_similarity(pair_cosines(encoded, pairs, embedder), form).tolist()
+        return cosine_to_similarity(_checked_cosines(cosines, len(encoded)), form).tolist()
     raise ValueError(f"similarity prior must be one of {SIMILARITY_PRIORS}, not {prior!r}")
 
 
@@ -161,12 +158,13 @@ def random_delta(index: int, low: float, high: float, seed: int) -> float:
 
 # ---- attaching to encoded pairs ---------------------------------------------------------------------
 
-def attach_prior_bounds(encoded_pairs: Sequence[EncodedPair], pairs: Sequence[PreferencePair],
-                        config: ObjectiveConfig, *, embedder: "SentenceEmbedder | None" = None,
+def attach_prior_bounds(encoded_pairs: Sequence[EncodedPair], config: ObjectiveConfig, *,
+                        cosines: Sequence[float] | torch.Tensor | None = None,
                         seed: int = 0) -> dict[str, dict[str, float]]:
     """Store delta* of every constrained term in `extras` (`delta_reward` / `delta_policy`) and, for the
     similarity priors, s in `extras["prior_similarity"]` (the reward form when the reward term is
-    constrained, else the policy form). A no-op without a prior. Returns min/mean/max summaries.
+    constrained, else the policy form). `cosines`: the raw cosines of the pairs' embeddings (prior=cosine;
+    rewardkit.models.embedder.pair_cosines). A no-op without a prior. Returns min/mean/max summaries.
     """
     targets = [form for form in FORMS if form in config.prior_targets()]
     if not targets or not encoded_pairs:
@@ -183,11 +181,7 @@ def attach_prior_bounds(encoded_pairs: Sequence[EncodedPair], pairs: Sequence[Pr
         values = [random_delta(e.index, low, high, seed) for e in encoded_pairs]
         deltas = {form: values for form in targets}
     else:
-        if prior == "length":
-            per_form = dict.fromkeys(targets, length_similarities(encoded_pairs))
-        else:
-            cosines = pair_cosines(encoded_pairs, pairs, embedder or prior_embedder(config.embedder))
-            per_form = {form: cosine_to_similarity(cosines, form).tolist() for form in targets}
+        per_form = {form: pair_similarities(encoded_pairs, prior, form, cosines) for form in targets}
         for form in targets:
             params = resolve_bound_params(prior, form, config.b1, config.b2, config.b3)
             deltas[form] = [_checked_delta(params, s, e) for s, e in zip(per_form[form], encoded_pairs)]

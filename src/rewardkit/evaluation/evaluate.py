@@ -13,7 +13,7 @@ from accelerate import Accelerator
 
 from rewardkit.data.collate import PaddedPairCollator
 from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
-from rewardkit.data.priors import pair_similarities, prior_embedder
+from rewardkit.data.priors import pair_similarities
 from rewardkit.data.record import DataError, PreferencePair
 from rewardkit.evaluation.bias import length_bias, response_lengths
 from rewardkit.evaluation.calibration import calibration
@@ -21,6 +21,7 @@ from rewardkit.evaluation.diagnostics import MarginPoints, margin_diagnostics, p
 from rewardkit.evaluation.pairwise import pairwise_metrics
 from rewardkit.evaluation.scoring import PairScores, score_pairs, score_sequences
 from rewardkit.files import write_json_atomic, write_text_atomic
+from rewardkit.models.embedder import pair_cosines, prior_embedder
 from rewardkit.models.heads import read_config, reward_stats
 from rewardkit.models.loading import build_reward_model, load_tokenizer, read_metadata, reward_position
 from rewardkit.models.reference import FrozenModelReference, Reference
@@ -196,7 +197,8 @@ def evaluate_set(scorer: Scorer, pairs: list[PreferencePair], *, name: str = "se
     similarity = None
     if prior is not None:
         form = "reward" if scorer.reward_head else "policy"
-        values = pair_similarities(encoded, pairs, prior, form, embedder=embedder)
+        cosines = pair_cosines(encoded, pairs, embedder or prior_embedder()) if prior == "cosine" else None
+        values = pair_similarities(encoded, prior, form, cosines)
         similarity = {e.index: s for e, s in zip(encoded, values)}
     metrics = metrics_from_scores(scores, pairs, similarity)
     metrics["dropped"] = len(pairs) - len(encoded)

@@ -12,12 +12,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer
 
 from rewardkit.data.char_budget import bound_latest, bound_response, char_budget
+from rewardkit.data.encoding import EncodedPair
+from rewardkit.data.priors import pair_texts
+from rewardkit.data.record import PreferencePair
 from rewardkit.files import mark_used, write_atomic
 from rewardkit.models.registry import DEFAULT_EMBEDDER, resolve_model, rewardkit_home
 
@@ -127,3 +131,18 @@ class SentenceEmbedder:
         position = {text: i for i, text in enumerate(unique)}
         return vectors[[position[t] for t in texts]]
 
+
+
+def prior_embedder(name: str = DEFAULT_EMBEDDER) -> SentenceEmbedder:
+    """The embedder for PCRM's cosine prior; truncates from the left so long prompts keep the responses."""
+    return SentenceEmbedder(EmbedderConfig(name=name, truncation_side="left"))
+
+
+def pair_cosines(encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair],
+                 embedder: SentenceEmbedder) -> torch.Tensor:
+    """Raw cosine similarity of the embeddings of prompt + chosen and prompt + rejected, per encoded pair
+    (the input of rewardkit.data.priors' cosine prior)."""
+    chosen_texts, rejected_texts = pair_texts(encoded, pairs)
+    chosen = embedder.embed(chosen_texts, desc="embedding chosen")
+    rejected = embedder.embed(rejected_texts, desc="embedding rejected")
+    return torch.nn.functional.cosine_similarity(chosen, rejected, dim=-1)

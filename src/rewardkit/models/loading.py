@@ -8,6 +8,7 @@ random head on a base model would otherwise score as if it were a reward model.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -61,6 +62,19 @@ def _model_kwargs(cfg: ModelConfig) -> dict[str, Any]:
     return kwargs
 
 
+def is_tied(model: RewardModel) -> bool:
+    """Whether the LM head is the input embedding matrix (tied word embeddings)."""
+    return model.lm_head is not None and model.lm_head.weight is model.base_backbone.get_input_embeddings().weight
+
+
+def untie_lm_head(model: RewardModel) -> None:
+    """Give a tied LM head its own copy of the weights (the input embeddings keep theirs); no-op if untied."""
+    if is_tied(model):
+        model.lm_head = copy.deepcopy(model.lm_head)  # deepcopy clones the shared parameter
+        model.config.tie_word_embeddings = False
+        log.info("LM head untied from the input embeddings: its copy trains, the embeddings stay as they are")
+
+
 def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> RewardModel:
     """Set which parameters train: all, LoRA adapters (+ heads), or the top k layers (+ final norm, heads)."""
     if cfg.tuning == "lora":
@@ -80,8 +94,10 @@ def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> R
         if norm is not None:
             norm.requires_grad_(True)
     model.score.requires_grad_(True)
+    if model.lm_head is not None and cfg.untie_lm_head and train_lm_head:
+        untie_lm_head(model)
     if model.lm_head is not None and cfg.tuning != "full":
-        tied = model.lm_head.weight is model.base_backbone.get_input_embeddings().weight
+        tied = is_tied(model)
         # An untied LM head trains with the policy loss; a tied one is the embedding matrix, left frozen.
         model.lm_head.requires_grad_(train_lm_head and not tied)
     if cfg.gradient_checkpointing:

@@ -43,6 +43,10 @@ class ModelConfig:
     lora_target_modules: list[str] | str = option("all-linear", "Modules that get LoRA adapters: a list of names "
                                                   "or 'all-linear'.")
     top_layers: int = option(4, "With tuning=top_layers: how many final decoder layers train.")
+    untie_lm_head: bool = option(False, "Policy terms (haf, dpo, grm) with lora / top_layers tuning: train an "
+                                 "untied copy of the LM head. A tied head (SmolLM2, Gemma, ...) is the input "
+                                 "embedding matrix and stays frozen otherwise; the copy trains while the embeddings "
+                                 "stay frozen, so the frozen-trunk cache stays valid.")
     head_init: str | None = option(None, "Initialisation of a fresh reward head; none: the objective's default "
                                    "(zero for haf, as in the paper, else normal).", choices=HEAD_INITS)
     head_init_std: float | None = option(None, "Std of a normal head init; none: 1/sqrt(hidden_size + 1).")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-POLICY_LOSSES = ("sigmoid", "ipo", "hinge")
+POLICY_LOSSES = ("sigmoid", "ipo", "hinge", "sft", "dpo_noref")
+REFERENCE_FREE_LOSSES = ("sft", "dpo_noref")  # GRM's regularisers (Yang et al. 2024): no reference model
 
 
 def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor,
@@ -39,14 +40,30 @@ def policy_preference_loss(h: torch.Tensor, beta: float, loss_type: str = "sigmo
     sigmoid (DPO, Rafailov et al. 2023): -(1-eps) log sig(beta h) - eps log sig(-beta h)
     ipo (Azar et al. 2023):               (h - 1/(2 beta))^2
     hinge (SLiC, Zhao et al. 2023):       max(0, 1 - beta h)
+    dpo_noref (GRM, Yang et al. 2024):    the sigmoid loss on h = log pi(y_w) - log pi(y_l) (no reference)
     """
-    if loss_type == "sigmoid":
+    if loss_type in ("sigmoid", "dpo_noref"):
         return -(1 - label_smoothing) * F.logsigmoid(beta * h) - label_smoothing * F.logsigmoid(-beta * h)
     if loss_type == "ipo":
         return (h - 1 / (2 * beta)) ** 2
     if loss_type == "hinge":
         return torch.relu(1 - beta * h)
     raise ValueError(f"unknown policy loss {loss_type!r} (expected one of {POLICY_LOSSES})")
+
+
+def sft_loss(pi_chosen: torch.Tensor, beta: float) -> torch.Tensor:
+    """GRM's SFT regulariser (Yang et al. 2024, their code's default form): -log sig(beta * log pi(y_w)).
+
+    log pi(y_w) is the summed log-likelihood of the chosen response, so while its NLL is well above 1/beta the
+    loss equals beta * NLL (the negative log-likelihood of the chosen response, scaled by beta); the
+    log-sigmoid only keeps its scale comparable with the DPO losses.
+    """
+    return -F.logsigmoid(beta * pi_chosen)
+
+
+def reference_free_margin(pi_chosen: torch.Tensor, pi_rejected: torch.Tensor) -> torch.Tensor:
+    """log pi(y_w) - log pi(y_l): the margin of DPO without a reference (GRM's `dpo_noref`, SimPO-style)."""
+    return pi_chosen - pi_rejected
 
 
 def prior_bound(similarity: torch.Tensor, b1: float, b2: float, b3: float) -> torch.Tensor:

@@ -3,8 +3,9 @@
     loss = reward_weight * reward_term + policy_weight * policy_term (+ centering)
 
   bt   reward term only (Bradley-Terry; optional per-pair margin and reward centering)
-  haf  reward term + alpha * policy term (HaF-RM, Liu et al. 2024): one backbone, two heads
-  dpo  policy term only (DPO/IPO/hinge), scored by the implicit reward beta * (log pi - log ref)
+  haf  reward term + alpha * policy term (HaF-RM, Liu et al. 2024): one backbone, two heads; with the
+       reference-free policy losses `sft` / `dpo_noref` it is GRM (Yang et al. 2024, alpha 0.01)
+  dpo  policy term only (DPO/IPO/hinge/dpo_noref), scored by the implicit reward beta * (log pi - log ref)
 
 Either term can be replaced by the PCRM prior-constraint loss -log sig(d) - lambda log sig(delta* - d)
 (Zhou et al. 2024), where delta* is a per-pair bound carried in the batch (`delta_reward`, `delta_policy`).
@@ -19,11 +20,14 @@ import torch
 from rewardkit.config import option
 from rewardkit.objectives.losses import (
     POLICY_LOSSES,
+    REFERENCE_FREE_LOSSES,
     bradley_terry_loss,
     center_rewards_penalty,
     implicit_margin,
     policy_preference_loss,
     prior_constraint_loss,
+    reference_free_margin,
+    sft_loss,
 )
 
 OBJECTIVES = ("bt", "haf", "dpo")
@@ -40,9 +44,13 @@ class ObjectiveConfig:
                             "DPO on the LM head) or dpo (policy only, implicit reward).", choices=OBJECTIVES)
     alpha: float = option(0.2, "haf: weight of the policy (DPO) term.")
     beta: float = option(0.1, "DPO temperature; the implicit reward is beta * (log pi - log ref).")
-    policy_loss: str = option("sigmoid", "Loss of the policy term: sigmoid (DPO), ipo or hinge.",
-                              choices=POLICY_LOSSES)
+    policy_loss: str = option("sigmoid", "Loss of the policy term: sigmoid (DPO), ipo, hinge, or GRM's "
+                              "reference-free sft (beta x NLL of the chosen response; haf only) and dpo_noref "
+                              "(DPO without a reference).", choices=POLICY_LOSSES)
     label_smoothing: float = option(0.0, "Conservative DPO label smoothing (sigmoid loss only).")
+    ipo_normalize: bool = option(False, "ipo: divide each response's log-ratio by its token count before the "
+                                 "squared loss, as TRL does (confirmed with the IPO authors); false: summed "
+                                 "log-ratios, so the loss grows with response length.")
     use_margin: bool = option(False, "Subtract the data's per-pair margin inside the BT sigmoid (TRL style).")
     center_rewards_coefficient: float = option(0.0, "Weight of the (r_chosen + r_rejected)^2 centering penalty.")
     reference: str = option("precomputed", "Reference policy log-probs: precomputed once, adapter (LoRA switched "
@@ -72,6 +80,12 @@ class ObjectiveConfig:
             raise ValueError(f"prior must be one of {PRIORS} or null, not {self.prior!r}")
         if self.prior_on not in PRIOR_TARGETS:
             raise ValueError(f"prior_on must be one of {PRIOR_TARGETS}, not {self.prior_on!r}")
+        if self.policy_loss == "sft" and self.objective != "haf":
+            raise ValueError("policy_loss=sft (GRM's SFT regulariser) has no preference signal of its own: "
+                             "use it with objective=haf (reward term + alpha * SFT), not objective="
+                             f"{self.objective}")
+        if self.ipo_normalize and self.policy_loss != "ipo":
+            raise ValueError(f"ipo_normalize applies to policy_loss=ipo, not {self.policy_loss!r}")
         if self.objective == "haf" and self.alpha < 0:
             raise ValueError("alpha must be >= 0")
         if self.beta <= 0:
@@ -110,6 +124,13 @@ def _bound(batch: dict[str, torch.Tensor], key: str) -> torch.Tensor:
     return batch[key]
 
 
+def _response_tokens(batch: dict[str, torch.Tensor], num_seqs: int) -> torch.Tensor:
+    """Response tokens per sequence (chosen first, then rejected), counted from the batch's `logp_seq`."""
+    if "logp_seq" not in batch:
+        raise ValueError("ipo_normalize needs the batch's logp_seq (response-token sequence ids)")
+    return torch.bincount(batch["logp_seq"], minlength=num_seqs).clamp(min=1).to(torch.float32)
+
+
 @dataclass
 class ObjectiveOutput:
     loss: torch.Tensor
@@ -136,6 +157,11 @@ class Objective:
     def needs_logps(self) -> bool:
         return self.config.policy_weight > 0
 
+    @property
+    def needs_reference(self) -> bool:
+        """Reference log-probs: every policy loss but GRM's reference-free ones (sft, dpo_noref)."""
+        return self.needs_logps and self.config.policy_loss not in REFERENCE_FREE_LOSSES
+
     def __call__(self, rewards: torch.Tensor | None, logps: torch.Tensor | None, ref_logps: torch.Tensor | None,
                  batch: dict[str, torch.Tensor]) -> ObjectiveOutput:
         cfg = self.config
@@ -149,7 +175,10 @@ class Objective:
             if self.prior_on_reward:
                 # use_margin shifts the lower target by the data's margin m: -log sig(d - m) - lam log sig(delta* - d)
                 offset = batch["margin"] if cfg.use_margin else 0.0
-                term = prior_constraint_loss(margin - offset, _bound(batch, "delta_reward") - offset, cfg.prior_lambda)
+                delta = _bound(batch, "delta_reward")
+                term = prior_constraint_loss(margin - offset, delta - offset, cfg.prior_lambda)
+                # share of pairs past the loss's optimum delta*/2 (with lambda = 1): where the bound pushes back
+                per_pair["bound_reached"] = (margin > delta / 2).float().detach()
             else:
                 term = bradley_terry_loss(chosen, rejected, batch.get("margin") if cfg.use_margin else None)
             per_pair["loss_reward"] = term.detach()
@@ -162,17 +191,28 @@ class Objective:
             per_pair["margin"] = margin.detach()
         if self.needs_logps:
             pi_chosen, pi_rejected = logps.chunk(2)
-            ref_chosen, ref_rejected = ref_logps.chunk(2)
-            h = implicit_margin(pi_chosen, pi_rejected, ref_chosen, ref_rejected)
+            per_pair["logps_chosen"] = pi_chosen.detach()
+            per_pair["logps_rejected"] = pi_rejected.detach()
+            if self.needs_reference:
+                ref_chosen, ref_rejected = ref_logps.chunk(2)
+                if cfg.ipo_normalize:  # TRL: per-token log-ratios, so the IPO target 1/(2 beta) ignores length
+                    counts = _response_tokens(batch, logps.numel()).chunk(2)
+                    pi_chosen, ref_chosen = pi_chosen / counts[0], ref_chosen / counts[0]
+                    pi_rejected, ref_rejected = pi_rejected / counts[1], ref_rejected / counts[1]
+                h = implicit_margin(pi_chosen, pi_rejected, ref_chosen, ref_rejected)
+            else:
+                h = reference_free_margin(pi_chosen, pi_rejected)
             if self.prior_on_policy:
-                term = prior_constraint_loss(cfg.beta * h, _bound(batch, "delta_policy"), cfg.prior_lambda)
+                delta = _bound(batch, "delta_policy")
+                term = prior_constraint_loss(cfg.beta * h, delta, cfg.prior_lambda)
+                per_pair["bound_reached_policy"] = (cfg.beta * h > delta / 2).float().detach()
+            elif cfg.policy_loss == "sft":
+                term = sft_loss(pi_chosen, cfg.beta)
             else:
                 term = policy_preference_loss(h, cfg.beta, cfg.policy_loss, cfg.label_smoothing)
             per_pair["loss_policy"] = term.detach()
             per_pair["implicit_accuracy"] = (h > 0).float().detach()
             per_pair["implicit_margin"] = (cfg.beta * h).detach()
-            per_pair["logps_chosen"] = pi_chosen.detach()
-            per_pair["logps_rejected"] = pi_rejected.detach()
             weighted = cfg.policy_weight * term.mean()
             loss = weighted if loss is None else loss + weighted
         return ObjectiveOutput(loss=loss, per_pair=per_pair,

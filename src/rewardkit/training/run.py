@@ -10,19 +10,20 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
-from transformers import TrainingArguments, set_seed
+from transformers import TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from rewardkit.config import save_config, to_dict
 from rewardkit.data.batching import pair_batch_sampler
 from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
 from rewardkit.data.packing import pair_collator
-from rewardkit.data.priors import attach_prior_bounds, prior_embedder
+from rewardkit.data.priors import attach_prior_bounds
 from rewardkit.data.record import DataError, PreferencePair
 from rewardkit.data.sources import entry_name, load_entries, load_entry, remove_overlap, split_pairs
 from rewardkit.evaluation.evaluate import Scorer, evaluate_scorer, write_report
 from rewardkit.evaluation.scoring import score_pairs
 from rewardkit.files import write_json_atomic
+from rewardkit.models.embedder import pair_cosines, prior_embedder
 from rewardkit.models.export import export_model
 from rewardkit.models.loading import build_reward_model, load_tokenizer
 from rewardkit.models.reference import (
@@ -128,8 +129,9 @@ def training_arguments(cfg: RunConfig, has_validation: bool, metric: str) -> Tra
     )
 
 
-def run_training(cfg: RunConfig) -> dict[str, Any]:
-    """Train, evaluate before/after on the eval sets, export. Returns a summary (also written as JSON)."""
+def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None) -> dict[str, Any]:
+    """Train, evaluate before/after on the eval sets, export. Returns a summary (also written as JSON).
+    `callbacks`: transformers TrainerCallbacks added to the trainer (they see the model at each event)."""
     started = time.time()
     state = process_state()
     out_dir = Path(cfg.training.output_dir)
@@ -165,7 +167,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
                 batch_size=cfg.training.eval_batch_size, device=state.device)
 
     reference = None
-    if objective.needs_logps:
+    if objective.needs_reference:  # GRM's reference-free losses (sft, dpo_noref) need none
         reference = make_reference(ocfg.reference, model)
         if ocfg.reference == "precomputed":
             device = state.device  # this process's accelerator (cuda:<local rank>), or cpu
@@ -180,7 +182,8 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
         embedder = prior_embedder(ocfg.embedder) if ocfg.prior == "cosine" else None
         with state.main_process_first():  # the main process fills the embedding cache first
             for encoded, pairs in ((train_enc, data.train), (val_enc, data.validation)):
-                attach_prior_bounds(encoded, pairs, ocfg, embedder=embedder, seed=cfg.training.seed)
+                cosines = pair_cosines(encoded, pairs, embedder) if embedder is not None and encoded else None
+                attach_prior_bounds(encoded, ocfg, cosines=cosines, seed=cfg.training.seed)
 
     scorer = Scorer(name="model", model=model, tokenizer=tokenizer, encoding=encoding,
                     reward_head=objective.needs_rewards, beta=ocfg.beta if objective.needs_logps else None)
@@ -195,7 +198,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     enable_fsdp_on_cpu(args)
     trainer = RewardTrainer(model=model, args=args, data_collator=collate, train_dataset=train_enc,
                             eval_dataset=val_enc or None, processing_class=tokenizer, objective=objective,
-                            reference=reference,
+                            reference=reference, callbacks=callbacks,
                             train_batch_sampler=pair_batch_sampler(
                                 train_enc, packing=cfg.data.packing, batch_size=cfg.training.batch_size,
                                 token_budget=cfg.data.token_budget, group_by_length=cfg.data.group_by_length,

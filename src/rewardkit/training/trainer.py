@@ -111,7 +111,7 @@ class RewardTrainer(Trainer):
         obj = self.objective
         out = model(**inputs, need_rewards=obj.needs_rewards, need_logps=obj.needs_logps)
         ref = None
-        if obj.needs_logps:
+        if obj.needs_reference:
             ref = self.reference.logps(self.accelerator.unwrap_model(model), inputs)
         result = obj(out.get("rewards"), out.get("logps"), ref, inputs)
         self._record(result, "train" if model.training else "eval")
