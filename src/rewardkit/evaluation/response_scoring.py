@@ -22,12 +22,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from rewardkit.data.encoding import EncodedPair
-from rewardkit.rewards.base import Messages
+from rewardkit.data.record import Message
 
 log = logging.getLogger("rewardkit.evaluation")
 
 
-def response_pairs(scorer: Any, prompts: Sequence[Messages], responses: Sequence[str]
+def response_pairs(scorer: Any, prompts: Sequence[list[Message]], responses: Sequence[str]
                    ) -> tuple[list[EncodedPair], list[tuple[int, int]]]:
     """Pseudo-pairs of consecutive items with the same encoded prompt, and the items each pair holds
     (chosen, rejected; equal for an item paired with itself)."""
@@ -46,7 +46,7 @@ def response_pairs(scorer: Any, prompts: Sequence[Messages], responses: Sequence
     return pairs, slots
 
 
-def score_responses(scorer: Any, prompts: Sequence[Messages], responses: Sequence[str], *,
+def score_responses(scorer: Any, prompts: Sequence[list[Message]], responses: Sequence[str], *,
                     trunk_cache: Any = None, batch_size: int = 16) -> np.ndarray:
     """The scorer's primary reward (its reward head, else the implicit reward of a DPO policy) of every item.
 
