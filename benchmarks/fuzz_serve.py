@@ -1,6 +1,7 @@
 """Fuzz a live `rewardkit serve` with what breaks servers: malformed, oversized, slow (slowloris heads, stalled
 and dripping bodies), unauthenticated and concurrent requests, invalid Unicode and NaN literals, plus
-schema-driven requests (schemathesis, as in tests/serving/test_fuzz.py), against a server subprocess on loopback.
+schema-driven requests (schemathesis, as in tests/serving/test_fuzz.py), against a server subprocess on loopback,
+on every scoring endpoint (/score, /get_reward, and verl's /classify and /v1/embeddings).
 
   python benchmarks/fuzz_serve.py --quick     # a tiny random reward model, short server timeouts (about a minute)
   python benchmarks/fuzz_serve.py             # more of everything, the server's default timeouts (minutes)
@@ -45,6 +46,11 @@ from rewardkit.files import write_json_atomic
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 MIB = 1024 * 1024
+POOLING = ("/classify", "/v1/embeddings")  # verl's endpoints: {"input": [whole conversation renders]}
+READERS: dict[str, Callable[[dict], list[float]]] = {  # the rewards of a reply, as each client reads them
+    "/classify": lambda body: [d["probs"][0] for d in body["data"]],
+    "/v1/embeddings": lambda body: [d["embedding"][0] for d in body["data"]],
+}
 
 
 @dataclass
@@ -173,8 +179,8 @@ def head(server: Server, path: str = "/score", *, length: int | None = None, tok
 
 class Fuzz:
     def __init__(self, server: Server, items: list[tuple[dict, float]], queries: list[tuple[str, float]],
-                 args: argparse.Namespace):
-        self.server, self.items, self.queries, self.args = server, items, queries, args
+                 renders: list[tuple[str, float]], args: argparse.Namespace):
+        self.server, self.items, self.queries, self.renders, self.args = server, items, queries, renders, args
         self.outcomes: list[Outcome] = []
         self.lock = threading.Lock()
         self.http = httpx.Client(base_url=server.url, timeout=args.timeout)
@@ -203,11 +209,14 @@ class Fuzz:
         self.record(group, case, "clean" if ok else "wrong", r.status_code, started, "" if ok else r.text)
         return r
 
-    def rewards_match(self, expected: list[float]) -> Callable[[httpx.Response], bool]:
+    def rewards_match(self, expected: list[float], path: str = "/score") -> Callable[[httpx.Response], bool]:
         def check(r: httpx.Response) -> bool:
             if r.status_code != 200:
                 return False
-            got = r.json().get("rewards")
+            try:
+                got = READERS.get(path, lambda body: body.get("rewards"))(r.json())
+            except (KeyError, IndexError, TypeError):
+                return False
             return (isinstance(got, list) and len(got) == len(expected) and
                     all(close_enough(g, e, self.args.tolerance) for g, e in zip(got, expected)))
         return check
@@ -241,6 +250,19 @@ class Fuzz:
                 self.post("malformed", f"{path} body {i}", path, content=body,
                           headers={**auth(self.server), "content-type": "application/json"},
                           expect=lambda r: 400 <= r.status_code < 500)
+        pooling = [b"", b"{", b"[]", b"null", b"{}", b'{"input": 3}', b'{"input": [1, 2]}', b'{"input": [[1, 2]]}',
+                   b'{"input": null}', b'{"input": [{"text": "a"}]}', b'{"input": "no assistant header"}',
+                   b'{"input": ["no assistant header"]}', b'{"input": "a", "activation": "maybe"}',
+                   b'{"input": [' + b'[' * 5000 + b']' * 5000 + b']}', b'{"input": "a"}garbage']
+        chat = b'[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]'
+        pooling += [b'{"input": "a", "messages": ' + chat + b"}", b'{"messages": [{"role": "user", "content": "a"}]}',
+                    b'{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}',
+                    b'{"messages": [{"role": "tool", "content": "x"}, {"role": "assistant", "content": "y"}]}']
+        for path in POOLING:
+            for i, body in enumerate(pooling):
+                self.post("malformed", f"{path} body {i}", path, content=body,
+                          headers={**auth(self.server), "content-type": "application/json"},
+                          expect=lambda r: 400 <= r.status_code < 500)
         self.post("malformed", "wrong content type", "/score", content=b"items=1",
                   headers={**auth(self.server), "content-type": "application/x-www-form-urlencoded"},
                   expect=lambda r: 400 <= r.status_code < 500)
@@ -257,12 +279,21 @@ class Fuzz:
             expected = self.offline([{"role": "user", "content": text}], text)
             self.post("unicode", f"valid text {i}", "/score", json={"items": [{"prompt": text, "response": text}]},
                       expect=self.rewards_match([expected]))
+            render = self.args.scorer.encoder().renderer.conversation_text([{"role": "user", "content": text}], text)
+            self.post("unicode", f"valid text {i} /classify", "/classify", json={"input": render, "activation": False},
+                      expect=self.rewards_match([expected], "/classify"))
         for name, body in [("lone surrogate in response", '{"items": [{"prompt": "a", "response": "\\ud800"}]}'),
                            ("lone surrogate in prompt", '{"items": [{"prompt": "\\udfff", "response": "b"}]}'),
                            ("surrogate in a message", '{"items": [{"messages": [{"role": "user", "content": "\\ud83d"},'
                                                       ' {"role": "assistant", "content": "x"}]}]}'),
-                           ("lone surrogate in a query", '{"query": ["\\ud800"]}')]:
-            path = "/get_reward" if "query" in body else "/score"
+                           ("lone surrogate in a query", '{"query": ["\\ud800"]}'),
+                           ("lone surrogate in a /classify input", '{"input": ["\\ud800"]}'),
+                           ("lone surrogate in a /classify message", '{"messages": [{"role": "user", "content": '
+                                                                      '"\\udfff"}, {"role": "assistant", "content": '
+                                                                      '"x"}]}'),
+                           ("lone surrogate in a /v1/embeddings input", '{"input": "a\\ud800"}')]:
+            path = ("/get_reward" if "query" in body else "/v1/embeddings" if "embeddings" in name
+                    else "/classify" if "classify" in name else "/score")
             self.post("unicode", name, path, content=body.encode(), headers={**auth(self.server),
                                                                               "content-type": "application/json"},
                       expect={422})
@@ -271,8 +302,10 @@ class Fuzz:
         for i, body in enumerate([b'{"items": [{"prompt": "a", "response": "b"}], "normalize": NaN}',
                                   b'{"items": [NaN]}', b'{"items": [{"prompt": "a", "response": Infinity}]}',
                                   b'{"items": [{"prompt": -Infinity, "response": "b"}]}', b'{"query": [NaN]}',
-                                  b'{"items": [{"messages": [{"role": "user", "content": NaN}]}]}']):
-            path = "/get_reward" if b"query" in body else "/score"
+                                  b'{"items": [{"messages": [{"role": "user", "content": NaN}]}]}',
+                                  b'{"input": [NaN]}', b'{"input": Infinity}', b'{"input": "a", "activation": NaN}']):
+            path = ("/get_reward" if b"query" in body else "/v1/embeddings" if b"Infinity}" in body
+                    else "/classify" if b"input" in body else "/score")
             self.post("nan", f"NaN literal {i}", path, content=body,
                       headers={**auth(self.server), "content-type": "application/json"}, expect={422})
 
@@ -303,8 +336,18 @@ class Fuzz:
             self.post("oversized", f"7 MB {field}", "/score", json={"items": [item]},
                       expect=lambda r, f=field: r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == f)
         self.post("oversized", "7 MB query", "/get_reward", json={"query": [huge]}, expect={422})
+        for path in POOLING:
+            self.post("oversized", f"257 inputs {path}", path, json={"input": ["x"] * (s.max_items + 1)},
+                      expect={413})
+            self.post("oversized", f"240,000 empty inputs {path}", path,
+                      content=b'{"input": [' + b",".join([b"{}"] * 240_000) + b"]}",
+                      headers={**auth(s), "content-type": "application/json"},
+                      expect=lambda r: r.status_code == 413 and "240000 items" in r.text)
+            self.post("oversized", f"7 MB input {path}", path, json={"input": [huge]},
+                      expect=lambda r: r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "input", 0])
         chat = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}] * 40
         self.post("oversized", "80 messages", "/score", json={"items": [{"messages": chat}]}, expect={422})
+        self.post("oversized", "80 messages /classify", "/classify", json={"messages": chat}, expect={422})
         self.post("oversized", "over max_length tokens", "/score",
                   json={"items": [{"prompt": "q " * 2000, "response": "a"}]},
                   expect=lambda r: r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "prompt")
@@ -321,6 +364,12 @@ class Fuzz:
                       expect=lambda r: r.status_code == 401 and r.headers.get("www-authenticate") == "Bearer")
         self.post("unauth", "lowercase scheme", "/score", json=item, headers={"Authorization": f"bearer {s.token}"},
                   expect=self.rewards_match([self.items[0][1]]))
+        for path in POOLING:
+            for name, headers in [("no token", {}), ("wrong token", {"Authorization": "Bearer " + "x" * 32})]:
+                self.post("unauth", f"{name} {path}", path, json={"input": [self.renders[0][0]]}, headers=headers,
+                          expect=lambda r: r.status_code == 401 and r.headers.get("www-authenticate") == "Bearer")
+            self.raw_case("unauth", f"8 MiB declared to {path}, body never sent",
+                          head(s, path, length=8 * MIB, token=None), {401}, wait=s.header_timeout_s + 2)
         started = time.monotonic()
         r = self.http.get("/info")
         self.record("unauth", "GET /info", "clean" if r.status_code == 401 else "wrong", r.status_code, started)
@@ -366,12 +415,17 @@ class Fuzz:
     def concurrent(self) -> None:
         s, args = self.server, self.args
 
-        def call(i: int) -> None:
+        def call(i: int) -> None:  # /score, /get_reward, /classify and /v1/embeddings in turn
             picked = [self.items[(i + k) % len(self.items)] for k in range(1 + i % 4)]
-            if i % 2:
+            if i % 4 == 1:
                 queries = [self.queries[(i + k) % len(self.queries)] for k in range(1 + i % 4)]
                 self.post("concurrent", f"get_reward {i}", "/get_reward", json={"query": [q for q, _ in queries]},
                           expect=self.rewards_match([e for _, e in queries]))
+            elif i % 4 == 3:  # verl: one whole render per request (a group's completions in flight together)
+                path = POOLING[(i // 4) % 2]
+                render, expected = self.renders[(i // 4) % len(self.renders)]
+                body = {"model": "rm", "input": render} | ({"activation": False} if path == "/classify" else {})
+                self.post("concurrent", f"{path} {i}", path, json=body, expect=self.rewards_match([expected], path))
             else:
                 self.post("concurrent", f"score {i}", "/score", json={"items": [x for x, _ in picked]},
                           expect=self.rewards_match([e for _, e in picked]))
@@ -405,7 +459,8 @@ class Fuzz:
         from schemathesis.specs.openapi.checks import positive_data_acceptance
 
         api = schemathesis.openapi.from_url(f"{self.server.url}/openapi.json")
-        operations = [("POST", "/score"), ("POST", "/get_reward"), ("GET", "/health"), ("GET", "/info")]
+        operations = [("POST", "/score"), ("POST", "/get_reward"), ("POST", "/classify"), ("POST", "/v1/embeddings"),
+                      ("GET", "/health"), ("GET", "/info")]
         for method, path in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 if method == "POST" or mode is GenerationMode.POSITIVE:
@@ -506,9 +561,10 @@ def main(argv: list[str] | None = None) -> int:
         eos = args.scorer.tokenizer.eos_token
         queries = [(renderer.prompt_text(p) + renderer.response_text(r) + eos, x)
                    for p, r, x in zip(prompts, responses, rewards)]
+        renders = [(renderer.conversation_text(p, r), x) for p, r, x in zip(prompts, responses, rewards)]
         server = start(checkpoint, args)
         args.timeout = args.timeout or server.body_timeout_s + 15
-        fuzz = Fuzz(server, items, queries, args)
+        fuzz = Fuzz(server, items, queries, renders, args)
         baseline_rss = psutil.Process(server.proc.pid).memory_info().rss
         try:
             for group in (fuzz.malformed, fuzz.unicode, fuzz.nan_literals, fuzz.oversized, fuzz.unauthenticated,

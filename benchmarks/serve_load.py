@@ -3,6 +3,8 @@ checked against offline scoring of the same item.
 
   python benchmarks/serve_load.py --seconds 120                 # the default model (SmolLM2-135M), 8 clients
   python benchmarks/serve_load.py --seconds 10 --model tiny     # a tiny random model: a quick smoke run
+  python benchmarks/serve_load.py --compare --quick             # RL-shaped load: rewardkit serve vs a plain
+                                                                # transformers server (benchmarks/serve_compare.py)
 
 The model gets a reward head at a seeded random init and is exported once to a temporary directory, so the
 server and the offline scorer read the same weights (this measures serving, not reward quality); pass an
@@ -234,20 +236,43 @@ def print_table(s: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=120)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--compare", action="store_true", help="RL-shaped load on rewardkit serve and on a plain "
+                                                               "transformers server (benchmarks/serve_compare.py)")
+    parser.add_argument("--quick", action="store_true", help="--compare: 2 rounds x 45 s, a 30 s verl phase")
+    parser.add_argument("--seconds", type=float, default=None, help="load: 120; --compare: per server and round")
+    parser.add_argument("--clients", type=int, default=None, help="default 8; --compare: 4")
     parser.add_argument("--model", default="smollm2-135m", help="alias / base model / export dir, or 'tiny'")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--pool", type=int, default=64, help="distinct items clients draw from")
     parser.add_argument("--max-items", type=int, default=4, help="items per request: 1..N")
-    parser.add_argument("--max-length", type=int, default=128, help="items longer than this are not drawn")
+    parser.add_argument("--max-length", type=int, default=None, help="items longer than this are not drawn "
+                                                                     "(default 128; --compare: 512)")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--wait-ms", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=None, help="the server's torch threads (default: torch's)")
-    parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--tolerance", type=float, default=None, help="default 1e-4 (abs + rel); --compare: 1e-3 abs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=RESULTS / "serve_load.json")
+    parser.add_argument("--output", type=Path, default=None, help="default benchmarks/results/serve_load.json, "
+                                                                  "--compare: serve_compare[_quick].json")
+    parser.add_argument("--groups", type=int, default=None, help="--compare: prompt groups drawn (12; 24 full)")
+    parser.add_argument("--group-size", type=int, default=8, help="--compare: completions per prompt")
+    parser.add_argument("--rounds", type=int, default=None, help="--compare: alternating phases per server (2; 3)")
+    parser.add_argument("--verl-seconds", type=float, default=None, help="--compare: verl-style phase (30; 90)")
     args = parser.parse_args(argv)
+    if args.compare:
+        from serve_compare import main as compare
+
+        quick = args.quick
+        for name, value in (("seconds", 45 if quick else 120), ("clients", 4), ("max_length", 512),
+                            ("tolerance", 1e-3), ("groups", 12 if quick else 24), ("rounds", 2 if quick else 3),
+                            ("verl_seconds", 30 if quick else 90)):
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+        return compare(args)
+    for name, value in (("seconds", 120), ("clients", 8), ("max_length", 128), ("tolerance", 1e-4),
+                        ("output", RESULTS / "serve_load.json")):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp:

@@ -96,11 +96,6 @@ class BatchStats:
     lm_positions: int  # positions the LM head runs on (0 for reward-only)
 
 
-def _padded_visible(mask2d: torch.Tensor) -> int:
-    lengths = mask2d.sum(-1).long()
-    return int((lengths * (lengths + 1) // 2).sum())
-
-
 class CountingCollator:
     """Wraps a collator and records what each batch holds (batches are made in step order)."""
 
@@ -109,12 +104,12 @@ class CountingCollator:
         self.stats: list[BatchStats] = []
 
     def __call__(self, features: list[Any]) -> dict[str, Any]:
+        from rewardkit.data.collate import batch_work
+
         batch = self.inner(features)
         mask = batch["attention_mask"]
-        grid = batch["input_ids"].numel()
-        real = int(mask.sum()) if mask.dim() == 2 else int(batch["num_tokens"])
-        # packed: every True of the 4D mask, less the padding positions that attend to themselves
-        visible = _padded_visible(mask) if mask.dim() == 2 else int(mask.sum()) - (grid - real)
+        work = batch_work(batch)
+        grid, real, visible = work["grid_tokens"], work["tokens"], work["attention_pairs"]
         lm = {"none": 0, "responses": int(batch.get("logp_targets", torch.empty(0)).numel()), "all": grid}[self.lm_head]
         pair_tokens = real if mask.dim() == 2 else sum(2 * len(f.prompt_ids) + len(f.chosen_ids) + len(f.rejected_ids)
                                                        for f in features)

@@ -10,8 +10,9 @@ import torch
 from rewardkit.data.collate import PaddedPairCollator
 from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
 from rewardkit.data.loading import DataSpec, load_pairs
-from rewardkit.data.packing import (CHOSEN, PAD_SEGMENT, PREFIX, REJECTED, PackedPair, PackedPairCollator,
-                                    balanced_rows, block_mask, common_prefix_length)
+from rewardkit.data.packing import (CHOSEN, PAD_SEGMENT, PREFIX, REJECTED, PackedGroup, PackedPair,
+                                    PackedPairCollator, PackedSequenceCollator, balanced_rows, block_mask,
+                                    common_prefix_length, grouped_batches, prompt_groups, shared_prefix_length)
 from rewardkit.data.record import DataError
 from rewardkit.data.suite import build_suite
 from rewardkit.evaluation.scoring import score_pairs
@@ -199,3 +200,63 @@ def test_packed_equals_padded_on_smollm2_hh(smollm2_dir, shared_data):
         b = model(**PackedPairCollator(tok.pad_token_id)(encoded), need_logps=True)
     torch.testing.assert_close(b["rewards"], a["rewards"], atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(b["logps"], a["logps"], atol=1e-3, rtol=1e-5)
+
+
+# ---- groups: the completions of one prompt ------------------------------------------------------------
+
+def test_a_group_lays_out_the_prompt_once_then_each_response():
+    g = PackedGroup.of([[1, 2, 3, 4, EOS], [1, 2, 3, 5, 6, EOS], [1, 2, 3, 4, 7, EOS]], prompt_len=3)
+    assert g.shared == 3  # the three responses have no common first token
+    assert g.tokens == [1, 2, 3, 4, EOS, 5, 6, EOS, 4, 7, EOS]
+    assert g.position_ids() == [0, 1, 2, 3, 4, 3, 4, 5, 3, 4, 5]  # each response continues from the prompt
+    assert g.segments() == [PREFIX] * 3 + [1] * 2 + [2] * 3 + [3] * 3
+    assert g.length == 11 and [g.offset(j, 3) for j in range(3)] == [3, 5, 8]
+    m = block_mask(torch.tensor(g.segments()), torch.zeros(g.length, dtype=torch.long))
+    third = [8, 9, 10]
+    for q in third:  # the third response sees the prompt and itself, never the other two
+        assert m[q, :3].all() and not m[q, 3:8].any() and m[q, third].tolist() == [k <= q for k in third]
+    assert shared_prefix_length([[1, 2, EOS]]) == 2  # a single sequence: a prefix and its last token
+    assert shared_prefix_length([[1, 2, EOS], [1, 2, EOS]]) == 2  # equal sequences keep one suffix token each
+
+
+def test_prompt_groups_share_equal_prompts_and_cut_long_groups():
+    items = [([1, 2], [3, EOS]), ([5], [6, EOS]), ([1, 2], [4, 4, EOS]), ([1, 2], [7, EOS]), ([1, 2, 9], [3, EOS])]
+    groups, parts = prompt_groups(items)
+    assert parts == [[0, 2, 3], [1], [4]]  # equal prompt ids only, in first-seen order; singletons stay alone
+    assert [g.length for g in groups] == [2 + 2 + 3 + 2, 3, 5]
+    _, cut = prompt_groups(items, row_tokens=7)  # the prompt (2) + responses up to 7 tokens per part
+    assert cut == [[0, 2], [3], [1], [4]]
+    _, capped = prompt_groups(items, max_items=2)
+    assert capped == [[0, 2], [3], [1], [4]]
+    with pytest.raises(DataError, match="record 1.*response_ids"):
+        prompt_groups([([1], [2]), ([1], [])])
+
+
+def test_sequence_collator_positions_follow_the_feature_order():
+    features = [(10, [1, 2], [3, EOS]), (11, [5], [6, 7, EOS]), (12, [1, 2], [4, 8, EOS]), (13, [1, 2], [3, EOS])]
+    batch = PackedSequenceCollator(pad_token_id=0, row_tokens=None)(features)
+    ids = batch["input_ids"].reshape(-1)
+    assert batch["num_tokens"] == (2 + 2 + 3 + 2) + 4  # the prompt [1, 2] once, then the three responses
+    assert ids[batch["reward_positions"]].tolist() == [EOS] * 4
+    assert batch["index"].tolist() == [10, 11, 12, 13]
+    for s, (_, prompt, response) in enumerate(features):
+        sel = batch["logp_seq"] == s
+        assert batch["logp_targets"][sel].tolist() == response
+        assert ids[batch["logp_positions"][sel]].tolist() == (prompt + response)[len(prompt) - 1:-1]
+        position = batch["reward_positions"][s].item()
+        assert batch["position_ids"].reshape(-1)[position].item() == len(prompt) + len(response) - 1
+
+
+def test_grouped_batches_keep_prompt_groups_together_within_the_limits():
+    items = [([p] * 6, [p, 9] * k + [EOS]) for p in range(1, 6) for k in range(1, 4)]  # 5 prompts x 3 items
+    for batch_size, budget in ((16, None), (4, None), (16, 30)):
+        batches = grouped_batches(items, batch_size, row_tokens=None, token_budget=budget)
+        assert sorted(i for b in batches for i in b) == list(range(len(items)))
+        assert all(len(b) <= batch_size for b in batches)
+        for b in batches:
+            groups, _ = prompt_groups([items[i] for i in b])
+            assert budget is None or sum(g.length for g in groups) <= budget or len(groups) == 1
+            prompts = {items[i][0][0] for i in b}
+            assert all(sum(items[i][0][0] == p for i in b) == 3 for p in prompts)  # a prompt's items stay together
+    assert len(grouped_batches(items, 16, row_tokens=None)) == 1
+    assert len(grouped_batches(items, 2, row_tokens=None)) == 5 + 3  # groups cut to parts of 2 and 1 item

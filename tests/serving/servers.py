@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
+import httpx
 import uvicorn
 from fastapi.testclient import TestClient
 
@@ -61,3 +62,19 @@ def live_server(scorer: BatchScorer, config: ServerConfig | None = None, *,
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def post_concurrently(url: str, path: str, bodies: list[dict]) -> list[httpx.Response]:
+    """POST every body to `url + path` at once, each from its own thread (its own request), as concurrent RL clients
+    do; the replies in body order."""
+    replies: list[httpx.Response | None] = [None] * len(bodies)
+
+    def call(i: int) -> None:
+        replies[i] = httpx.post(f"{url}{path}", json=bodies[i], headers=AUTH, timeout=30)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return replies

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 
 import pytest
 
-from rewardkit.serving.batching import DynamicBatcher, Overloaded, ShuttingDown
+from rewardkit.serving.batching import DynamicBatcher, ItemFailed, Overloaded, ShuttingDown
 from rewardkit.serving.config import BatchingConfig
-from rewardkit.serving.scorer import PreparedItem
+from rewardkit.serving.scorer import NonFiniteRewards, PreparedItem
 
 
 class Doubler:
@@ -29,8 +30,8 @@ class Doubler:
         return [2.0 * p for p in payloads]
 
 
-def item(x: int, tokens: int = 1) -> PreparedItem:
-    return PreparedItem(x, tokens)
+def item(x: int, tokens: int = 1, prompt: str | None = None, prompt_tokens: int = 0) -> PreparedItem:
+    return PreparedItem(x, tokens, prompt_key=prompt, prompt_tokens=prompt_tokens)
 
 
 async def submit_all(batcher: DynamicBatcher, groups: list[list[PreparedItem]]) -> list:
@@ -56,8 +57,21 @@ def test_token_budget_closes_a_batch_and_the_next_item_opens_the_next_one():
     groups = [[item(1, 10), item(2, 10), item(3, 30), item(4, 10)], [item(5, 100)]]
     results = asyncio.run(submit_all(batcher, groups))
     assert results == [[2.0, 4.0, 6.0, 8.0], [10.0]]
-    # 3 x 30 > 40 closes [1, 2]; [3, 4] is 2 x 30 > 40 too; an item over the budget is scored alone
-    assert score.batches == [[1, 2], [3], [4], [5]]
+    # 10 + 10 + 30 > 40 closes [1, 2]; [3, 4] is 40 tokens; an item over the budget is scored alone
+    assert score.batches == [[1, 2], [3, 4], [5]]
+    assert batcher.stats["packed_tokens"] == 20 + 40 + 100
+
+
+def test_the_budget_counts_a_shared_prompt_once():
+    score = Doubler()
+    batcher = DynamicBatcher(score, BatchingConfig(max_batch=16, max_tokens=40, wait_ms=50))
+    # 20 tokens each, 15 of them the prompt: the first costs 20, the others 5 while their prompt is in the batch
+    group = [item(i, 20, prompt="p", prompt_tokens=15) for i in range(6)]
+    other = [item(10, 20, prompt="q", prompt_tokens=15)]
+    results = asyncio.run(submit_all(batcher, [group, other]))
+    assert results == [[2.0 * i for i in range(6)], [20.0]]
+    assert score.batches == [[0, 1, 2, 3, 4], [5, 10]]  # 20 + 4 x 5 = 40; then 20 + 20 (another prompt)
+    assert batcher.stats["packed_tokens"] == 40 + 40
 
 
 def test_a_failed_batch_fails_its_requests_only():
@@ -66,6 +80,33 @@ def test_a_failed_batch_fails_its_requests_only():
     results = asyncio.run(submit_all(batcher, [[item(1)], [item(99)], [item(3)]]))
     assert results[0] == [2.0] and results[2] == [6.0]
     assert isinstance(results[1], RuntimeError)
+
+
+def test_an_item_whose_nan_spreads_through_its_batch_fails_alone():
+    """Packed rows share attention, so one item's NaN hidden states make the rewards of the items beside it NaN
+    too (tests/serving/test_grouped_serving.py shows it on a model): they are scored again, and only the item
+    whose reward is NaN alone fails, across requests grouped by prompt."""
+    batches: list[list[int]] = []
+
+    def poisoned(batch: list[PreparedItem]) -> list[float]:
+        payloads = [p.payload for p in batch]
+        batches.append(payloads)
+        rewards = [math.nan if 99 in payloads else 2.0 * p for p in payloads]
+        if any(math.isnan(r) for r in rewards):
+            raise NonFiniteRewards("not finite", rewards)
+        return rewards
+
+    batcher = DynamicBatcher(poisoned, BatchingConfig(max_batch=8, wait_ms=100))
+    requests = [[item(1, prompt="p")], [item(2, prompt="p"), item(99, prompt="p")], [item(3, prompt="p")],
+                [item(4, prompt="q")], [item(5, prompt="p")]]
+    results = asyncio.run(submit_all(batcher, requests))
+    assert results[0] == [2.0] and results[2] == [6.0] and results[3] == [8.0] and results[4] == [10.0]
+    failed = results[1]
+    assert isinstance(failed, ItemFailed) and failed.index == 1 and failed.error.status == 422
+    assert batches[0] == [1, 2, 99, 3, 4, 5]  # one batch first; then halves of the NaN items, down to 99 alone
+    # [1, 2, 99] | [3, 4, 5]; [1] | [2, 99]; [2] | [99]: 6 more calls, not one per item of the batch
+    assert batches[1:] == [[1, 2, 99], [1], [2, 99], [2], [99], [3, 4, 5]]
+    assert batcher.stats["failed_items"] == 1 and batcher.stats["isolation_calls"] == len(batches) - 1
 
 
 def test_a_full_queue_refuses_new_items():

@@ -41,7 +41,8 @@ def api_schema(api_url):
     return schemathesis.openapi.from_url(f"{api_url}/openapi.json", config=config)
 
 
-OPERATIONS = [("POST", "/score"), ("POST", "/get_reward"), ("GET", "/health"), ("GET", "/info")]
+OPERATIONS = [("POST", "/score"), ("POST", "/get_reward"), ("POST", "/classify"), ("POST", "/v1/embeddings"),
+              ("GET", "/health"), ("GET", "/info")]
 VALID, INVALID = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CASES = [(m, p, VALID) for m, p in OPERATIONS] + [(m, p, INVALID) for m, p in OPERATIONS if m == "POST"]
 

@@ -17,7 +17,7 @@ import pytest
 from rewardkit.serving.config import BatchingConfig, LimitsConfig, ServerConfig
 from rewardkit.serving.scorer import FunctionBatchScorer, ModelBatchScorer
 
-from .servers import AUTH, app_client, live_server
+from .servers import AUTH, app_client, live_server, post_concurrently
 
 
 def raw(url: str, data: bytes, *, wait: float = 5.0) -> tuple[int | None, bytes]:
@@ -118,17 +118,9 @@ def test_an_item_that_fails_fails_its_own_request_only():
 
     responses = ["a", "bb", "boom", "ccc", "nan", "dddd"]
     config = ServerConfig(log_level="warning", batching=BatchingConfig(max_batch=16, wait_ms=500))
-    replies: dict[int, httpx.Response] = {}
     with live_server(FunctionBatchScorer(reward, {"model": "length"}), config) as live:
-        def call(i: int) -> None:
-            items = [{"prompt": "p", "response": "ok"}, {"prompt": "p", "response": responses[i]}]
-            replies[i] = httpx.post(f"{live.url}/score", json={"items": items}, headers=AUTH, timeout=30)
-
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(len(responses))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        replies = post_concurrently(live.url, "/score", [
+            {"items": [{"prompt": "p", "response": "ok"}, {"prompt": "p", "response": r}]} for r in responses])
         stats = httpx.get(f"{live.url}/info", headers=AUTH).json()["stats"]
     assert stats["batches"] < len(responses)  # the requests shared batches with the failing items
     for i, response in enumerate(responses):

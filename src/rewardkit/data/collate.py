@@ -63,6 +63,20 @@ def index_tensors(reward_positions: Sequence[int], logp_positions: Sequence[int]
         ("logp_targets", logp_targets), ("logp_seq", logp_seq))}
 
 
+def batch_work(batch: dict[str, Any]) -> dict[str, int]:
+    """What a forward pass over `batch` computes: grid positions (padding included), real tokens, and the
+    (query, key) pairs attention computes among real tokens (causal rows, or the Trues of a packed 4D mask less
+    the padding that attends to itself). The basis of FLOP counts (benchmarks, the server's statistics)."""
+    mask = batch["attention_mask"]
+    grid = batch["input_ids"].numel()
+    if mask.dim() == 2:
+        lengths = mask.sum(-1).long()
+        return {"grid_tokens": grid, "tokens": int(lengths.sum()),
+                "attention_pairs": int((lengths * (lengths + 1) // 2).sum())}
+    real = int(batch["num_tokens"])
+    return {"grid_tokens": grid, "tokens": real, "attention_pairs": int(mask.sum()) - (grid - real)}
+
+
 class PaddedPairCollator:
     """Right-padded rows: chosen sequences first, then rejected, one sequence per row."""
 

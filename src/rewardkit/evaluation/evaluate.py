@@ -54,15 +54,18 @@ class Scorer:
         return PairEncoder(self.tokenizer, self.encoding)
 
     def score(self, prompts: list[list[dict[str, str]]], responses: list[str], *, batch_size: int = 16,
-              accelerator: Accelerator | None = None) -> dict[str, torch.Tensor]:
-        """Rewards of (prompt messages, response) items: {"rewards"} and/or {"implicit"}, in input order."""
+              accelerator: Accelerator | None = None, packing: bool = True) -> dict[str, torch.Tensor]:
+        """Rewards of (prompt messages, response) items: {"rewards"} and/or {"implicit"}, in input order.
+
+        Items whose prompts encode to the same tokens share one copy of the prompt (packing, the default; see
+        evaluation/scoring.py); packing=False scores one padded row per item (same rewards, more compute)."""
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
         encoder = self.encoder()
         sequences = [encoder.encode_single(p, r) for p, r in zip(prompts, responses)]
         return score_sequences(self.model, sequences, self.tokenizer.pad_token_id, batch_size=batch_size,
                                reward_head=self.reward_head, reference=self.reference, beta=self.beta,
-                               accelerator=accelerator)
+                               accelerator=accelerator, packing=packing)
 
     def score_texts(self, texts: list[str], *, batch_size: int = 16,
                     accelerator: Accelerator | None = None) -> torch.Tensor:

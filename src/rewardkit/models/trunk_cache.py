@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from rewardkit.data.encoding import EncodedPair
-from rewardkit.data.packing import PackedPair, PackedPairCollator, common_prefix_length
+from rewardkit.data.packing import PackedPair, PackedPairCollator, shared_prefix_length
 from rewardkit.files import write_atomic
 from rewardkit.models.decoder import TrunkError, top_hidden_states, top_tensor_ids, trunk_parts
 from rewardkit.models.loading import build_reward_model
@@ -166,8 +166,7 @@ def pair_key(pair: EncodedPair | PackedPair) -> PairKey:
 def packed_length_of(key: PairKey) -> int:
     """Tokens of a pair's packed layout, from its key (as PackedPair.length)."""
     chosen, rejected = key
-    shared = min(common_prefix_length(chosen, rejected), len(chosen) - 1, len(rejected) - 1)
-    return len(chosen) + len(rejected) - shared
+    return len(chosen) + len(rejected) - shared_prefix_length(key)
 
 
 class PackedSlotCollator(PackedPairCollator):

@@ -4,6 +4,7 @@
                     → {"rewards", "normalized", "truncated"}
   POST /get_reward  OpenRLHF remote RM: {"query": [rendered conversations]} → {"rewards", "scores", "truncated",
                     "extra_logs": {"truncated"}}
+  POST /classify, /v1/embeddings   vLLM / SGLang pooling requests, as verl's reward loop sends them (pooling.py)
   GET  /health      liveness (no auth)
   GET  /info        model, objective, normalisation, limits, batching statistics
   GET  /openapi.json, /docs
@@ -37,6 +38,7 @@ from rewardkit.data.score_items import parse_item
 from rewardkit.serving.batching import DynamicBatcher, ItemFailed, ItemError, Overloaded, ShuttingDown
 from rewardkit.serving.config import LimitsConfig, ServerConfig
 from rewardkit.serving.normalization import Normalization
+from rewardkit.serving.pooling import add_pooling_routes
 from rewardkit.serving.schemas import (ErrorResponse, HealthResponse, InfoResponse, RewardRequest, RewardResponse,
                                        ScoreRequest, ScoreResponse, TextItem)
 from rewardkit.serving.scorer import BatchScorer, Conversation, PlainText, PreparedItem, RenderedText, ScoreInput
@@ -168,10 +170,13 @@ class ScoringService:
                                      "with --norm-mean/--norm-std or --calibration)")
         return self.normalization is not None if requested is None else requested
 
-    async def rewards(self, inputs: Sequence[ScoreInput], source: str,
-                      normalize: bool) -> tuple[list[float], list[bool]]:
-        """Rewards of the inputs and which of them were truncated to the length limit."""
+    async def rewards(self, inputs: Sequence[ScoreInput], source: str, normalize: bool,
+                      usage: list[int] | None = None) -> tuple[list[float], list[bool]]:
+        """Rewards of the inputs and which of them were truncated to the length limit; `usage` (when given)
+        receives each item's token count."""
         prepared = await self.prepare(inputs, source)
+        if usage is not None:
+            usage.extend(p.num_tokens for p in prepared)
         try:
             rewards = await self.batcher.submit(prepared)
         except Overloaded as e:
@@ -193,7 +198,7 @@ class ScoringService:
                 "normalization": self.normalization.as_dict() if self.normalization else None,
                 "limits": dataclasses.asdict(self.config.limits),
                 "batching": dataclasses.asdict(self.config.batching),
-                "stats": dict(self.batcher.stats)}
+                "stats": {**self.batcher.stats, **getattr(self.scorer, "work", {})}}
 
 
 def item_failed(source: str, index: int, error: ItemError) -> HTTPException:
@@ -255,6 +260,8 @@ def create_app(scorer: BatchScorer, config: ServerConfig | None = None, *, token
         rewards, truncated = await service.rewards([RenderedText(q) for q in request.query], "query", normalize)
         return RewardResponse(rewards=rewards, scores=rewards, truncated=truncated,
                               extra_logs={"truncated": [float(t) for t in truncated]})
+
+    add_pooling_routes(app, service, auth, ERRORS)
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:

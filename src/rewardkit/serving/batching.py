@@ -1,13 +1,15 @@
 """Dynamic batching: items of concurrent requests are grouped into one forward pass.
 
 One asyncio queue, one worker. The worker takes the oldest waiting item, waits up to `wait_ms` for more,
-and closes the batch at `max_batch` items or when the next item would push the padded size
-(items x longest) past `max_tokens`; that item opens the next batch. Scoring runs in a single
+and closes the batch at `max_batch` items or when the next item would push the batch past `max_tokens`
+packed tokens (items with the same prompt count it once: the scorer computes a shared prompt once, see
+data/packing.py); that item opens the next batch. Scoring runs in a single
 dedicated thread (torch releases the GIL), so the event loop keeps accepting requests meanwhile.
 
 Failures stay with their item: when scoring a batch raises, the batch is split in halves and each is scored
-again (down to single items), so only the items that fail on their own fail, with ItemError; a non-finite
-reward fails its item alone. The request holding a failed item gets ItemFailed naming it; the other requests of
+again (down to single items), so only the items that fail on their own fail, with ItemError; the items with a
+non-finite reward are scored again the same way (packed rows share attention, see score_isolated), and an item
+fails when it has one alone. The request holding a failed item gets ItemFailed naming it; the other requests of
 the batch get their rewards.
 """
 
@@ -19,7 +21,7 @@ import math
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Hashable, Sequence
 
 from rewardkit.serving.config import BatchingConfig
 from rewardkit.serving.scorer import NonFiniteRewards, PreparedItem
@@ -56,7 +58,8 @@ Score = Callable[[Sequence[PreparedItem]], Sequence[float]]
 
 def score_isolated(score: Score, items: Sequence[PreparedItem]) -> tuple[list[float | ItemError], int]:
     """Scores of `items`, an ItemError in place of each item that fails on its own; and how many extra scoring
-    calls finding them took. A raising call is split in halves, recursively."""
+    calls finding them took. A raising call is split in halves, recursively; so are the items of a call that got
+    non-finite rewards (see below)."""
     try:
         scores: list[float] = [float(x) for x in score(items)]
         if len(scores) != len(items):
@@ -71,8 +74,28 @@ def score_isolated(score: Score, items: Sequence[PreparedItem]) -> tuple[list[fl
         left, calls_left = score_isolated(score, items[:mid])
         right, calls_right = score_isolated(score, items[mid:])
         return left + right, 2 + calls_left + calls_right
-    return [x if math.isfinite(x) else ItemError(f"the reward is not finite ({x})", status=422,
-                                                  kind="non_finite_reward") for x in scores], 0
+    if len(items) == 1:
+        x = scores[0]
+        return [x if math.isfinite(x) else ItemError(f"the reward is not finite ({x})", status=422,
+                                                      kind="non_finite_reward")], 0
+    # Packed rows hold several items (prompt groups, groups side by side): a non-finite hidden state of one item
+    # reaches the others through attention (a masked key's weight is 0, but 0 x NaN is NaN). So the items with a
+    # non-finite reward are scored again, in halves, down to single items, before any of them fails.
+    bad = [i for i, x in enumerate(scores) if not math.isfinite(x)]
+    if not bad:
+        return list(scores), 0
+    again = [items[i] for i in bad]
+    halves = [again] if len(again) == 1 else [again[:len(again) // 2], again[len(again) // 2:]]
+    out: list[float | ItemError] = list(scores)
+    calls = 0
+    rescored: list[float | ItemError] = []
+    for half in halves:
+        part, extra = score_isolated(score, half)
+        rescored += part
+        calls += 1 + extra
+    for i, x in zip(bad, rescored):
+        out[i] = x
+    return out, calls
 
 
 @dataclass
@@ -81,9 +104,34 @@ class _Entry:
     future: asyncio.Future
 
 
-def fits(count: int, longest: int, item: PreparedItem, config: BatchingConfig) -> bool:
-    """Whether `item` may join a batch of `count` items whose longest has `longest` tokens."""
-    return count < config.max_batch and (count + 1) * max(longest, item.num_tokens) <= config.max_tokens
+class PackedBudget:
+    """The size of a batch as packed scoring lays it out: an item whose prompt is already in the batch adds its
+    other tokens only."""
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.tokens = 0
+        self.prompts: set[Hashable] = set()
+
+    def cost(self, item: PreparedItem) -> int:
+        shared = item.prompt_key is not None and item.prompt_key in self.prompts
+        return item.num_tokens - item.prompt_tokens if shared else item.num_tokens
+
+    def fits(self, item: PreparedItem, config: BatchingConfig) -> bool:
+        return self.items < config.max_batch and self.tokens + self.cost(item) <= config.max_tokens
+
+    def add(self, item: PreparedItem) -> None:
+        self.tokens += self.cost(item)
+        self.items += 1
+        if item.prompt_key is not None:
+            self.prompts.add(item.prompt_key)
+
+
+def packed_tokens(items: Sequence[PreparedItem]) -> int:
+    budget = PackedBudget()
+    for item in items:
+        budget.add(item)
+    return budget.tokens
 
 
 class DynamicBatcher:
@@ -157,7 +205,8 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         first = self._carry or await self._queue.get()
         self._carry = None
-        batch, longest = [first], first.item.num_tokens
+        batch, budget = [first], PackedBudget()
+        budget.add(first.item)
         self._taken = batch
         deadline = loop.time() + self.config.wait_ms / 1000
         while len(batch) < self.config.max_batch:
@@ -167,11 +216,11 @@ class DynamicBatcher:
                          else await asyncio.wait_for(self._queue.get(), remaining))
             except (asyncio.QueueEmpty, asyncio.TimeoutError):
                 break
-            if not fits(len(batch), longest, entry.item, self.config):
+            if not budget.fits(entry.item, self.config):
                 self._carry = entry
                 break
             batch.append(entry)
-            longest = max(longest, entry.item.num_tokens)
+            budget.add(entry.item)
         return batch
 
     async def _run(self) -> None:
@@ -186,7 +235,7 @@ class DynamicBatcher:
             self._taken = []
             self.stats["batches"] += 1
             self.stats["items"] += len(batch)
-            self.stats["padded_tokens"] += len(batch) * max(e.item.num_tokens for e in batch)
+            self.stats["packed_tokens"] += packed_tokens([e.item for e in batch])
             self.stats["isolation_calls"] += retries
             for entry, score in zip(batch, scores):
                 if isinstance(score, ItemError):

@@ -115,7 +115,8 @@ class BatchingConfig:
     """Dynamic batching: items of concurrent requests share forward passes."""
 
     max_batch: int = option(32, "Most sequences per forward pass.")
-    max_tokens: int = option(16384, "Most padded tokens per forward pass (sequences x longest).")
+    max_tokens: int = option(16384, "Most packed tokens per forward pass (a prompt shared by several items of the "
+                            "batch counts once).")
     wait_ms: float = option(5.0, "How long the first item of a batch waits for company, in milliseconds.")
     max_queue: int = option(4096, "Items accepted and not yet answered; beyond this requests get 503 + "
                             "Retry-After.")

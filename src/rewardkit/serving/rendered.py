@@ -2,11 +2,12 @@
 
 A rendered query is `prompt rendered with the chat template and its generation prompt` + `response`,
 possibly left-padded and ending with EOS / padding tokens or with the template's closing tokens (a whole
-conversation's render). The split is made at the last assistant header (what the template's generation prompt
-adds, e.g. "<|im_start|>assistant\\n"; "\\n\\nAssistant:" for rewardkit's plain template); the two parts are then
-encoded like a (prompt, response) item (`PromptRenderer.encode_rendered`: the whole conversation's render,
-reward at its last token), so both paths give the same token ids, hence the same reward, and DPO / HaF models
-get the response tokens their implicit reward needs.
+conversation's render, as verl sends to /classify and /v1/embeddings). The split is made at the last assistant
+header (what the template's generation prompt adds, e.g. "<|im_start|>assistant\\n"; "\\n\\nAssistant:" for
+rewardkit's plain template); the two parts are then encoded like a (prompt, response) item
+(`PromptRenderer.encode_rendered`: the whole conversation's render, reward at its last token), so both paths give
+the same token ids, hence the same reward, and DPO / HaF models get the response tokens their implicit reward
+needs.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class RenderedQuerySplitter:
         self.header, self.response_prefix = assistant_header(renderer)
         self.leading = [t for t in (tokenizer.pad_token,) if t]
         closing = renderer.response_closing if renderer.response_closing.strip() else ""
-        self.trailing = [t for t in {tokenizer.pad_token, tokenizer.eos_token, closing} if t]
+        ends = {tokenizer.pad_token, tokenizer.eos_token, closing}
+        self.trailing = sorted((t for t in ends if t), key=len, reverse=True)  # "<|im_end|>\n" before "<|im_end|>"
 
     def split(self, text: str) -> tuple[str, str]:
         """Raises ValueError when the text has no assistant turn."""

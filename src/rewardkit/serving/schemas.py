@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 def encodable(text: str) -> str:
@@ -78,6 +78,78 @@ class RewardResponse(BaseModel):
     truncated: list[bool] = Field(description="which queries were cut from the left to the length limit")
     extra_logs: dict[str, list[float]] = Field(description="per-query values OpenRLHF logs with its metrics: "
                                                            "`truncated` (1.0 for a truncated query)")
+
+
+class ClassifyRequest(BaseModel):
+    """vLLM's /classify request: rendered conversations in `input` (completion form), or one conversation in
+    `messages` whose last message is the response (chat form). Other vLLM options are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = Field(None, description="echoed in the reply; the server scores its one model")
+    input: Text | list[Text] | None = Field(None, description="full conversations rendered with the chat template")
+    messages: list[ChatMessage] | None = Field(None, min_length=2)
+    use_activation: bool | None = Field(None, description="sigmoid of the reward (vLLM's default for one label); "
+                                                          "false: the raw reward")
+    activation: bool | None = Field(None, description="older vLLM name of use_activation (verl sends it)")
+    softmax: bool | None = Field(None, description="oldest vLLM name of use_activation")
+
+    @model_validator(mode="after")
+    def one_form(self) -> ClassifyRequest:
+        if (self.input is None) == (self.messages is None):
+            raise ValueError("give either `input` (rendered conversations) or `messages` (one conversation)")
+        return self
+
+    def wants_activation(self, default: bool) -> bool:
+        for value in (self.use_activation, self.activation, self.softmax):
+            if value is not None:
+                return value
+        return default
+
+
+class UsageInfo(BaseModel):
+    prompt_tokens: int = 0
+    total_tokens: int = 0
+    completion_tokens: int | None = 0
+    prompt_tokens_details: dict[str, Any] | None = None
+
+
+class ClassificationData(BaseModel):
+    index: int
+    label: str | None
+    probs: list[float] = Field(description="[reward], or [sigmoid(reward)] with the activation")
+    num_classes: int
+
+
+class ClassifyResponse(BaseModel):
+    id: str
+    object: Literal["list"] = "list"
+    created: int
+    model: str
+    data: list[ClassificationData]
+    usage: UsageInfo
+
+
+class EmbeddingRequest(BaseModel):
+    """The OpenAI embeddings request SGLang serves reward models with; other options are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    input: Text | list[Text] = Field(description="full conversations rendered with the chat template")
+
+
+class EmbeddingData(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    embedding: list[float] = Field(description="[reward]")
+    index: int
+
+
+class EmbeddingResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingData]
+    model: str
+    usage: UsageInfo
 
 
 class HealthResponse(BaseModel):

@@ -2,15 +2,17 @@
 
 A `BatchScorer` prepares one request item (validating and tokenizing it, which also gives its cost in
 tokens for the batching budget), scores a batch of prepared items, and describes itself for /info.
-`ModelBatchScorer` serves a rewardkit `Scorer` (reward head, or the implicit reward of DPO / HaF exports);
+`ModelBatchScorer` serves a rewardkit `Scorer` (reward head, or the implicit reward of DPO / HaF exports), scoring
+each batch with prompt-grouped shared-prefix packing (items with equal prompt ids compute the prompt once);
 `FunctionBatchScorer` serves any callable over (prompt messages, response) items, e.g. a hierarchical reward.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Protocol, Sequence
 
 from rewardkit.data.encoding import truncate_left
 from rewardkit.data.record import DataError, Message
@@ -50,11 +52,23 @@ ScoreInput = Conversation | RenderedText | PlainText
 @dataclass(frozen=True)
 class PreparedItem:
     """A validated item: what `score` needs, its cost in tokens for the batch budget, and whether it was
-    truncated to fit the length limit."""
+    truncated to fit the length limit.
+
+    Items with the same `prompt_key` share their first `prompt_tokens` tokens: a packed batch computes them
+    once (the batch budget counts them once too).
+    """
 
     payload: Any
     num_tokens: int
     truncated: bool = False
+    prompt_key: Hashable | None = None
+    prompt_tokens: int = 0
+
+    @classmethod
+    def of(cls, prompt_ids: list[int], response_ids: list[int], truncated: bool = False) -> PreparedItem:
+        """A (prompt ids, response ids) item for packed scoring: grouped with the items of equal prompt ids."""
+        return cls((prompt_ids, response_ids), len(prompt_ids) + len(response_ids), truncated,
+                   prompt_key=tuple(prompt_ids), prompt_tokens=len(prompt_ids))
 
 
 class BatchScorer(Protocol):
@@ -143,6 +157,7 @@ class ModelBatchScorer:
         self.renderer = self.encoder.renderer
         self.max_length = scorer.encoding.max_length
         self.accelerator = Accelerator()
+        self.work: Counter[str] = Counter()  # what the forward passes computed (tokens, grid, attention pairs)
         try:
             self.splitter: RenderedQuerySplitter | None = RenderedQuerySplitter(scorer.tokenizer, self.renderer)
             self.splitter_error = ""
@@ -171,7 +186,7 @@ class ModelBatchScorer:
                             field="prompt") from e
         total = len(prompt_ids) + len(response_ids)
         if total <= self.max_length:
-            return PreparedItem((prompt_ids, response_ids), total)
+            return PreparedItem.of(prompt_ids, response_ids)
         policy = self.query_over_length if isinstance(item, RenderedText) else self.over_length
         if policy == "reject":
             field = ("text" if isinstance(item, PlainText) else None if isinstance(item, RenderedText)
@@ -182,7 +197,7 @@ class ModelBatchScorer:
             prompt_ids, response_ids = self.encoder.encode_single(item.prompt, item.response)
         else:
             prompt_ids, response_ids = truncate_left(prompt_ids, response_ids, self.max_length)
-        return PreparedItem((prompt_ids, response_ids), len(prompt_ids) + len(response_ids), truncated=True)
+        return PreparedItem.of(prompt_ids, response_ids, truncated=True)
 
     def _encode_rendered(self, text: str, index: int, source: str) -> tuple[list[int], list[int]]:
         if self.splitter is None:
@@ -212,7 +227,7 @@ class ModelBatchScorer:
         out = score_sequences(self.scorer.model, [p.payload for p in batch], self.scorer.tokenizer.pad_token_id,
                               batch_size=max(len(batch), 1), reward_head=not implicit,
                               reference=self.scorer.reference if implicit else None, beta=self.scorer.beta,
-                              accelerator=self.accelerator)
+                              accelerator=self.accelerator, work=self.work)
         return check_finite(out["implicit" if implicit else "rewards"].tolist())
 
     def info(self) -> dict[str, Any]:
@@ -221,4 +236,5 @@ class ModelBatchScorer:
                 "base_model": meta.get("base_model"), "max_length": self.max_length,
                 "over_length": self.over_length, "query_over_length": self.query_over_length,
                 "reward_position": self.scorer.encoding.reward_position, "rendered_queries": self.splitter is not None,
+                "problem_type": getattr(self.scorer.model.config, "problem_type", None),
                 "beta": self.scorer.beta if self.kind == "implicit" else None}
