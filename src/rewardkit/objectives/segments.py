@@ -47,6 +47,7 @@ class SegmentObjective:
 
     needs_rewards = True
     needs_logps = False
+    needs_reference = False
 
     def __init__(self, config: SegmentObjectiveConfig | None = None):
         self.config = config or SegmentObjectiveConfig()
