@@ -33,16 +33,39 @@ BOOTSTRAP = 1000
 HAF = "HaF-RM (Liu et al., arXiv 2407.04185)"
 PCRM = "PCRM (Zhou et al., arXiv 2404.00978)"
 GRM = "GRM (Yang et al., arXiv 2406.10216)"
-NO_NUMBER = "not found: the paper's tables were not in the text reachable here (abstract, code)"
-SUMMARY = " [third-party summary of the paper (en.papernotes.org, sciencestack.ai), not verified against its text]"
+# Where each paper's words and numbers come from. HaF-RM's tables: the authors' project page haf-rm.github.io
+# (repository github.com/haf-rm/haf-rm.github.io) shows them as images of the paper's tables: static/images/
+# overall.png (Table 2, captioned in the 2024-07 page; the 2025 page adds the Mistral-base rows) and static/images/
+# OOD.png (Table 3 with its caption; the 2024-07 page has the v1 layout, training set x test set).
+HAF_ABSTRACT = "abstract, arXiv 2407.04185v4 / ACL 2025"
+HAF_PAGE = "the authors' project page haf-rm.github.io, section 'Intrinsic: OOD Data'"
+HAF_T2 = "Table 2 (image on haf-rm.github.io, static/images/overall.png)"
+HAF_T3 = "Table 3 (image with caption on haf-rm.github.io, static/images/OOD.png, 2025 page)"
+HAF_T3_V1 = ("Table 3 of the 2024-07 (v1) page (haf-rm.github.io commit 49ecb2d, static/images/OOD.png; "
+             "row = training set)")
+GRM_ABSTRACT = "abstract, arXiv 2406.10216 / NeurIPS 2024"
+PCRM_ABSTRACT = "abstract, arXiv 2404.00978 / CCL 2024"
+GRM_NO_NUMBER = ("not found: GRM's result tables (e.g. Table 1, ID and OOD accuracy with 400K Unified-Feedback "
+                 "pairs) are not in the text reachable here: "
+                 "the stored copies of arxiv.org/html/2406.10216 and the NeurIPS 2024 poster page end after the "
+                 "abstract, ai-paper-reviewer.com's copy shows Table 1 as an image, and the authors' repository "
+                 "(github.com/YangRui2015/Generalizable-Reward-Model) has none of them")
+PCRM_NO_NUMBER = ("not found: PCRM's result tables are not in the text reachable here: the stored copies of "
+                  "arxiv.org/html/2404.00978v1, aclanthology.org 2024.ccl-1.107 and Springer (LNAI 14761) hold "
+                  "the abstract and front matter only, and the authors' code (github.com/wangclnlp/"
+                  "DeepSpeed-Chat-Extension, branch PCRM) has training scripts but no results")
+UNVERIFIED = " [as reproduced by {}; not verified against the paper's text]"
+PCRM_ABLATION_SCRIPTS = ("the authors' ablation scripts: training/step2_reward_model_finetuning/training_scripts/"
+                         "llama2/run_llama2_7b_{alpaca,tldr}_PCRM_{fixed,random}.sh, branch PCRM of "
+                         "github.com/wangclnlp/DeepSpeed-Chat-Extension")
 
 
 @dataclass(frozen=True)
 class Hypothesis:
     id: str
     paper: str
-    quote: str  # the paper's words (abstract or code), or what the claim rests on
-    number: str  # the paper's number for it, or why there is none
+    quote: str  # the paper's words, with where they stand; or what the claim rests on
+    number: str  # the paper's number(s) for it, with table and source; or why there is none
     scenarios: tuple[str, ...]  # pooled: the test pairs of every scenario, concatenated
     test_set: str
     a: str
@@ -51,36 +74,61 @@ class Hypothesis:
     direction: int = 1  # +1: A above B is claimed; -1: A below B; 0: A not below B by more than KEPT_MARGIN
     checkpoint: str = "final"  # final | best (best validation)
     note: str = ""
+    source: str = ""  # where the quote stands (section, page, file), when it is the paper's or its authors' words
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 SUITE = ("suite-a", "suite-b")  # the reward-head arms (bt, haf, grm) run on both rotations
 SUITE_A = ("suite-a",)  # DPO and the init control on the first
 HH = ("hh-helpful", "hh-harmless")
+HAF_DPO_OOD = ("DPO model converge to approximately 50% in a highly exaggerated manner, indicating a complete loss "
+               "of modeling capability for OOD data. [...] DPO is sensitive to the distribution shift.")
+HAF_DPO_OOD_SOURCE = HAF_PAGE + " and its Takeaway 2"
 HYPOTHESES: tuple[Hypothesis, ...] = (
     Hypothesis("haf-bt-id", HAF, "Experiment results on five datasets sufficiently show the validity and "
-               "effectiveness of our proposed hybrid framework for training a high-quality reward model.", NO_NUMBER,
-               SUITE, "id", "haf", "bt", note="suite, held-out pairs of the trained families, gold labels"),
-    Hypothesis("haf-bt-ood", HAF, "HaF outperforms Baseline and DPO in intrinsic reward evaluation ... with "
-               "stronger generalization to out-of-distribution data" + SUMMARY, NO_NUMBER,
-               SUITE, "ood", "haf", "bt", note="suite, unseen families, length-balanced, gold labels"),
-    Hypothesis("haf-bt-hh", HAF, "(as haf-bt-ood) on human labels: HH helpful <-> harmless", NO_NUMBER,
-               HH, "ood", "haf", "bt", note="HH single-turn, the other subset, length-balanced"),
-    Hypothesis("haf-bt-tldr", HAF, "(as haf-bt-ood) on TL;DR: trained on batch13, tested on batch18", NO_NUMBER,
-               ("tldr",), "batch18", "haf", "bt"),
-    Hypothesis("haf-dpo-ood", HAF, "HAF-RM consistently outperforms standard Baselines and DPO methods across 5 "
-               "datasets" + SUMMARY, NO_NUMBER,
-               SUITE_A, "ood", "haf", "dpo"),
-    Hypothesis("dpo-bt-ood", HAF, "the paper's OOD figures put DPO above its baseline (the method issue's reading "
-               "of them; its motivation says DPO's 'generalization ability on out-of-distribution (OOD) data is "
-               "extremely poor'" + SUMMARY + "); docs/results.md used to score the opposite as the paper's claim",
-               NO_NUMBER,
-               SUITE_A, "ood", "dpo", "bt"),
-    Hypothesis("grm-bt-ood", GRM, "the introduced regularization technique markedly improves the accuracy of "
-               "learned reward models across a variety of out-of-distribution (OOD) tasks", NO_NUMBER,
-               SUITE, "ood", "grm", "bt"),
+               "effectiveness of our proposed hybrid framework for training a high-quality reward model.",
+               HAF_T2 + ", mean accuracy over its 5 datasets, HaF vs Baseline: 74.12 vs 69.50 (Phi-2), 71.82 vs 67.06 "
+               "(Mistral-base), 76.52 vs 73.16 (Mistral-Instruct)",
+               SUITE, "id", "haf", "bt", note="suite, held-out pairs of the trained families, gold labels",
+               source=HAF_ABSTRACT),
+    Hypothesis("haf-bt-ood", HAF, "HaF possesses a strong ability to learn preferences and effectively generalize "
+               "them to similar preference distributions, despite great differences in language style and topi[c]",
+               HAF_T3 + ", mean accuracy, HaF minus Baseline: internal (the other datasets of the training subject) "
+               "+1.57 (Phi-2, HaF 68.71), +0.86 (Mistral-base, 64.66), +2.26 (Mistral, 70.30); external "
+               "(RewardBench) +8.35 (80.60), +6.79 (77.70), +7.80 (81.95)",
+               SUITE, "ood", "haf", "bt", note="suite, unseen families, length-balanced, gold labels",
+               source=HAF_PAGE + "; Table 3 is captioned \"Results for out-of-distribution data\""),
+    Hypothesis("haf-bt-hh", HAF, "(our extension of haf-bt-ood to HH helpful <-> harmless; the paper's own cells for "
+               "this transfer show no consistent HaF gain, see its number)",
+               HAF_T3_V1 + ", HaF accuracy (HaF minus Baseline): Helpful->Harmless 38.50 (-6.90) Phi-2, 37.50 (0.00) "
+               "Mistral-Instruct; Harmless->Helpful 32.60 (+0.80) Phi-2, 32.40 (+0.50) Mistral-Instruct; all below "
+               "50%: the two subsets' preferences conflict",
+               HH, "ood", "haf", "bt", note="HH single-turn, the other subset, length-balanced; an extension, not "
+               "the paper's claim"),
+    Hypothesis("haf-bt-tldr", HAF, "(our extension of haf-bt-ood to TL;DR: trained on batch13, tested on batch18)",
+               "none: the paper has no TL;DR experiment (its datasets: Helpful, Harmless, CA, BS, AHP; Tables 2-3)",
+               ("tldr",), "batch18", "haf", "bt", note="an extension, not the paper's claim"),
+    Hypothesis("haf-dpo-ood", HAF, HAF_DPO_OOD,
+               HAF_T3 + ", mean accuracy, HaF minus DPO: internal +13.66 (Phi-2), +8.50 (Mistral-base), +9.07 "
+               "(Mistral); external (RewardBench) +33.36, +35.69, +28.47",
+               SUITE_A, "ood", "haf", "dpo", source=HAF_DPO_OOD_SOURCE),
+    Hypothesis("dpo-bt-ood", HAF, HAF_DPO_OOD,
+               HAF_T3 + ", mean accuracy derived as HaF minus each difference, DPO vs Baseline: internal 55.05 vs "
+               "67.14 (Phi-2), 56.16 vs 63.80 (Mistral-base), 61.23 vs 68.04 (Mistral); external (RewardBench) "
+               "47.24 vs 72.25, 42.01 vs 70.91, 53.48 vs 74.15",
+               SUITE_A, "ood", "dpo", "bt", direction=-1,
+               note="direction fixed: the paper puts DPO below its baseline out of distribution (Table 3's caption: "
+               "superscripts are HaF's difference to the baseline, subscripts to DPO; a third-party summary, "
+               "en.papernotes.org, swaps them, which reads as DPO above the baseline)", source=HAF_DPO_OOD_SOURCE),
+    Hypothesis("grm-bt-ood", GRM, "Our experimental results demonstrate that the introduced regularization technique "
+               "markedly improves the accuracy of learned reward models across a variety of out-of-distribution (OOD) "
+               "tasks",
+               GRM_NO_NUMBER + "; the authors' README there gives RewardBench (OOD) averages of their released 2B "
+               "models, not the paper's comparison: GRM-Gemma-2B-sftreg 75.3 vs Gemma-2B-rewardmodel-baseline 73.7",
+               SUITE, "ood", "grm", "bt", source=GRM_ABSTRACT),
     Hypothesis("grm-haf-ood", GRM, "Our study validates the effectiveness of DPO, DPO without reference, and SFT "
-               "regularization for GRM, identifying SFT regularization as the most effective and stable", NO_NUMBER,
+               "regularization for GRM, identifying SFT regularization as the most effective and stable" +
+               UNVERIFIED.format("liner.com's review page, as the paper's list of contributions"), GRM_NO_NUMBER,
                SUITE, "ood", "grm", "haf", note="GRM = SFT regulariser (alpha 0.01); HaF = DPO regulariser "
                "(alpha 0.2): the paper's ranking of the regularisers, at each paper's default weight"),
     Hypothesis("init-control", "control (the method issue)", "HaF's zero head init, not its DPO term, might "
@@ -93,31 +141,38 @@ HYPOTHESES: tuple[Hypothesis, ...] = (
     Hypothesis("haf-spread", "control (the method issue)", "(as init-spread) what the DPO term adds at the same "
                "zero init: HaF's margins against zero-init BT's", "-", SUITE, "ood", "haf", "bt", statistic="spread",
                direction=-1, note="margin std ratio - 1, both zero-init"),
-    Hypothesis("pcrm-spread", PCRM, "PCRM incorporates prior constraints ... to regulate optimization magnitude "
-               "and control score margins", NO_NUMBER, ("pcrm",), "batch18", "pcrm-length", "bt-tracked",
-               statistic="spread", direction=-1, note="margin std ratio - 1, final checkpoint of 10 epochs"),
-    Hypothesis("pcrm-accuracy-kept", PCRM, "PCRM significantly improves alignment performance by effectively "
-               "constraining reward score scaling (so its ranking accuracy should not suffer)", NO_NUMBER,
+    Hypothesis("pcrm-spread", PCRM, "PCRM incorporates prior constraints ... during reward model training to "
+               "regulate optimization magnitude and control score margins", PCRM_NO_NUMBER,
+               ("pcrm",), "batch18", "pcrm-length", "bt-tracked",
+               statistic="spread", direction=-1, note="margin std ratio - 1, final checkpoint of 10 epochs",
+               source=PCRM_ABSTRACT),
+    Hypothesis("pcrm-accuracy-kept", PCRM, "Experimental results demonstrate that PCRM significantly improves "
+               "alignment performance by effectively constraining reward score scaling", PCRM_NO_NUMBER,
                ("pcrm",), "batch18", "pcrm-length", "bt-tracked", direction=0, checkpoint="best",
-               note="best-validation checkpoints"),
+               note="best-validation checkpoints; our reading: its ranking accuracy should not suffer",
+               source=PCRM_ABSTRACT),
     Hypothesis("pcrm-rank", PCRM, "We comprehensively evaluate PCRM by examining its rank correlation with human "
-               "preferences", NO_NUMBER, ("pcrm",), "batch18", "pcrm-length", "bt-tracked", statistic="spearman",
-               note="Spearman of the margin with the labellers' confidence (1-9), final checkpoint"),
-    Hypothesis("pcrm-long", PCRM, "the uncontrolled scaling of reward scores ... due to the lack of constraints "
-               "while training the reward model", NO_NUMBER, ("pcrm",), "batch18", "pcrm-length", "bt-tracked",
-               note="accuracy after 10 epochs (final checkpoint), where BT over-fits"),
+               "preferences and its effectiveness in aligning LLMs via RL", PCRM_NO_NUMBER,
+               ("pcrm",), "batch18", "pcrm-length", "bt-tracked", statistic="spearman",
+               note="Spearman of the margin with the labellers' confidence (1-9), final checkpoint",
+               source=PCRM_ABSTRACT),
+    Hypothesis("pcrm-long", PCRM, "the training procedure suffers from an inherent problem: the uncontrolled scaling "
+               "of reward scores during reinforcement learning due to the lack of constraints while training the "
+               "reward model", PCRM_NO_NUMBER, ("pcrm",), "batch18", "pcrm-length", "bt-tracked",
+               note="accuracy after 10 epochs (final checkpoint), where BT over-fits", source=PCRM_ABSTRACT),
     Hypothesis("pcrm-prior-vs-fixed", PCRM, "PCRM incorporates prior constraints, specifically, length ratio and "
-               "cosine similarity between outputs of each comparison pair (ablated with a fixed bound in the "
-               "authors' scripts)", NO_NUMBER, ("pcrm",), "batch18", "pcrm-length", "pcrm-fixed",
-               statistic="spearman", note="same mean delta*"),
-    Hypothesis("pcrm-prior-vs-random", PCRM, "(as pcrm-prior-vs-fixed; the authors' random-bound ablation)",
-               NO_NUMBER, ("pcrm",), "batch18", "pcrm-length", "pcrm-random", statistic="spearman",
-               note="same mean delta*"),
-    Hypothesis("pcrm-dpo", PCRM, "our method is easily integrated into arbitrary rank-based alignment methods, "
-               "such as direct preference optimization, and can yield consistent improvement", NO_NUMBER,
-               ("tldr",), "batch18", "pcrm-dpo", "dpo-tracked", note="implicit-reward accuracy, final checkpoint"),
+               "cosine similarity between outputs of each comparison pair", PCRM_NO_NUMBER, ("pcrm",), "batch18",
+               "pcrm-length", "pcrm-fixed", statistic="spearman", note="same mean delta*",
+               source=PCRM_ABSTRACT + "; a fixed bound is ablated in " + PCRM_ABLATION_SCRIPTS),
+    Hypothesis("pcrm-prior-vs-random", PCRM, "(as pcrm-prior-vs-fixed, with the random bound of the same ablation "
+               "scripts)", PCRM_NO_NUMBER, ("pcrm",), "batch18", "pcrm-length", "pcrm-random", statistic="spearman",
+               note="same mean delta*", source=PCRM_ABLATION_SCRIPTS),
+    Hypothesis("pcrm-dpo", PCRM, "As another bonus, our method is easily integrated into arbitrary rank-based "
+               "alignment methods, such as direct preference optimization, and can yield consistent improvement",
+               PCRM_NO_NUMBER,
+               ("tldr",), "batch18", "pcrm-dpo", "dpo-tracked", note="implicit-reward accuracy, final checkpoint",
+               source=PCRM_ABSTRACT),
 )
-
 
 # ---- reading the records ------------------------------------------------------------------------------------
 
@@ -297,7 +352,8 @@ STATISTIC_TEXT: dict[str, str] = {
 
 def claims_table(results: list[dict[str, Any]], fmt: Callable[[float], str] = lambda x: f"{x:+.3f}") -> str:
     """The markdown table of the hypotheses (docs/results.md)."""
-    lines = ["| id | paper: claim (quoted) | paper's number | compared here | difference | SE | MDE | verdict |",
+    lines = ["| id | paper: claim (quoted, where) | paper's number (table, source) | compared here | difference | SE "
+             "| MDE | verdict |",
              "|---|---|---|---|---:|---:|---:|---|"]
     for r in results:
         h = r["hypothesis"]
@@ -307,5 +363,6 @@ def claims_table(results: list[dict[str, Any]], fmt: Callable[[float], str] = la
             cells = f"– | – | – | pending ({len(r['pending'])} runs)"
         else:
             cells = f"{fmt(r['diff'])} | {r['se']:.3f} | {r['mde']:.3f} | **{r['verdict']}** ({r['seeds']} seeds)"
-        lines.append(f"| {h.id} | {h.paper}: \"{h.quote}\" | {h.number} | {where} | {cells} |")
+        source = f" ({h.source})" if h.source else ""
+        lines.append(f"| {h.id} | {h.paper}: \"{h.quote}\"{source} | {h.number} | {where} | {cells} |")
     return "\n".join(lines) + "\n"

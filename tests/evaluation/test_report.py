@@ -171,8 +171,8 @@ def test_benchmark_claims_and_best_line():
     report = {"suite": "standard", "data_root": "/d", "sets": sets, "models": models,
               "groups": {m: [f"{m}/s0", f"{m}/s1"] for m in ("bt", "dpo", "pcrm-length")}}
     claims = {c["claim"]: c for c in methods.claim_checks(report, ["hh-helpful"], seeds=2)}
-    dpo_ood = claims["DPO is above BT out of distribution (the HaF-RM paper's OOD figures)"]
-    assert dpo_ood["verdict"] == "contradicted" and dpo_ood["difference"] == pytest.approx(-0.15)
+    dpo_ood = claims["BT is above DPO out of distribution (HaF-RM Table 3)"]
+    assert dpo_ood["verdict"] == "supported" and dpo_ood["difference"] == pytest.approx(0.15)
     assert claims["pcrm-length constrains reward scale (margin std below BT's)"]["ratio"] == pytest.approx(0.5)
     assert claims["pcrm-length improves accuracy over BT"]["verdict"].startswith("inconclusive")
     assert not any(c.startswith("HaF") for c in claims)  # no HaF runs, no HaF claims
@@ -258,5 +258,5 @@ def test_benchmark_time_limit_prediction_and_partial_groups():
         "bt": {"hh-helpful": 0.65, "hh-harmless": 0.5, "mean": 0.575},
         "dpo": {"hh-helpful": 0.55, "hh-harmless": 0.45, "mean": 0.5}}
     claims = {c["claim"]: c for c in methods.claim_checks(report, ["hh-helpful"], methods.seeds_per_method(report))}
-    dpo_ood = claims["DPO is above BT out of distribution (the HaF-RM paper's OOD figures)"]
-    assert dpo_ood["difference"] == pytest.approx(-0.05)
+    dpo_ood = claims["BT is above DPO out of distribution (HaF-RM Table 3)"]
+    assert dpo_ood["difference"] == pytest.approx(0.05)
