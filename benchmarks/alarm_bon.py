@@ -41,8 +41,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from alarm_common import (REPO, RESULTS, RESULTS_MD, begin_marker, overopt_benchmark, put_section,  # noqa: E402
-                          relative, reward_models, training_prompt_overlap)
+from alarm_common import (  # noqa: E402
+    REPO,
+    RESULTS,
+    RESULTS_MD,
+    begin_marker,
+    overopt_benchmark,
+    put_section,
+    relative,
+    reward_models,
+    training_prompt_overlap,
+)
 
 from rewardkit.files import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -65,8 +74,11 @@ PRESETS = {p.name: p for p in (Preset("quick", 4, 15, (0, 1, 2), 32), Preset("st
 # name: (reward YAML, top-level overrides, description)
 COMPOSITIONS: dict[str, tuple[str, dict[str, Any], str]] = {
     "paper-qa": ("configs/alarm/suite-paper.yaml", {}, "paper shaping, QA numbers (t 0.6, w_h 5)"),
-    "paper-mt": ("configs/alarm/suite-paper.yaml", {"threshold": 0.5, "holistic_weight": 3.0},
-                 "paper shaping, MT numbers (t 0.5, w_h 3)"),
+    "paper-mt": (
+        "configs/alarm/suite-paper.yaml",
+        {"threshold": 0.5, "holistic_weight": 3.0},
+        "paper shaping, MT numbers (t 0.5, w_h 3)",
+    ),
     "event": ("configs/alarm/suite-short.yaml", {}, "event penalties, offset 0.5 (the earlier configs)"),
 }
 HEADLINE = "paper-qa"
@@ -114,19 +126,39 @@ def run_preset(preset: Preset, hh_rm: str | None, hh_limit: int, command: str) -
     compositions = {}
     for name, reward in load_rewards(rm["path"], out).items():
         at = time.time()
-        config = BonConfig(reward=COMPOSITIONS[name][0], n=preset.n, methods=METHODS, output_dir=str(out / name),
-                           seeds=list(preset.seeds), prompts=prompts, sampling=sampling)
+        config = BonConfig(
+            reward=COMPOSITIONS[name][0],
+            n=preset.n,
+            methods=METHODS,
+            output_dir=str(out / name),
+            seeds=list(preset.seeds),
+            prompts=prompts,
+            sampling=sampling,
+        )
         results = run_bon(config, reward=reward, policy=policy)
-        compositions[name] = {"reward": COMPOSITIONS[name][0], "overrides": COMPOSITIONS[name][1],
-                              "description": COMPOSITIONS[name][2], **_summary(results),
-                              "seconds": round(time.time() - at, 1)}
+        compositions[name] = {
+            "reward": COMPOSITIONS[name][0],
+            "overrides": COMPOSITIONS[name][1],
+            "description": COMPOSITIONS[name][2],
+            **_summary(results),
+            "seconds": round(time.time() - at, 1),
+        }
         print(f"[{name}] {compositions[name]['seconds']:.0f} s: changed picks {results['changed_picks']}", flush=True)
     hh = run_hh(preset, hh_rm, hh_limit, policy) if hh_rm else None
-    return {"preset": preset.name, "settings": preset.__dict__ | {"seeds": list(preset.seeds)}, "command": command,
-            "hardware": overopt_benchmark().hardware(), "created": time.strftime("%Y-%m-%d %H:%M"),
-            "holistic_rm": {k: rm[k] for k in ("method", "export", "heldout_accuracy", "heldout_pairs", "seconds")},
-            "prompts": len(load_prompts(prompts)), "policy": "smollm2-135m", "compositions": compositions, "hh": hh,
-            "timings": {"reward_model": round(trained_at - started, 1)}, "wall_seconds": round(time.time() - started, 1)}
+    return {
+        "preset": preset.name,
+        "settings": preset.__dict__ | {"seeds": list(preset.seeds)},
+        "command": command,
+        "hardware": overopt_benchmark().hardware(),
+        "created": time.strftime("%Y-%m-%d %H:%M"),
+        "holistic_rm": {k: rm[k] for k in ("method", "export", "heldout_accuracy", "heldout_pairs", "seconds")},
+        "prompts": len(load_prompts(prompts)),
+        "policy": "smollm2-135m",
+        "compositions": compositions,
+        "hh": hh,
+        "timings": {"reward_model": round(trained_at - started, 1)},
+        "wall_seconds": round(time.time() - started, 1),
+    }
 
 
 def run_hh(preset: Preset, hh_rm: str, limit: int, policy: Any) -> dict[str, Any]:
@@ -136,20 +168,30 @@ def run_hh(preset: Preset, hh_rm: str, limit: int, policy: Any) -> dict[str, Any
 
     at = time.time()
     source = REPO.parent / "shared" / "data" / "hh-rlhf" / "helpful-base" / "test.jsonl.gz"
-    config = BonConfig(reward=str(REPO / "configs/alarm/hh.yaml"), holistic=hh_rm, n=preset.n, methods=METHODS,
-                       output_dir=str(RUNS / preset.name / "hh"), stats_file=str(RUNS / preset.name / "hh" / "stats.json"),
-                       seeds=list(preset.seeds), recalibrate=True,
-                       prompts=PromptConfig(source=str(source), limit=limit, seed=1, max_prompt_chars=1200),
-                       sampling=BonSampling(max_new_tokens=preset.max_new_tokens, batch_size=64))
+    config = BonConfig(
+        reward=str(REPO / "configs/alarm/hh.yaml"),
+        holistic=hh_rm,
+        n=preset.n,
+        methods=METHODS,
+        output_dir=str(RUNS / preset.name / "hh"),
+        stats_file=str(RUNS / preset.name / "hh" / "stats.json"),
+        seeds=list(preset.seeds),
+        recalibrate=True,
+        prompts=PromptConfig(source=str(source), limit=limit, seed=1, max_prompt_chars=1200),
+        sampling=BonSampling(max_new_tokens=preset.max_new_tokens, batch_size=64),
+    )
     return {**_summary(run_bon(config, policy=policy)), "seconds": round(time.time() - at, 1)}
 
 
 def _summary(results: dict[str, Any]) -> dict[str, Any]:
-    return {k: results[k] for k in ("prompts", "n", "seeds", "judges", "means", "changed_picks", "degenerate",
-                                    "comparisons")}
+    return {
+        k: results[k]
+        for k in ("prompts", "n", "seeds", "judges", "means", "changed_picks", "degenerate", "comparisons")
+    }
 
 
 # ---- report ----------------------------------------------------------------------------------------------------
+
 
 def _win(stats: dict[str, Any], decided: bool) -> str:
     from rewardkit.evaluation.winrate import format_win
@@ -160,48 +202,74 @@ def _win(stats: dict[str, Any], decided: bool) -> str:
 def section(result: dict[str, Any]) -> str:
     s, rm = result["settings"], result["holistic_rm"]
     units = result["prompts"] * len(s["seeds"])
-    lines = [f"### Best-of-N, preset `{result['preset']}` — {result['hardware']['label']}", "",
-             "| setting | value |", "|---|---|",
-             f"| command | `{result['command']}` |",
-             f"| policy | {result['policy']}, temperature 1, {s['max_new_tokens']} new tokens, best-of-{s['n']}, "
-             f"sampling seeds {', '.join(map(str, s['seeds']))} |",
-             f"| prompts | {result['prompts']} held-out suite prompts ({s['prompts_per_family']} per family, all 7 "
-             f"families, suite seed 1; none is an RM training prompt) x {len(s['seeds'])} seeds = {units} pairs |",
-             f"| holistic RM | benchmarks/overopt.py quick preset `{rm['method']}` (`{rm['export']}`), held-out "
-             f"accuracy {rm['heldout_accuracy']:.3f} on {rm['heldout_pairs']} suite pairs |",
-             "| judge | the suite's programmatic gold scorers (in [0, 1]) |",
-             "| win rates | W / (W + L), ties excluded, and (W + T/2) / n; ± bootstrap SE over prompts (a "
-             "prompt's seeds resampled together) |",
-             f"| wall time | {result['wall_seconds'] / 60:.1f} min ({result['created']}); reward model "
-             f"{result['timings']['reward_model']:.0f} s" + "".join(
-                 f", {n} {c['seconds']:.0f} s" for n, c in result["compositions"].items()) + " |", "",
-             "Picks that differ from holistic-only (share of prompt-seed pairs) and mean gold of the picks:", "",
-             "| composition | hierarchical changed | weighted changed | aspects changed | degenerate samples | "
-             "gold: hierarchical | holistic | weighted | aspects | first |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### Best-of-N, preset `{result['preset']}` — {result['hardware']['label']}",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        f"| command | `{result['command']}` |",
+        f"| policy | {result['policy']}, temperature 1, {s['max_new_tokens']} new tokens, best-of-{s['n']}, "
+        f"sampling seeds {', '.join(map(str, s['seeds']))} |",
+        f"| prompts | {result['prompts']} held-out suite prompts ({s['prompts_per_family']} per family, all 7 "
+        f"families, suite seed 1; none is an RM training prompt) x {len(s['seeds'])} seeds = {units} pairs |",
+        f"| holistic RM | benchmarks/overopt.py quick preset `{rm['method']}` (`{rm['export']}`), held-out "
+        f"accuracy {rm['heldout_accuracy']:.3f} on {rm['heldout_pairs']} suite pairs |",
+        "| judge | the suite's programmatic gold scorers (in [0, 1]) |",
+        "| win rates | W / (W + L), ties excluded, and (W + T/2) / n; ± bootstrap SE over prompts (a "
+        "prompt's seeds resampled together) |",
+        f"| wall time | {result['wall_seconds'] / 60:.1f} min ({result['created']}); reward model "
+        f"{result['timings']['reward_model']:.0f} s"
+        + "".join(f", {n} {c['seconds']:.0f} s" for n, c in result["compositions"].items())
+        + " |",
+        "",
+        "Picks that differ from holistic-only (share of prompt-seed pairs) and mean gold of the picks:",
+        "",
+        "| composition | hierarchical changed | weighted changed | aspects changed | degenerate samples | "
+        "gold: hierarchical | holistic | weighted | aspects | first |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, c in result["compositions"].items():
         ch, g = c["changed_picks"], {m: row["gold"] for m, row in c["means"].items()}
         degenerate = f"{c['degenerate']['samples']:.3f}" if c.get("degenerate") else "–"
-        lines.append(f"| {name}: {c['description']} | {ch['hierarchical']:.3f} | {ch['weighted']:.3f} | "
-                     f"{ch['aspects']:.3f} | {degenerate} | {g['hierarchical']:.3f} | {g['holistic']:.3f} | "
-                     f"{g['weighted']:.3f} | {g['aspects']:.3f} | {g['first']:.3f} |")
-    pairs = ["hierarchical vs holistic", "weighted vs holistic", "hierarchical vs weighted", "aspects vs holistic",
-             "hierarchical vs first", "holistic vs first"]
-    lines += ["", "Gold win rates of A over B (W/T/L over prompt-seed pairs):", "",
-              "| composition | A vs B | same pick | W / (W + L) | (W + T/2) / n |", "|---|---|---:|---:|---:|"]
+        lines.append(
+            f"| {name}: {c['description']} | {ch['hierarchical']:.3f} | {ch['weighted']:.3f} | "
+            f"{ch['aspects']:.3f} | {degenerate} | {g['hierarchical']:.3f} | {g['holistic']:.3f} | "
+            f"{g['weighted']:.3f} | {g['aspects']:.3f} | {g['first']:.3f} |"
+        )
+    pairs = [
+        "hierarchical vs holistic",
+        "weighted vs holistic",
+        "hierarchical vs weighted",
+        "aspects vs holistic",
+        "hierarchical vs first",
+        "holistic vs first",
+    ]
+    lines += [
+        "",
+        "Gold win rates of A over B (W/T/L over prompt-seed pairs):",
+        "",
+        "| composition | A vs B | same pick | W / (W + L) | (W + T/2) / n |",
+        "|---|---|---:|---:|---:|",
+    ]
     for name, c in result["compositions"].items():
         for pair in pairs:
             row = c["comparisons"].get(pair) or _flipped(c["comparisons"], pair)
             if row is None:
                 continue
-            lines.append(f"| {name} | {pair} | {row['same_selection']} | {_win(row['gold'], True)} | "
-                         f"{_win(row['gold'], False)} |")
+            lines.append(
+                f"| {name} | {pair} | {row['same_selection']} | {_win(row['gold'], True)} | "
+                f"{_win(row['gold'], False)} |"
+            )
     if result.get("hh"):
         hh = result["hh"]
-        lines += ["", f"HH helpful-base prompts ({hh['prompts']} x {len(hh['seeds'])} seeds, configs/alarm/hh.yaml, no "
-                  "gold: judged by the HH RM): changed picks " + ", ".join(
-                      f"{m} {v:.3f}" for m, v in hh["changed_picks"].items()) + "; hierarchical vs holistic under the "
-                  f"RM {_win(hh['comparisons']['hierarchical vs holistic']['holistic'], True)}."]
+        lines += [
+            "",
+            f"HH helpful-base prompts ({hh['prompts']} x {len(hh['seeds'])} seeds, configs/alarm/hh.yaml, no "
+            "gold: judged by the HH RM): changed picks "
+            + ", ".join(f"{m} {v:.3f}" for m, v in hh["changed_picks"].items())
+            + "; hierarchical vs holistic under the "
+            f"RM {_win(hh['comparisons']['hierarchical vs holistic']['holistic'], True)}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -214,8 +282,13 @@ def _flipped(comparisons: dict[str, Any], pair: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {"same_selection": row["same_selection"]}
     for judge, stats in row.items():
         if isinstance(stats, dict):
-            swapped = dict(stats, wins=stats["losses"], losses=stats["wins"], win_rate=1 - stats["win_rate"],
-                           decided_win_rate=1 - stats["decided_win_rate"])
+            swapped = dict(
+                stats,
+                wins=stats["losses"],
+                losses=stats["wins"],
+                win_rate=1 - stats["win_rate"],
+                decided_win_rate=1 - stats["decided_win_rate"],
+            )
             out[judge] = swapped
     return out
 
@@ -223,9 +296,11 @@ def _flipped(comparisons: dict[str, Any], pair: str) -> dict[str, Any] | None:
 def summary_line(result: dict[str, Any]) -> str:
     c = result["compositions"][HEADLINE]
     gold = c["comparisons"]["hierarchical vs holistic"]["gold"]
-    return (f"alarm {result['preset']} prompts={result['prompts']} seeds={len(result['settings']['seeds'])} "
-            f"changed_picks={c['changed_picks']['hierarchical']:.3f} "
-            f"hier_vs_holistic={gold['decided_win_rate']:.3f}+-{gold['decided_win_rate_se']:.3f}")
+    return (
+        f"alarm {result['preset']} prompts={result['prompts']} seeds={len(result['settings']['seeds'])} "
+        f"changed_picks={c['changed_picks']['hierarchical']:.3f} "
+        f"hier_vs_holistic={gold['decided_win_rate']:.3f}+-{gold['decided_win_rate_se']:.3f}"
+    )
 
 
 def render(document: Path = RESULTS_MD) -> list[str]:
@@ -250,16 +325,16 @@ def main() -> int:
     parser.add_argument("--hh-limit", type=int, default=40)
     parser.add_argument("--render", action="store_true", help="only rewrite docs/results.md from the JSON files")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     logging.getLogger("rewardkit.generation").setLevel(logging.INFO)
     if args.render:
         print("rendered:", ", ".join(render()) or "nothing")
         return 0
     preset = PRESETS["quick" if args.quick or args.preset is None else args.preset]
     if args.estimate:
-        print(f"alarm_bon {preset.name}: {json.dumps(estimate(preset))} (+ the reward model once, ~5 min, and "
-              "scoring)")
+        print(f"alarm_bon {preset.name}: {json.dumps(estimate(preset))} (+ the reward model once, ~5 min, and scoring)")
         return 0
     command = ("python benchmarks/alarm_bon.py " + " ".join(sys.argv[1:])).strip()
     result = run_preset(preset, args.hh_rm, args.hh_limit, command)

@@ -39,8 +39,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from alarm_common import (REPO, RESULTS, RESULTS_MD, begin_marker, overopt_benchmark, put_section,  # noqa: E402
-                          relative, reward_models, training_prompt_overlap)
+from alarm_common import (  # noqa: E402
+    REPO,
+    RESULTS,
+    RESULTS_MD,
+    begin_marker,
+    overopt_benchmark,
+    put_section,
+    relative,
+    reward_models,
+    training_prompt_overlap,
+)
 
 from rewardkit.files import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -69,14 +78,38 @@ class Run:
 RUN_LIST = (
     Run("bt-raw", "bt", "configs/alarm/holistic-raw.yaml", None, "BT RM, raw score, clip ±5, KL 0.1", 5.0),
     Run("haf-raw", "haf", "configs/alarm/holistic-raw.yaml", None, "HaF RM, raw score, clip ±5, KL 0.1", 5.0),
-    Run("pcrm-raw", "pcrm-length", "configs/alarm/holistic-raw.yaml", None,
-        "PCRM (length prior) RM, raw score, clip ±5, KL 0.1", 5.0),
-    Run("alarm-holistic", "bt", "configs/alarm/suite-paper.yaml", "holistic",
-        "BT RM z-normalised x 5, degenerate -10, adaptive KL", kl_target=6.0),
-    Run("alarm-hierarchical", "bt", "configs/alarm/suite-paper.yaml", "hierarchical",
-        "ALaRM: + per-sentence bonuses when h >= 0.6, adaptive KL", kl_target=6.0),
-    Run("alarm-weighted", "bt", "configs/alarm/suite-paper.yaml", "weighted",
-        "+ per-sentence bonuses always, adaptive KL", kl_target=6.0),
+    Run(
+        "pcrm-raw",
+        "pcrm-length",
+        "configs/alarm/holistic-raw.yaml",
+        None,
+        "PCRM (length prior) RM, raw score, clip ±5, KL 0.1",
+        5.0,
+    ),
+    Run(
+        "alarm-holistic",
+        "bt",
+        "configs/alarm/suite-paper.yaml",
+        "holistic",
+        "BT RM z-normalised x 5, degenerate -10, adaptive KL",
+        kl_target=6.0,
+    ),
+    Run(
+        "alarm-hierarchical",
+        "bt",
+        "configs/alarm/suite-paper.yaml",
+        "hierarchical",
+        "ALaRM: + per-sentence bonuses when h >= 0.6, adaptive KL",
+        kl_target=6.0,
+    ),
+    Run(
+        "alarm-weighted",
+        "bt",
+        "configs/alarm/suite-paper.yaml",
+        "weighted",
+        "+ per-sentence bonuses always, adaptive KL",
+        kl_target=6.0,
+    ),
 )
 RUNS_BY_NAME = {r.name: r for r in RUN_LIST}
 COMPARISONS = (  # (A, B, claim)
@@ -98,16 +131,31 @@ def rl_config(run: Run, seed: int, holistic: str) -> Any:
 
     out = run_dir(run, seed)
     return RLConfig(
-        reward=str(REPO / run.reward), combine=run.combine, holistic=holistic, policy="smollm2-135m",
-        stats_file=str(RUNS / run.name / "stats.json"), output_dir=str(out), eval_max_new_tokens=COMPLETION_TOKENS,
+        reward=str(REPO / run.reward),
+        combine=run.combine,
+        holistic=holistic,
+        policy="smollm2-135m",
+        stats_file=str(RUNS / run.name / "stats.json"),
+        output_dir=str(out),
+        eval_max_new_tokens=COMPLETION_TOKENS,
         calibration_samples=2,
         prompts=PromptConfig(source="suite", n_per_family=4, seed=11),
         eval_prompts=HeldOutPrompts(source="suite", n_per_family=EVAL_PER_FAMILY, seed=12),
-        training=RLTrainingConfig(algorithm="grpo", steps=STEPS, prompts_per_step=PROMPTS_PER_STEP,
-                                  num_generations=GENERATIONS, max_completion_length=COMPLETION_TOKENS,
-                                  learning_rate=3e-4, kl_coef=0.1, kl_target=run.kl_target,
-                                  scale_rewards="none", reward_clip=run.reward_clip, seed=seed),
-        tracking=TrackingConfig(every=0))
+        training=RLTrainingConfig(
+            algorithm="grpo",
+            steps=STEPS,
+            prompts_per_step=PROMPTS_PER_STEP,
+            num_generations=GENERATIONS,
+            max_completion_length=COMPLETION_TOKENS,
+            learning_rate=3e-4,
+            kl_coef=0.1,
+            kl_target=run.kl_target,
+            scale_rewards="none",
+            reward_clip=run.reward_clip,
+            seed=seed,
+        ),
+        tracking=TrackingConfig(every=0),
+    )
 
 
 def run_all(runs: list[Run], max_minutes: float | None) -> dict[str, Any]:
@@ -128,14 +176,18 @@ def run_all(runs: list[Run], max_minutes: float | None) -> dict[str, Any]:
             print(f"[{run.name} seed {seed}] {run.description}", flush=True)
             at = time.time()
             result = run_rl(rl_config(run, seed, rms[run.rm]["path"]), policy=load_policy("smollm2-135m"))
-            print(f"[{run.name} seed {seed}] gold {result['before']:.4f} -> {result['after']:.4f} in "
-                  f"{time.time() - at:.0f} s", flush=True)
+            print(
+                f"[{run.name} seed {seed}] gold {result['before']:.4f} -> {result['after']:.4f} in "
+                f"{time.time() - at:.0f} s",
+                flush=True,
+            )
             done += 1
             gc.collect()
     return {"reward_models": rms, "ran": done}
 
 
 # ---- results ----------------------------------------------------------------------------------------------------
+
 
 def load_runs(runs: list[Run]) -> dict[str, dict[int, dict[str, Any]]]:
     out: dict[str, dict[int, dict[str, Any]]] = {}
@@ -147,14 +199,16 @@ def load_runs(runs: list[Run]) -> dict[str, dict[int, dict[str, Any]]]:
     return out
 
 
-def pooled_prefs(a: dict[int, dict[str, Any]], b: dict[int, dict[str, Any]], key_b: str = "after_scores"
-                 ) -> np.ndarray | None:
+def pooled_prefs(
+    a: dict[int, dict[str, Any]], b: dict[int, dict[str, Any]], key_b: str = "after_scores"
+) -> np.ndarray | None:
     """(prompts, seeds) +1/0/-1 of run a's trained policy over run b's (or over the initial policy), seeds both have."""
     seeds = [s for s in SEEDS if s in a and s in b]
     if not seeds:
         return None
-    return np.stack([np.sign(np.asarray(a[s]["after_scores"]) - np.asarray(b[s][key_b])).astype(int) for s in seeds],
-                    axis=1)
+    return np.stack(
+        [np.sign(np.asarray(a[s]["after_scores"]) - np.asarray(b[s][key_b])).astype(int) for s in seeds], axis=1
+    )
 
 
 def summarise(runs: list[Run], extra: dict[str, Any], command: str) -> dict[str, Any]:
@@ -170,63 +224,96 @@ def summarise(runs: list[Run], extra: dict[str, Any], command: str) -> dict[str,
         series = [r.get("series") or {} for r in seeds.values()]
         final_kl = [s["kl_sequence"][-1] for s in series if s.get("kl_sequence") and s["kl_sequence"][-1] is not None]
         rows[run.name] = {
-            "description": run.description, "seeds": sorted(seeds), "before": float(np.mean([r["before"] for r in
-                                                                                           seeds.values()])),
+            "description": run.description,
+            "seeds": sorted(seeds),
+            "before": float(np.mean([r["before"] for r in seeds.values()])),
             "after": float(np.mean([r["after"] for r in seeds.values()])),
             "change": float(np.mean(changes)),
-            "change_se_between_seeds": float(np.std(changes, ddof=1) / math.sqrt(len(changes))) if len(changes) > 1
+            "change_se_between_seeds": float(np.std(changes, ddof=1) / math.sqrt(len(changes)))
+            if len(changes) > 1
             else None,
             "vs_initial": win_stats(pooled_prefs(seeds, seeds, "before_scores")),
             "final_kl_sequence": float(np.mean(final_kl)) if final_kl else None,
             "final_kl_coef": float(np.mean([s["kl_coef"][-1] for s in series if s.get("kl_coef")])),
-            "reward_first_last": [float(np.mean([s["reward"][0] for s in series])),
-                                  float(np.mean([s["reward"][-1] for s in series]))],
+            "reward_first_last": [
+                float(np.mean([s["reward"][0] for s in series])),
+                float(np.mean([s["reward"][-1] for s in series])),
+            ],
             "seconds": float(np.mean([r["seconds"] for r in seeds.values()])),
-            "settings": next(iter(seeds.values())).get("settings")}
+            "settings": next(iter(seeds.values())).get("settings"),
+        }
     comparisons = []
     for a, b, claim in COMPARISONS:
         prefs = pooled_prefs(found.get(a, {}), found.get(b, {}))
         if prefs is not None:
             comparisons.append({"a": a, "b": b, "claim": claim, "seeds": prefs.shape[1], **win_stats(prefs)})
     any_run = next((r for seeds in found.values() for r in seeds.values()), None)
-    return {"command": command, "hardware": overopt_benchmark().hardware(), "created": time.strftime("%Y-%m-%d %H:%M"),
-            "total_runs": len(runs) * len(SEEDS), "done_runs": sum(len(s) for s in found.values()),
-            "eval_prompts": any_run["eval_prompts"] if any_run else None,
-            "train_prompts": any_run["train_prompts"] if any_run else None,
-            "settings": {"steps": STEPS, "prompts_per_step": PROMPTS_PER_STEP, "num_generations": GENERATIONS,
-                         "max_completion_length": COMPLETION_TOKENS, "learning_rate": 3e-4, "seeds": list(SEEDS)},
-            "reward_models": {m: {k: r[k] for k in ("export", "heldout_accuracy", "heldout_pairs")}
-                              for m, r in extra.get("reward_models", {}).items()},
-            "eval_rm_training_overlap": extra.get("overlap"), "runs": rows, "comparisons": comparisons}
+    return {
+        "command": command,
+        "hardware": overopt_benchmark().hardware(),
+        "created": time.strftime("%Y-%m-%d %H:%M"),
+        "total_runs": len(runs) * len(SEEDS),
+        "done_runs": sum(len(s) for s in found.values()),
+        "eval_prompts": any_run["eval_prompts"] if any_run else None,
+        "train_prompts": any_run["train_prompts"] if any_run else None,
+        "settings": {
+            "steps": STEPS,
+            "prompts_per_step": PROMPTS_PER_STEP,
+            "num_generations": GENERATIONS,
+            "max_completion_length": COMPLETION_TOKENS,
+            "learning_rate": 3e-4,
+            "seeds": list(SEEDS),
+        },
+        "reward_models": {
+            m: {k: r[k] for k in ("export", "heldout_accuracy", "heldout_pairs")}
+            for m, r in extra.get("reward_models", {}).items()
+        },
+        "eval_rm_training_overlap": extra.get("overlap"),
+        "runs": rows,
+        "comparisons": comparisons,
+    }
 
 
 def section(result: dict[str, Any]) -> str:
     from rewardkit.evaluation.winrate import format_win
 
     s = result["settings"]
-    lines = [f"### RL (GRPO + LoRA) — {result['hardware']['label']}", "",
-             f"`{result['command']}`; {result['done_runs']} of {result['total_runs']} runs done ({result['created']}). "
-             f"SmolLM2-135M-Instruct, LoRA r 16, {s['steps']} GRPO steps of {s['prompts_per_step']} prompts x "
-             f"{s['num_generations']} completions ({s['max_completion_length']} tokens), lr {s['learning_rate']:g}, "
-             f"unscaled rewards, training seeds {', '.join(map(str, s['seeds']))}; {result['train_prompts']} training "
-             f"prompts (suite seed 11); gold of greedy responses on {result['eval_prompts']} held-out suite prompts "
-             "(suite seed 12, 15 per family).", "",
-             "| run | reward | seeds | gold before | gold after | change (± SE over seeds) | vs initial policy, "
-             "W / (W + L) | final KL (nats/seq.) | final KL coef. | train reward step 1 → last | s / run |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### RL (GRPO + LoRA) — {result['hardware']['label']}",
+        "",
+        f"`{result['command']}`; {result['done_runs']} of {result['total_runs']} runs done ({result['created']}). "
+        f"SmolLM2-135M-Instruct, LoRA r 16, {s['steps']} GRPO steps of {s['prompts_per_step']} prompts x "
+        f"{s['num_generations']} completions ({s['max_completion_length']} tokens), lr {s['learning_rate']:g}, "
+        f"unscaled rewards, training seeds {', '.join(map(str, s['seeds']))}; {result['train_prompts']} training "
+        f"prompts (suite seed 11); gold of greedy responses on {result['eval_prompts']} held-out suite prompts "
+        "(suite seed 12, 15 per family).",
+        "",
+        "| run | reward | seeds | gold before | gold after | change (± SE over seeds) | vs initial policy, "
+        "W / (W + L) | final KL (nats/seq.) | final KL coef. | train reward step 1 → last | s / run |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, r in result["runs"].items():
         se = f" ± {r['change_se_between_seeds']:.3f}" if r["change_se_between_seeds"] is not None else ""
         kl = f"{r['final_kl_sequence']:.3f}" if r["final_kl_sequence"] is not None else "–"
-        lines.append(f"| {name} | {r['description']} | {len(r['seeds'])} | {r['before']:.3f} | {r['after']:.3f} | "
-                     f"{r['change']:+.3f}{se} | {format_win(r['vs_initial'])} | {kl} | {r['final_kl_coef']:.4f} | "
-                     f"{r['reward_first_last'][0]:.2f} → {r['reward_first_last'][1]:.2f} | {r['seconds']:.0f} |")
+        lines.append(
+            f"| {name} | {r['description']} | {len(r['seeds'])} | {r['before']:.3f} | {r['after']:.3f} | "
+            f"{r['change']:+.3f}{se} | {format_win(r['vs_initial'])} | {kl} | {r['final_kl_coef']:.4f} | "
+            f"{r['reward_first_last'][0]:.2f} → {r['reward_first_last'][1]:.2f} | {r['seconds']:.0f} |"
+        )
     if result["comparisons"]:
-        lines += ["", "Trained policies against each other (gold of greedy responses, pooled over prompts and the "
-                  "seeds both runs have; ± bootstrap SE over prompts):", "",
-                  "| claim | A vs B | seeds | W / (W + L) | (W + T/2) / n | verdict |", "|---|---|---:|---:|---:|---|"]
+        lines += [
+            "",
+            "Trained policies against each other (gold of greedy responses, pooled over prompts and the "
+            "seeds both runs have; ± bootstrap SE over prompts):",
+            "",
+            "| claim | A vs B | seeds | W / (W + L) | (W + T/2) / n | verdict |",
+            "|---|---|---:|---:|---:|---|",
+        ]
         for c in result["comparisons"]:
-            lines.append(f"| {c['claim']} | {c['a']} vs {c['b']} | {c['seeds']} | {format_win(c)} | "
-                         f"{format_win(c, decided=False)} | {verdict(c)} |")
+            lines.append(
+                f"| {c['claim']} | {c['a']} vs {c['b']} | {c['seeds']} | {format_win(c)} | "
+                f"{format_win(c, decided=False)} | {verdict(c)} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -256,9 +343,11 @@ def summary_line(result: dict[str, Any]) -> str:
         c = next((c for c in result["comparisons"] if (c["a"], c["b"]) == (a, b)), None)
         return f"{c['decided_win_rate']:.3f}+-{c['decided_win_rate_se']:.3f}" if c else "nan+-nan"
 
-    return (f"alarm_rl runs={result['done_runs']}/{result['total_runs']} prompts={result['eval_prompts']} "
-            f"seeds={len(SEEDS)} hier_vs_holistic={rate('alarm-hierarchical', 'alarm-holistic')} "
-            f"pcrm_vs_bt={rate('pcrm-raw', 'bt-raw')}")
+    return (
+        f"alarm_rl runs={result['done_runs']}/{result['total_runs']} prompts={result['eval_prompts']} "
+        f"seeds={len(SEEDS)} hier_vs_holistic={rate('alarm-hierarchical', 'alarm-holistic')} "
+        f"pcrm_vs_bt={rate('pcrm-raw', 'bt-raw')}"
+    )
 
 
 def main() -> int:
@@ -268,8 +357,9 @@ def main() -> int:
     parser.add_argument("--estimate", action="store_true")
     parser.add_argument("--render", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     logging.getLogger("rewardkit.generation").setLevel(logging.INFO)
     if args.render:
         print("rendered" if render() else f"nothing to render ({relative(OUT)} missing)")
@@ -277,8 +367,10 @@ def main() -> int:
     runs = [RUNS_BY_NAME[n] for n in args.only] if args.only else list(RUN_LIST)
     missing = [(r.name, s) for s in SEEDS for r in runs if not (run_dir(r, s) / "rl.json").exists()]
     if args.estimate:
-        print(f"alarm_rl: {len(missing)} of {len(runs) * len(SEEDS)} runs to do, about "
-              f"{len(missing) * SECONDS_PER_RUN / 60:.0f} min (+ reward models the first time, ~5 min each)")
+        print(
+            f"alarm_rl: {len(missing)} of {len(runs) * len(SEEDS)} runs to do, about "
+            f"{len(missing) * SECONDS_PER_RUN / 60:.0f} min (+ reward models the first time, ~5 min each)"
+        )
         return 0
     from rewardkit.generation.prompts import PromptConfig, load_prompts
 

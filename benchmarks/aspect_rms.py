@@ -73,8 +73,16 @@ class Preset:
 
 
 PRESETS = {
-    "quick": Preset("quick", holistic_questions=80, max_passage_words=40, max_length=512, top_layers=2, epochs=2.0,
-                    holistic_epochs=2.0, row_tokens=512),
+    "quick": Preset(
+        "quick",
+        holistic_questions=80,
+        max_passage_words=40,
+        max_length=512,
+        top_layers=2,
+        epochs=2.0,
+        holistic_epochs=2.0,
+        row_tokens=512,
+    ),
     "full": Preset("full", max_length=2048, top_layers=4, epochs=3.0),
 }
 
@@ -88,6 +96,7 @@ def data_path(root: str | None) -> Path:
 
 # ---- training -----------------------------------------------------------------------------------------------
 
+
 def run_config(preset: Preset, aspect: str, data: Path, runs: Path) -> Any:
     from rewardkit.models.reward_model import ModelConfig
     from rewardkit.objectives.segments import SegmentObjectiveConfig
@@ -96,19 +105,38 @@ def run_config(preset: Preset, aspect: str, data: Path, runs: Path) -> Any:
 
     holistic = aspect == "preference"
     return SegmentRunConfig(
-        model=ModelConfig(name=preset.model, tuning="top_layers", top_layers=preset.top_layers, cache_trunk=True,
-                          trunk_cache_dir=str(runs / "trunk")),
-        data=SegmentDataConfig(path=str(data), aspect=aspect, passages=True,
-                               max_passage_words=preset.max_passage_words, max_length=preset.max_length,
-                               limit=preset.holistic_questions if holistic else preset.train_questions,
-                               keep_unjudged=True, row_tokens=preset.row_tokens,
-                               evaluate=not holistic),  # the holistic RM's test pairs are scored below, cached
+        model=ModelConfig(
+            name=preset.model,
+            tuning="top_layers",
+            top_layers=preset.top_layers,
+            cache_trunk=True,
+            trunk_cache_dir=str(runs / "trunk"),
+        ),
+        data=SegmentDataConfig(
+            path=str(data),
+            aspect=aspect,
+            passages=True,
+            max_passage_words=preset.max_passage_words,
+            max_length=preset.max_length,
+            limit=preset.holistic_questions if holistic else preset.train_questions,
+            keep_unjudged=True,
+            row_tokens=preset.row_tokens,
+            evaluate=not holistic,
+        ),  # the holistic RM's test pairs are scored below, cached
         objective=SegmentObjectiveConfig(),
-        training=TrainConfig(output_dir=str(runs / ("holistic" if holistic else aspect)),
-                             num_epochs=preset.holistic_epochs if holistic else preset.epochs,
-                             batch_size=preset.batch_size, learning_rate=preset.learning_rate, logging_steps=10,
-                             save_steps=10_000, save_total_limit=1, report_to=["none"], eval_before=False,
-                             seed=preset.seed))
+        training=TrainConfig(
+            output_dir=str(runs / ("holistic" if holistic else aspect)),
+            num_epochs=preset.holistic_epochs if holistic else preset.epochs,
+            batch_size=preset.batch_size,
+            learning_rate=preset.learning_rate,
+            logging_steps=10,
+            save_steps=10_000,
+            save_total_limit=1,
+            report_to=["none"],
+            eval_before=False,
+            seed=preset.seed,
+        ),
+    )
 
 
 def train_all(preset: Preset, data: Path, runs: Path) -> dict[str, Any]:
@@ -122,8 +150,13 @@ def train_all(preset: Preset, data: Path, runs: Path) -> dict[str, Any]:
         if aspect == "preference":
             out["holistic"] = {"export": results["export"], "seconds": seconds}
         else:
-            out[aspect] = {"export": results["export"], "seconds": seconds, "granularity": results["granularity"],
-                           "model": results["after"], "baselines": results["baselines"]}
+            out[aspect] = {
+                "export": results["export"],
+                "seconds": seconds,
+                "granularity": results["granularity"],
+                "model": results["after"],
+                "baselines": results["baselines"],
+            }
         for checkpoint in Path(results["export"]).parent.glob("checkpoint-*"):
             shutil.rmtree(checkpoint, ignore_errors=True)  # the export is what the benchmark keeps
         print(f"trained {aspect} in {seconds:.0f} s", flush=True)
@@ -132,8 +165,10 @@ def train_all(preset: Preset, data: Path, runs: Path) -> dict[str, Any]:
 
 # ---- scoring the best-of-4 candidates through one frozen-trunk pass -------------------------------------------
 
-def score_candidates(preset: Preset, sets: list[Any], exports: dict[str, str], runs: Path
-                     ) -> tuple[dict[str, list[list[tuple[int, float]]]], np.ndarray]:
+
+def score_candidates(
+    preset: Preset, sets: list[Any], exports: dict[str, str], runs: Path
+) -> tuple[dict[str, list[list[tuple[int, float]]]], np.ndarray]:
     """Per aspect, the placements of every candidate (question-major), and the holistic rewards."""
     from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
     from rewardkit.data.segment_encoding import SegmentCollator
@@ -156,8 +191,10 @@ def score_candidates(preset: Preset, sets: list[Any], exports: dict[str, str], r
         cache.ensure(scorer.model, encoded, row_tokens=rows)
         collate = SegmentCollator(cache.collator(tokenizer.pad_token_id, rows))
         values = score_encoded(scorer.model, encoded, collate, desc=f"scoring {aspect}")
-        placements[aspect] = [[(seg[1], values[i][k]) for k, seg in enumerate(ex.segments) if k in values.get(i, {})]
-                              for i, ex in enumerate(examples)]
+        placements[aspect] = [
+            [(seg[1], values[i][k]) for k, seg in enumerate(ex.segments) if k in values.get(i, {})]
+            for i, ex in enumerate(examples)
+        ]
     model = build_reward_model(ModelConfig(name=exports["holistic"], tuning="full"), keep_lm_head=False)
     model.requires_grad_(False)
     encoder = PairEncoder(tokenizer, EncodingConfig(max_length=preset.max_length))
@@ -190,6 +227,7 @@ class Lookup:
 
 # ---- analyses -------------------------------------------------------------------------------------------------
 
+
 def human_prefs(sets: list[Any]) -> np.ndarray:
     """(questions, 6) human labels as +1 (first better) / -1 (second) / 0 (no preference)."""
     return np.array([[1 if lab == 1 else -1 if lab == 2 else 0 for lab in s.preference] for s in sets])
@@ -217,12 +255,23 @@ def consistency(candidates: dict[str, np.ndarray], holistic: np.ndarray, human: 
         prefs = pair_prefs(candidates[r.name]).reshape(-1)
         agree = float(((prefs == human.reshape(-1)) & decided).sum() / decided.sum())
         strict = decided & (prefs != 0)
-        out.append({**asdict(r), "human_agreement": agree,
-                    "human_accuracy_when_strict": float((prefs[strict] == human.reshape(-1)[strict]).mean())
-                    if strict.any() else math.nan})
+        out.append(
+            {
+                **asdict(r),
+                "human_agreement": agree,
+                "human_accuracy_when_strict": float((prefs[strict] == human.reshape(-1)[strict]).mean())
+                if strict.any()
+                else math.nan,
+            }
+        )
     holistic_prefs = h
-    out.insert(0, {"name": "holistic (reference)", "human_agreement":
-                   float(((holistic_prefs == human.reshape(-1)) & decided).sum() / decided.sum())})
+    out.insert(
+        0,
+        {
+            "name": "holistic (reference)",
+            "human_agreement": float(((holistic_prefs == human.reshape(-1)) & decided).sum() / decided.sum()),
+        },
+    )
     return out
 
 
@@ -259,9 +308,12 @@ def best_of_4(reward: Any, sets: list[Any]) -> dict[str, Any]:
     shape = (len(sets), 4)
     picks = {m: select_best(b.rewards(m).reshape(shape)) for m in METHODS if m != "first"}
     picks["first"] = np.zeros(len(sets), dtype=int)
-    out: dict[str, Any] = {"questions": len(sets), "stats": {k: asdict(v) for k, v in stats.items()},
-                           "above_threshold": float((b.holistic >= reward.settings.threshold).mean()),
-                           "methods": {}}
+    out: dict[str, Any] = {
+        "questions": len(sets),
+        "stats": {k: asdict(v) for k, v in stats.items()},
+        "above_threshold": float((b.holistic >= reward.settings.threshold).mean()),
+        "methods": {},
+    }
     for m, pick in picks.items():
         share = float(np.mean([human_wins(sets, int(i), q) for q, i in enumerate(pick)]))
         out["methods"][m] = {"human_win_share": share, "picks": np.bincount(pick, minlength=4).tolist()}
@@ -269,13 +321,19 @@ def best_of_4(reward: Any, sets: list[Any]) -> dict[str, Any]:
         changed = np.flatnonzero(picks["hierarchical"] != picks[other])
         labels = [pair_label(sets, int(q), int(picks["hierarchical"][q]), int(picks[other][q])) for q in changed]
         wins, ties = sum(x > 0 for x in labels), sum(x == 0 for x in labels)
-        out[f"vs_{other}"] = {"changed": int(changed.size), "changed_share": float(changed.size / len(sets)),
-                              "wins": wins, "ties": ties, "losses": len(labels) - wins - ties,
-                              "win_rate": (wins + ties / 2) / len(labels) if labels else math.nan}
+        out[f"vs_{other}"] = {
+            "changed": int(changed.size),
+            "changed_share": float(changed.size / len(sets)),
+            "wins": wins,
+            "ties": ties,
+            "losses": len(labels) - wins - ties,
+            "win_rate": (wins + ties / 2) / len(labels) if labels else math.nan,
+        }
     shaped = {name: terms.reshape(shape) for name, terms in b.aspect_terms.items()}
     out["aspect_term_mean"] = {name: float(t.mean()) for name, t in shaped.items()}
-    out["holistic_term_spread"] = float(np.mean(np.ptp(reward.settings.holistic_weight * b.holistic.reshape(shape),
-                                                        axis=1)))
+    out["holistic_term_spread"] = float(
+        np.mean(np.ptp(reward.settings.holistic_weight * b.holistic.reshape(shape), axis=1))
+    )
     out["aspect_total_spread"] = float(np.mean(np.ptp(b.aspect_total.reshape(shape), axis=1)))
     return out
 
@@ -301,8 +359,10 @@ def analyse(preset: Preset, data: Path, runs: Path, trained: dict[str, Any]) -> 
     human = human_prefs(sets)
     table = consistency(candidates, holistic.reshape(shape), human)
     decided = human != 0
-    holistic_test = {"pairs": int(decided.sum()),
-                     "accuracy": float((pair_prefs(holistic.reshape(shape)) == human)[decided].mean())}
+    holistic_test = {
+        "pairs": int(decided.sum()),
+        "accuracy": float((pair_prefs(holistic.reshape(shape)) == human)[decided].mean()),
+    }
 
     config = load_reward_config(REWARD_YAML)
     config.holistic.path = exports["holistic"]
@@ -314,12 +374,21 @@ def analyse(preset: Preset, data: Path, runs: Path, trained: dict[str, Any]) -> 
     for aspect in reward.aspects:
         aspect.component.scorer = Lookup(prompts, responses, placements[aspect.component.name], holistic=False)
     bon = best_of_4(reward, sets)
-    return {"consistency": table, "best_of_4": bon, "scoring_seconds": scoring_seconds, "holistic_test": holistic_test,
-            "reward": {k: v for k, v in asdict(config).items() if k in ("combine", "threshold", "holistic_weight",
-                                                                         "sigmoid_shaping", "sigmoid_offset")}}
+    return {
+        "consistency": table,
+        "best_of_4": bon,
+        "scoring_seconds": scoring_seconds,
+        "holistic_test": holistic_test,
+        "reward": {
+            k: v
+            for k, v in asdict(config).items()
+            if k in ("combine", "threshold", "holistic_weight", "sigmoid_shaping", "sigmoid_offset")
+        },
+    }
 
 
 # ---- report ----------------------------------------------------------------------------------------------------
+
 
 def best_baseline(aspect_result: dict[str, Any]) -> tuple[str, float]:
     name, m = max(aspect_result["baselines"].items(), key=lambda kv: kv[1]["macro_f1"])
@@ -330,9 +399,11 @@ def summary_line(result: dict[str, Any]) -> str:
     t = result["trained"]
     base = np.mean([best_baseline(t[a])[1] for a in ("relevance", "factuality")])
     changed = result["analysis"]["best_of_4"]["vs_holistic"]["changed_share"]
-    return (f"aspects {result['preset']['name']} relevance_f1={t['relevance']['model']['macro_f1']:.4f} "
-            f"factuality_f1={t['factuality']['model']['macro_f1']:.4f} baseline_f1={base:.4f} "
-            f"changed_picks={changed:.4f}")
+    return (
+        f"aspects {result['preset']['name']} relevance_f1={t['relevance']['model']['macro_f1']:.4f} "
+        f"factuality_f1={t['factuality']['model']['macro_f1']:.4f} baseline_f1={base:.4f} "
+        f"changed_picks={changed:.4f}"
+    )
 
 
 def finite(value: Any) -> Any:
@@ -352,40 +423,60 @@ def _f(x: Any) -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     t, a = result["trained"], result["analysis"]
-    lines = ["### Segment metrics on the 100 test questions (judged segments)", "",
-             "| aspect | segments | scorer | accuracy | error F1 | macro F1 | AUROC |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "### Segment metrics on the 100 test questions (judged segments)",
+        "",
+        "| aspect | segments | scorer | accuracy | error F1 | macro F1 | AUROC |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for aspect in ASPECTS:
         r = t[aspect]
         rows = [("model", r["model"])] + [(f"baseline: {k}", v) for k, v in r["baselines"].items()]
         for name, m in rows:
-            lines.append(f"| {aspect} | {r['granularity']} ({m['segments']}, {m['error_rate']:.0%} errors) | {name} | "
-                         f"{_f(m['accuracy'])} | {_f(m['error_f1'])} | {_f(m['macro_f1'])} | {_f(m.get('auroc'))} |")
+            lines.append(
+                f"| {aspect} | {r['granularity']} ({m['segments']}, {m['error_rate']:.0%} errors) | {name} | "
+                f"{_f(m['accuracy'])} | {_f(m['error_f1'])} | {_f(m['macro_f1'])} | {_f(m.get('auroc'))} |"
+            )
     h = a["holistic_test"]
-    lines += ["", f"Holistic pairwise RM: accuracy {h['accuracy']:.3f} on the {h['pairs']} human-labelled test pairs "
-              "(a tie counts as wrong).",
-              "", "### Consistency with the holistic reward (6 pairs x 100 test questions)", "",
-              "| rank | candidate | inconsistency | coverage | disagreements | both strict | agrees with humans |",
-              "|---:|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        f"Holistic pairwise RM: accuracy {h['accuracy']:.3f} on the {h['pairs']} human-labelled test pairs "
+        "(a tie counts as wrong).",
+        "",
+        "### Consistency with the holistic reward (6 pairs x 100 test questions)",
+        "",
+        "| rank | candidate | inconsistency | coverage | disagreements | both strict | agrees with humans |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
     for i, row in enumerate(a["consistency"]):
         if "inconsistency_rate" not in row:
             lines.append(f"| | {row['name']} | | | | | {_f(row['human_agreement'])} |")
             continue
-        lines.append(f"| {i} | {row['name']} | {_f(row['inconsistency_rate'])} | {_f(row['coverage'])} | "
-                     f"{row['disagreements']} | {row['both_strict']} | {_f(row['human_agreement'])} |")
+        lines.append(
+            f"| {i} | {row['name']} | {_f(row['inconsistency_rate'])} | {_f(row['coverage'])} | "
+            f"{row['disagreements']} | {row['both_strict']} | {_f(row['human_agreement'])} |"
+        )
     b = a["best_of_4"]
-    lines += ["", f"### Best-of-4 over the QA-Feedback predictions ({b['questions']} test questions)", "",
-              f"Reward: configs/alarm/qa-feedback.yaml ({a['reward']}); holistic z-score >= threshold on "
-              f"{b['above_threshold']:.0%} of the candidates; mean spread within a question: w_h * h "
-              f"{b['holistic_term_spread']:.2f}, aspect total {b['aspect_total_spread']:.2f}.", "",
-              "| method | human win share of the pick | picks (prediction 1..4) |", "|---|---:|---|"]
+    lines += [
+        "",
+        f"### Best-of-4 over the QA-Feedback predictions ({b['questions']} test questions)",
+        "",
+        f"Reward: configs/alarm/qa-feedback.yaml ({a['reward']}); holistic z-score >= threshold on "
+        f"{b['above_threshold']:.0%} of the candidates; mean spread within a question: w_h * h "
+        f"{b['holistic_term_spread']:.2f}, aspect total {b['aspect_total_spread']:.2f}.",
+        "",
+        "| method | human win share of the pick | picks (prediction 1..4) |",
+        "|---|---:|---|",
+    ]
     for m, row in b["methods"].items():
         lines.append(f"| {m} | {row['human_win_share']:.3f} | {row['picks']} |")
     lines += ["", "| hierarchical vs | picks changed | human label W/T/L | win rate |", "|---|---:|---|---:|"]
     for other in ("holistic", "weighted", "aspects", "first"):
         c = b[f"vs_{other}"]
-        lines.append(f"| {other} | {c['changed']} ({c['changed_share']:.0%}) | {c['wins']}/{c['ties']}/{c['losses']} | "
-                     f"{_f(c['win_rate'])} |")
+        lines.append(
+            f"| {other} | {c['changed']} ({c['changed_share']:.0%}) | {c['wins']}/{c['ties']}/{c['losses']} | "
+            f"{_f(c['win_rate'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -417,16 +508,22 @@ def write_charts(result: dict[str, Any], chart_dir: Path) -> dict[str, Path]:
     with atomic_path(metrics_png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    rows = [AspectConsistency(**{k: r[k] for k in AspectConsistency.__dataclass_fields__})
-            for r in result["analysis"]["consistency"] if "inconsistency_rate" in r]
-    consistency_png = bar_chart(rows, chart_dir / "consistency.png",
-                                title="aspects vs the holistic RM (QA-Feedback test pairs)")
+    rows = [
+        AspectConsistency(**{k: r[k] for k in AspectConsistency.__dataclass_fields__})
+        for r in result["analysis"]["consistency"]
+        if "inconsistency_rate" in r
+    ]
+    consistency_png = bar_chart(
+        rows, chart_dir / "consistency.png", title="aspects vs the holistic RM (QA-Feedback test pairs)"
+    )
     return {"metrics": metrics_png, "consistency": consistency_png}
 
 
 def begin_marker(preset: str) -> str:
-    return (f"<!-- BEGIN aspects:{preset} (generated by benchmarks/aspect_rms.py from "
-            f"benchmarks/results/aspect_rms_{preset}.json; edits inside are overwritten) -->")
+    return (
+        f"<!-- BEGIN aspects:{preset} (generated by benchmarks/aspect_rms.py from "
+        f"benchmarks/results/aspect_rms_{preset}.json; edits inside are overwritten) -->"
+    )
 
 
 def render_docs(result: dict[str, Any], document: Path = RESULTS_MD) -> None:
@@ -436,14 +533,20 @@ def render_docs(result: dict[str, Any], document: Path = RESULTS_MD) -> None:
     charts = write_charts(result, document.parent / "results" / f"aspect-rms-{name}")
     links = {k: p.relative_to(document.parent).as_posix() for k, p in charts.items()}
     p = result["preset"]
-    body = [f"## Aspect reward models from fine-grained feedback ({name} preset)", "",
-            f"`{result['command']}`: {result['seconds'] / 60:.1f} min wall on {result['platform']}, "
-            f"{p['model']} (top {p['top_layers']} layers, frozen-trunk cache), passages cut to "
-            f"{p['max_passage_words'] or 'all'} words, max length {p['max_length']}, aspect models on "
-            f"{result['questions']['aspects']} training questions, holistic RM on {result['questions']['holistic']}. "
-            "See docs/alarm.md for the method and the discussion.", "", markdown(result),
-            f"![segment metrics]({links['metrics']}) ![consistency]({links['consistency']})", "",
-            f"`{summary_line(result)}`"]
+    body = [
+        f"## Aspect reward models from fine-grained feedback ({name} preset)",
+        "",
+        f"`{result['command']}`: {result['seconds'] / 60:.1f} min wall on {result['platform']}, "
+        f"{p['model']} (top {p['top_layers']} layers, frozen-trunk cache), passages cut to "
+        f"{p['max_passage_words'] or 'all'} words, max length {p['max_length']}, aspect models on "
+        f"{result['questions']['aspects']} training questions, holistic RM on {result['questions']['holistic']}. "
+        "See docs/alarm.md for the method and the discussion.",
+        "",
+        markdown(result),
+        f"![segment metrics]({links['metrics']}) ![consistency]({links['consistency']})",
+        "",
+        f"`{summary_line(result)}`",
+    ]
     text = document.read_text() if document.exists() else "# Results\n"
     begin, end = begin_marker(name), f"<!-- END aspects:{name} -->"
     block = f"{begin}\n" + "\n".join(body).rstrip() + f"\n{end}"
@@ -456,6 +559,7 @@ def render_docs(result: dict[str, Any], document: Path = RESULTS_MD) -> None:
 
 
 # ---- estimate --------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Costs:
@@ -472,8 +576,13 @@ class Costs:
 def estimate(preset: Preset, data: Path, costs: Costs = Costs()) -> dict[str, Any]:
     from rewardkit.data.encoding import EncodingConfig, PairEncoder
     from rewardkit.data.packing import PackedPair
-    from rewardkit.data.readers.qa_segments import (PromptFormat, candidate_sets, load_qa_records,
-                                                    preference_pairs, segment_examples)
+    from rewardkit.data.readers.qa_segments import (
+        PromptFormat,
+        candidate_sets,
+        load_qa_records,
+        preference_pairs,
+        segment_examples,
+    )
     from rewardkit.data.segment_encoding import SegmentEncoder
     from rewardkit.models.loading import load_tokenizer
 
@@ -486,9 +595,9 @@ def estimate(preset: Preset, data: Path, costs: Costs = Costs()) -> dict[str, An
     def tokens(examples: list[Any]) -> int:
         return sum(PackedPair.from_encoded(e).length for e in seg.encode_all(examples, keep_unjudged=True))
 
-    train_tokens = tokens(segment_examples(train[:preset.train_questions], "relevance", fmt, keep_unjudged=True))
+    train_tokens = tokens(segment_examples(train[: preset.train_questions], "relevance", fmt, keep_unjudged=True))
     test_tokens = tokens(segment_examples(test, "relevance", fmt, keep_unjudged=True))
-    pairs = PairEncoder(tokenizer, encoding).encode_all(preference_pairs(train[:preset.holistic_questions], fmt))
+    pairs = PairEncoder(tokenizer, encoding).encode_all(preference_pairs(train[: preset.holistic_questions], fmt))
     pair_tokens = sum(PackedPair.from_encoded(p).length for p in pairs)
     sets = candidate_sets(test, fmt)
     singles = [PairEncoder(tokenizer, encoding).encode_single(s.prompt, c) for s in sets for c in s.candidates]
@@ -502,13 +611,23 @@ def estimate(preset: Preset, data: Path, costs: Costs = Costs()) -> dict[str, An
         "trunk: best-of-4 candidates": bon_tokens * trunk,
         "aspect training (3 models)": 3 * preset.epochs * train_tokens * k * costs.top_train_ms_per_layer / 1000,
         "holistic training": preset.holistic_epochs * pair_tokens * k * costs.top_train_ms_per_layer / 1000,
-        "scoring (top layers)": (3 * test_tokens + 4 * (bon_tokens + test_tokens)) * k * costs.top_score_ms_per_layer
+        "scoring (top layers)": (3 * test_tokens + 4 * (bon_tokens + test_tokens))
+        * k
+        * costs.top_score_ms_per_layer
         / 1000,
         "runs and loads": 4 * costs.run_overhead_s + 4 * 5,
     }
-    return {"tokens": {"train": train_tokens, "test": test_tokens, "holistic_pairs": pair_tokens,
-                       "holistic_pair_count": len(pairs), "bon_extra": bon_tokens},
-            "seconds": seconds, "total_seconds": sum(seconds.values())}
+    return {
+        "tokens": {
+            "train": train_tokens,
+            "test": test_tokens,
+            "holistic_pairs": pair_tokens,
+            "holistic_pair_count": len(pairs),
+            "bon_extra": bon_tokens,
+        },
+        "seconds": seconds,
+        "total_seconds": sum(seconds.values()),
+    }
 
 
 def print_estimate(preset: Preset, data: Path) -> None:
@@ -520,6 +639,7 @@ def print_estimate(preset: Preset, data: Path) -> None:
 
 # ---- main ------------------------------------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default=None)
@@ -527,14 +647,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-root", default=None, help="default: $REWARDKIT_DATA or ../shared/data")
     p.add_argument("--runs-dir", default=None, help="default: runs/aspect_rms/<preset>")
     p.add_argument("--results-dir", default=str(RESULTS))
-    p.add_argument("--reuse", action="store_true",
-                   help="reuse the trained models and trunk cache of an earlier run in --runs-dir (timings then "
-                        "exclude training)")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the trained models and trunk cache of an earlier run in --runs-dir (timings then exclude training)",
+    )
     p.add_argument("--no-docs", action="store_true", help="do not rewrite the section of docs/results.md")
     p.add_argument("--estimate", action="store_true", help="print predicted wall times instead of running")
     p.add_argument("--render", action="store_true", help="only rewrite docs/results.md from the preset's JSON")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a preset field, e.g. --set model=PATH --set train_questions=20 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a preset field, e.g. --set model=PATH --set train_questions=20 (repeatable)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.preset = "quick"
@@ -552,8 +680,10 @@ def with_overrides(preset: Preset, overrides: list[str]) -> Preset:
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or key not in Preset.__dataclass_fields__ or key == "name":
-            raise SystemExit(f"--set {item!r}: expected FIELD=VALUE with FIELD one of "
-                             f"{sorted(set(Preset.__dataclass_fields__) - {'name'})}")
+            raise SystemExit(
+                f"--set {item!r}: expected FIELD=VALUE with FIELD one of "
+                f"{sorted(set(Preset.__dataclass_fields__) - {'name'})}"
+            )
         fields[key] = yaml.safe_load(value)
     return replace(preset, **fields)
 
@@ -564,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data = data_path(args.data_root)
     if args.estimate:
-        for preset in ([PRESETS[args.preset]] if args.preset else PRESETS.values()):
+        for preset in [PRESETS[args.preset]] if args.preset else PRESETS.values():
             print_estimate(with_overrides(preset, args.overrides), data)
         return 0
     if args.render:
@@ -583,11 +713,20 @@ def main(argv: list[str] | None = None) -> int:
     analysis = analyse(preset, data, runs, trained)
     command = "python benchmarks/aspect_rms.py " + (f"--preset {preset.name}" if preset.name != "quick" else "--quick")
     command += "".join(f" --set {o}" for o in args.overrides)
-    result = {"preset": asdict(preset), "command": command, "platform": platform.platform(),
-              "seconds": time.time() - started, "reused_training": reused,
-              "questions": {"aspects": preset.train_questions or 400, "holistic": preset.holistic_questions or 400,
-                            "test": 100},
-              "trained": trained, "analysis": analysis}
+    result = {
+        "preset": asdict(preset),
+        "command": command,
+        "platform": platform.platform(),
+        "seconds": time.time() - started,
+        "reused_training": reused,
+        "questions": {
+            "aspects": preset.train_questions or 400,
+            "holistic": preset.holistic_questions or 400,
+            "test": 100,
+        },
+        "trained": trained,
+        "analysis": analysis,
+    }
     out = Path(args.results_dir) / f"aspect_rms_{preset.name}.json"
     write_json_atomic(out, finite(result), default=str)
     print(markdown(result))

@@ -56,8 +56,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the methodbench package next to this file
 
-from rewardkit.files import write_json_atomic  # noqa: E402
-
 from methodbench.claims import check_all, claim_lines  # noqa: E402
 from methodbench.costs import (  # noqa: E402
     CostModel,
@@ -96,18 +94,31 @@ from methodbench.presets import (  # noqa: E402
 from methodbench.report import best_line, print_summary, render_docs  # noqa: E402
 from methodbench.runner import run_preset  # noqa: E402
 
+from rewardkit.files import write_json_atomic  # noqa: E402
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS) + [EVIDENCE, EVIDENCE_GPU], default=None)
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIO_ORDER, default=None,
-                        help="evidence: only these scenarios, in this order (default: all, by what the claims "
-                             "need most)")
-    parser.add_argument("--claims", action="store_true",
-                        help="test the papers' claims on the committed evidence records (no training) and exit")
-    parser.add_argument("--encoding", choices=sorted(ENCODING_TEXT), default=ENCODING,
-                        help=f"--claims: the records of this encoding (default {ENCODING}, the one runs use now; "
-                             f"{LEGACY_ENCODING}: the records made before the chat-template contract, kept apart)")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=SCENARIO_ORDER,
+        default=None,
+        help="evidence: only these scenarios, in this order (default: all, by what the claims need most)",
+    )
+    parser.add_argument(
+        "--claims",
+        action="store_true",
+        help="test the papers' claims on the committed evidence records (no training) and exit",
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=sorted(ENCODING_TEXT),
+        default=ENCODING,
+        help=f"--claims: the records of this encoding (default {ENCODING}, the one runs use now; "
+        f"{LEGACY_ENCODING}: the records made before the chat-template contract, kept apart)",
+    )
     parser.add_argument("--quick", action="store_true", help="= --preset quick")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=None, help="override the preset's")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="override the preset's")
@@ -115,19 +126,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", default=None, help="default: $REWARDKIT_DATA or ../shared/data")
     parser.add_argument("--runs-dir", default=None, help="default: runs/methods/<preset>")
     parser.add_argument("--results-dir", default=str(RESULTS))
-    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
-                        help="start no run predicted to end past this many minutes; write the results so far")
-    parser.add_argument("--records-dir", default=None,
-                        help="also keep / reuse run records here (default for standard and gpu: "
-                             "benchmarks/results/records/<preset>; 'none' to disable)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="start no run predicted to end past this many minutes; write the results so far",
+    )
+    parser.add_argument(
+        "--records-dir",
+        default=None,
+        help="also keep / reuse run records here (default for standard and gpu: "
+        "benchmarks/results/records/<preset>; 'none' to disable)",
+    )
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep training checkpoints (exports are kept)")
     parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/results.md")
     parser.add_argument("--estimate", action="store_true", help="print predicted wall times instead of running")
     parser.add_argument("--forward-ms", type=float, default=CostModel.forward_ms, help="--estimate: ms/token forward")
-    parser.add_argument("--train-ms", type=float, default=CostModel.full_train_ms,
-                        help="--estimate: ms/token full fine-tuning (forward + backward)")
-    parser.add_argument("--measure", action="store_true",
-                        help="--estimate: measure the per-token costs on this machine now (about a minute)")
+    parser.add_argument(
+        "--train-ms",
+        type=float,
+        default=CostModel.full_train_ms,
+        help="--estimate: ms/token full fine-tuning (forward + backward)",
+    )
+    parser.add_argument(
+        "--measure",
+        action="store_true",
+        help="--estimate: measure the per-token costs on this machine now (about a minute)",
+    )
     parser.add_argument("--render", action="store_true", help="only regenerate docs/results.md from the JSON files")
     args = parser.parse_args(argv)
     if args.quick:
@@ -143,8 +169,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from rewardkit.evaluation.suites import resolve_data_root
 
@@ -177,10 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     preset = replace(PRESETS[args.preset], **overrides)
     runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS / preset.name
     command = "python benchmarks/methods.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    records_dir = (None if args.records_dir == "none" else Path(args.records_dir) if args.records_dir
-                   else RECORDS / preset.name if preset.shared_records else None)
-    result = run_preset(preset, root, runs_dir, args.keep_checkpoints, command.strip(), records_dir,
-                        args.time_limit)
+    records_dir = (
+        None
+        if args.records_dir == "none"
+        else Path(args.records_dir)
+        if args.records_dir
+        else RECORDS / preset.name
+        if preset.shared_records
+        else None
+    )
+    result = run_preset(preset, root, runs_dir, args.keep_checkpoints, command.strip(), records_dir, args.time_limit)
     results_dir = Path(args.results_dir)
     out = write_json_atomic(results_dir / f"methods-{preset.name}.json", result, indent=1, default=str)
     print(f"wrote {out}")
@@ -208,13 +241,17 @@ def claims_output(args: argparse.Namespace) -> list[str]:
     """--claims: which records (and their encoding) are read, the other encoding's records if there are any
     (never pooled), then one line per hypothesis and the counts."""
     records_dir = records_dir_for(args.preset, args.encoding)
-    lines = [f"records {records_label(records_dir)} encoding={args.encoding} runs={record_count(records_dir)} "
-             f"({ENCODING_TEXT[args.encoding]})"]
+    lines = [
+        f"records {records_label(records_dir)} encoding={args.encoding} runs={record_count(records_dir)} "
+        f"({ENCODING_TEXT[args.encoding]})"
+    ]
     other = LEGACY_ENCODING if args.encoding == ENCODING else ENCODING
     other_dir = records_dir_for(None, other)
     if args.preset != EVIDENCE_GPU and record_count(other_dir):
-        lines.append(f"not pooled: {record_count(other_dir)} runs of encoding={other} under "
-                     f"{records_label(other_dir)} (--claims --encoding {other})")
+        lines.append(
+            f"not pooled: {record_count(other_dir)} runs of encoding={other} under "
+            f"{records_label(other_dir)} (--claims --encoding {other})"
+        )
     return lines + claim_lines(check_all(records_dir, encoding=args.encoding))
 
 
@@ -233,18 +270,29 @@ def run_evidence_preset(args: argparse.Namespace, root: Path, argv: list[str] | 
         return 0
     runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS / args.preset
     command = "python benchmarks/methods.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    summary = run_evidence(scenarios, root, runs_dir, model, command.strip(), records_dir=records_dir,
-                           time_limit_minutes=args.time_limit, costs=costs)
+    summary = run_evidence(
+        scenarios,
+        root,
+        runs_dir,
+        model,
+        command.strip(),
+        records_dir=records_dir,
+        time_limit_minutes=args.time_limit,
+        costs=costs,
+    )
     if summary["ran"] and not gpu:
         append_sitting(summary)
     if not args.no_docs and not gpu:
         render_evidence()
         print(f"wrote {RESULTS_MD}")
-    print(f"{args.preset}: {len(summary['ran'])} runs trained, {summary['reused']} reused, "
-          f"{len(summary['pending'])} pending; wall time {duration(summary['wall_seconds'])}")
+    print(
+        f"{args.preset}: {len(summary['ran'])} runs trained, {summary['reused']} reused, "
+        f"{len(summary['pending'])} pending; wall time {duration(summary['wall_seconds'])}"
+    )
     for line in claim_lines(check_all(records_dir)):
         print(line)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -43,8 +43,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rewardkit.files import write_json_atomic, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,23 +91,44 @@ class Preset:
 TRAINED = ("relevance", "format", "harmlessness", "arithmetic", "factual")
 HELDOUT = ("language", "conciseness")
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("quick", "Four reward models trained on 170 suite pairs of five families, two ALaRM compositions on the "
-                    "best one; best-of-16 on 56 prompts (8 per family, 16 from the two held-out families).",
-           TRAINED, HELDOUT, pairs_per_family=40, prompts_per_family=8, n_max=16, max_new_tokens=32),
-    Preset("standard", "Four reward models trained on 640 suite pairs of five families, two ALaRM compositions on "
-                       "the best one; best-of-64 on 168 prompts; GRPO runs on the best RM alone and hierarchical.",
-           TRAINED, HELDOUT, pairs_per_family=150, prompts_per_family=24, n_max=64, max_new_tokens=48, epochs=2.0,
-           rl=(("best", "holistic"), ("best", "hierarchical")), rl_steps=48),
-)}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "quick",
+            "Four reward models trained on 170 suite pairs of five families, two ALaRM compositions on the "
+            "best one; best-of-16 on 56 prompts (8 per family, 16 from the two held-out families).",
+            TRAINED,
+            HELDOUT,
+            pairs_per_family=40,
+            prompts_per_family=8,
+            n_max=16,
+            max_new_tokens=32,
+        ),
+        Preset(
+            "standard",
+            "Four reward models trained on 640 suite pairs of five families, two ALaRM compositions on "
+            "the best one; best-of-64 on 168 prompts; GRPO runs on the best RM alone and hierarchical.",
+            TRAINED,
+            HELDOUT,
+            pairs_per_family=150,
+            prompts_per_family=24,
+            n_max=64,
+            max_new_tokens=48,
+            epochs=2.0,
+            rl=(("best", "holistic"), ("best", "hierarchical")),
+            rl_steps=48,
+        ),
+    )
+}
 
 
 # ---- step 1: reward models ------------------------------------------------------------------------------
 
+
 def rm_fingerprint(preset: Preset, method: str) -> str:
     """What a trained reward model depends on (not the best-of-N settings)."""
-    keys = ("trained", "pairs_per_family", "top_layers", "max_length", "epochs", "learning_rate", "batch_size",
-            "model")
+    keys = ("trained", "pairs_per_family", "top_layers", "max_length", "epochs", "learning_rate", "batch_size", "model")
     payload = json.dumps([{k: getattr(preset, k) for k in keys}, method, METHODS[method]], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -132,14 +151,36 @@ def train_reward_model(preset: Preset, method: str, runs: Path) -> dict[str, Any
     if out.exists():
         shutil.rmtree(out)
     cfg = RunConfig(
-        model=ModelConfig(name=preset.model, tuning="top_layers", top_layers=preset.top_layers, dtype="float32",
-                          cache_trunk=True, trunk_cache_dir=str(runs / "trunk-cache")),
-        data=DataConfig(train=[{"path": "suite", "families": list(preset.trained), "size": preset.pairs_per_family,
-                                "seed": 0}], heldout_fraction=0.15, split_seed=0, max_length=preset.max_length),
+        model=ModelConfig(
+            name=preset.model,
+            tuning="top_layers",
+            top_layers=preset.top_layers,
+            dtype="float32",
+            cache_trunk=True,
+            trunk_cache_dir=str(runs / "trunk-cache"),
+        ),
+        data=DataConfig(
+            train=[{"path": "suite", "families": list(preset.trained), "size": preset.pairs_per_family, "seed": 0}],
+            heldout_fraction=0.15,
+            split_seed=0,
+            max_length=preset.max_length,
+        ),
         objective=ObjectiveConfig(**METHODS[method]),
-        training=TrainConfig(output_dir=str(out), num_epochs=preset.epochs, batch_size=preset.batch_size,
-                             eval_batch_size=32, learning_rate=preset.learning_rate, seed=0, logging_steps=10,
-                             save_steps=100_000, save_total_limit=1, report_to=[], eval_before=False, export=True))
+        training=TrainConfig(
+            output_dir=str(out),
+            num_epochs=preset.epochs,
+            batch_size=preset.batch_size,
+            eval_batch_size=32,
+            learning_rate=preset.learning_rate,
+            seed=0,
+            logging_steps=10,
+            save_steps=100_000,
+            save_total_limit=1,
+            report_to=[],
+            eval_before=False,
+            export=True,
+        ),
+    )
     print(f"[{method}] training on {preset.pairs_per_family} pairs x {len(preset.trained)} families", flush=True)
     started = time.time()
     summary = run_training(cfg)
@@ -147,10 +188,15 @@ def train_reward_model(preset: Preset, method: str, runs: Path) -> dict[str, Any
         shutil.rmtree(checkpoint)
     heldout = summary["after"]["heldout"]
     export = Path(summary["export"]).resolve()
-    record = {"method": method, "fingerprint": fingerprint, "objective": METHODS[method],
-              "export": export.relative_to(REPO).as_posix() if export.is_relative_to(REPO) else str(export),
-              "heldout_accuracy": heldout["accuracy"], "heldout_pairs": heldout["pairs"],
-              "seconds": round(time.time() - started, 1)}
+    record = {
+        "method": method,
+        "fingerprint": fingerprint,
+        "objective": METHODS[method],
+        "export": export.relative_to(REPO).as_posix() if export.is_relative_to(REPO) else str(export),
+        "heldout_accuracy": heldout["accuracy"],
+        "heldout_pairs": heldout["pairs"],
+        "seconds": round(time.time() - started, 1),
+    }
     write_json_atomic(record_file, record)
     print(f"[{method}] held-out accuracy {record['heldout_accuracy']:.3f} in {record['seconds']:.0f} s", flush=True)
     del summary
@@ -159,6 +205,7 @@ def train_reward_model(preset: Preset, method: str, runs: Path) -> dict[str, Any
 
 
 # ---- step 4: RL ----------------------------------------------------------------------------------------
+
 
 def rl_runs(preset: Preset, rms: dict[str, dict[str, Any]], best: str, runs: Path) -> list[str]:
     """The preset's GRPO runs (reused when their rl.json exists), their output directories."""
@@ -175,13 +222,24 @@ def rl_runs(preset: Preset, rms: dict[str, dict[str, Any]], best: str, runs: Pat
             print(f"[rl {name}/{combine}] reusing {out}", flush=True)
             continue
         config = RLConfig(
-            reward=str(SUITE_REWARD), combine=combine, holistic=str(REPO / rms[name]["export"]), policy=preset.model,
-            stats_file=str(out / "stats.json"), output_dir=str(out), eval_max_new_tokens=preset.max_new_tokens,
+            reward=str(SUITE_REWARD),
+            combine=combine,
+            holistic=str(REPO / rms[name]["export"]),
+            policy=preset.model,
+            stats_file=str(out / "stats.json"),
+            output_dir=str(out),
+            eval_max_new_tokens=preset.max_new_tokens,
             prompts=PromptConfig(source="suite", n_per_family=12, seed=11, families=list(preset.trained)),
             eval_prompts=HeldOutPrompts(source="suite", n_per_family=4, seed=12, families=preset.families),
-            training=RLTrainingConfig(steps=preset.rl_steps, prompts_per_step=2, num_generations=4,
-                                      max_completion_length=preset.max_new_tokens, learning_rate=3e-4),
-            tracking=TrackingConfig(every=max(1, preset.rl_steps // 8), samples=2))
+            training=RLTrainingConfig(
+                steps=preset.rl_steps,
+                prompts_per_step=2,
+                num_generations=4,
+                max_completion_length=preset.max_new_tokens,
+                learning_rate=3e-4,
+            ),
+            tracking=TrackingConfig(every=max(1, preset.rl_steps // 8), samples=2),
+        )
         print(f"[rl {name}/{combine}] {preset.rl_steps} GRPO steps", flush=True)
         run_rl(config)
         gc.collect()
@@ -190,14 +248,16 @@ def rl_runs(preset: Preset, rms: dict[str, dict[str, Any]], best: str, runs: Pat
 
 # ---- step 5: the papers' claims ----------------------------------------------------------------------------
 
+
 def claims(result: Any, preset: Preset, best: str, bootstrap: int) -> list[dict[str, Any]]:
     """Paired comparisons of the gold of the best-of-n_max pick (the same samples judged by two rewards), with
     bootstrap SEs over prompts, and the fitted peaks."""
     from rewardkit.evaluation.overopt import best_of_n, bootstrap_indices, paired_difference, verdict
     from rewardkit.generation.overopt import prompt_groups
 
-    groups = prompt_groups(result.items, {"trained families": list(preset.trained),
-                                          "held-out families": list(preset.heldout)})
+    groups = prompt_groups(
+        result.items, {"trained families": list(preset.trained), "held-out families": list(preset.heldout)}
+    )
     curves = result.report["curves"]
     n = preset.n_max
     out = []
@@ -211,21 +271,46 @@ def claims(result: Any, preset: Preset, best: str, bootstrap: int) -> list[dict[
         b = best_of_n(result.proxies[worse][index], gold, [n])[:, 0]
         diff = paired_difference(a, b, bootstrap_indices(len(index), bootstrap, seed=1))
         peaks = {name: _peak_text(curves[group][name]) for name in (better, worse)}
-        out.append({"claim": claim, "paper": paper, "compared": f"{better} − {worse}", "group": group,
-                    "n": n, **diff, "verdict": verdict(diff["difference"], diff["se"]), "peaks": peaks})
+        out.append(
+            {
+                "claim": claim,
+                "paper": paper,
+                "compared": f"{better} − {worse}",
+                "group": group,
+                "n": n,
+                **diff,
+                "verdict": verdict(diff["difference"], diff["se"]),
+                "peaks": peaks,
+            }
+        )
 
     alarm = [name for name in result.proxies if name.startswith("suite-alarm/")]
-    add("HaF's reward head holds up better under optimisation than BT's", "HaF-RM (Liu et al. 2024)", "haf", "bt",
-        "all")
-    add("PCRM's bounded margins hold up better under optimisation than BT's", "PCRM (Zhou et al. 2024)",
-        "pcrm-length", "bt", "all")
+    add(
+        "HaF's reward head holds up better under optimisation than BT's", "HaF-RM (Liu et al. 2024)", "haf", "bt", "all"
+    )
+    add(
+        "PCRM's bounded margins hold up better under optimisation than BT's",
+        "PCRM (Zhou et al. 2024)",
+        "pcrm-length",
+        "bt",
+        "all",
+    )
     for composition in alarm:
-        add(f"{composition} beats its holistic RM ({best}) alone", "ALaRM (Lai et al. 2024)", composition, best,
-            "all")
-    add("BT's explicit reward generalises better to unseen tasks than DPO's implicit reward", "HaF-RM (Liu et al. "
-        "2024)", "bt", "dpo", "held-out families")
-    add("HaF's reward generalises better to unseen tasks than DPO's implicit reward", "HaF-RM (Liu et al. 2024)",
-        "haf", "dpo", "held-out families")
+        add(f"{composition} beats its holistic RM ({best}) alone", "ALaRM (Lai et al. 2024)", composition, best, "all")
+    add(
+        "BT's explicit reward generalises better to unseen tasks than DPO's implicit reward",
+        "HaF-RM (Liu et al. 2024)",
+        "bt",
+        "dpo",
+        "held-out families",
+    )
+    add(
+        "HaF's reward generalises better to unseen tasks than DPO's implicit reward",
+        "HaF-RM (Liu et al. 2024)",
+        "haf",
+        "dpo",
+        "held-out families",
+    )
     return out
 
 
@@ -239,11 +324,17 @@ def _peak_text(curve: dict[str, Any]) -> str:
 
 # ---- the run -------------------------------------------------------------------------------------------------
 
+
 def hardware() -> dict[str, Any]:
     import torch
 
-    info = {"machine": platform.machine(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    info = {
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     info["label"] = info.get("gpu") or f"CPU, {info['cpu_count']} cores"
@@ -251,8 +342,7 @@ def hardware() -> dict[str, Any]:
 
 
 def run_preset(preset: Preset, command: str) -> dict[str, Any]:
-    from rewardkit.generation.overopt import (OveroptConfig, OveroptPrompts, OveroptSampling, prompt_groups,
-                                              run_overopt)
+    from rewardkit.generation.overopt import OveroptConfig, OveroptPrompts, OveroptSampling, prompt_groups, run_overopt
 
     started = time.time()
     runs = RUNS / preset.name
@@ -267,24 +357,44 @@ def run_preset(preset: Preset, command: str) -> dict[str, Any]:
         stale.unlink()
     config = OveroptConfig(
         models=[f"{m}={REPO / r['export']}" for m, r in rms.items()],
-        rewards=[str(SUITE_REWARD)] if preset.compositions else [], combine_modes=list(preset.compositions),
-        holistic=str(REPO / rms[best]["export"]), policy=preset.model,
-        n_max=preset.n_max, groups={"trained families": list(preset.trained), "held-out families": list(preset.heldout)},
-        bootstrap=preset.bootstrap, rl_runs=rl_dirs, output_dir=str(runs / "bon"),
-        prompts=OveroptPrompts(source="suite", n_per_family=preset.prompts_per_family, seed=1, families=preset.families),
-        sampling=OveroptSampling(max_new_tokens=preset.max_new_tokens, batch_size=64, seed=0))
+        rewards=[str(SUITE_REWARD)] if preset.compositions else [],
+        combine_modes=list(preset.compositions),
+        holistic=str(REPO / rms[best]["export"]),
+        policy=preset.model,
+        n_max=preset.n_max,
+        groups={"trained families": list(preset.trained), "held-out families": list(preset.heldout)},
+        bootstrap=preset.bootstrap,
+        rl_runs=rl_dirs,
+        output_dir=str(runs / "bon"),
+        prompts=OveroptPrompts(
+            source="suite", n_per_family=preset.prompts_per_family, seed=1, families=preset.families
+        ),
+        sampling=OveroptSampling(max_new_tokens=preset.max_new_tokens, batch_size=64, seed=0),
+    )
     check_no_training_prompts(preset, config)
     result = run_overopt(config)
     report = result.report
     del report["config"]
-    return {"preset": preset.name, "description": preset.description, "settings": asdict(preset),
-            "command": command, "hardware": hardware(), "created": time.strftime("%Y-%m-%d %H:%M"),
-            "reward_models": rms, "best_holistic": best, "overopt": report,
-            "claims": claims(result, preset, best, preset.bootstrap),
-            "group_prompts": {g: len(i) for g, i in prompt_groups(result.items, config.groups).items()},
-            "timings": {"reward_models": round(trained_at - started, 1), "rl": round(rl_at - trained_at, 1),
-                        "overopt": report["seconds"], **report["timings"]},
-            "wall_seconds": round(time.time() - started, 1)}
+    return {
+        "preset": preset.name,
+        "description": preset.description,
+        "settings": asdict(preset),
+        "command": command,
+        "hardware": hardware(),
+        "created": time.strftime("%Y-%m-%d %H:%M"),
+        "reward_models": rms,
+        "best_holistic": best,
+        "overopt": report,
+        "claims": claims(result, preset, best, preset.bootstrap),
+        "group_prompts": {g: len(i) for g, i in prompt_groups(result.items, config.groups).items()},
+        "timings": {
+            "reward_models": round(trained_at - started, 1),
+            "rl": round(rl_at - trained_at, 1),
+            "overopt": report["seconds"],
+            **report["timings"],
+        },
+        "wall_seconds": round(time.time() - started, 1),
+    }
 
 
 def check_no_training_prompts(preset: Preset, config: Any) -> None:
@@ -304,8 +414,10 @@ HEADING = "## Over-optimisation"
 
 
 def begin_marker(preset: str) -> str:
-    return (f"<!-- BEGIN overopt:{preset} (generated by benchmarks/overopt.py from "
-            f"benchmarks/results/overopt-{preset}.json; edits inside are overwritten) -->")
+    return (
+        f"<!-- BEGIN overopt:{preset} (generated by benchmarks/overopt.py from "
+        f"benchmarks/results/overopt-{preset}.json; edits inside are overwritten) -->"
+    )
 
 
 def end_marker(preset: str) -> str:
@@ -329,53 +441,80 @@ def section(result: dict[str, Any], plot: str) -> str:
     s, report = result["settings"], result["overopt"]
     t = result["timings"]
     rms = result["reward_models"]
-    rm_rows = "\n".join(f"| {m} | {json.dumps(r['objective'])} | {r['heldout_accuracy']:.3f} ({r['heldout_pairs']} pairs) "
-                        f"| {r['seconds']:.0f} s{' (reused)' if r.get('reused') else ''} |" for m, r in rms.items())
-    lines = [f"### Preset `{result['preset']}` — {result['hardware']['label']}", "",
-             result["description"], "",
-             "| setting | value |", "|---|---|",
-             f"| command | `{result['command']}` |",
-             f"| policy | {s['model']}, temperature 1, {s['max_new_tokens']} new tokens, n = {s['n_max']} samples per "
-             f"prompt (seed 0, cached) |",
-             f"| prompts | {report['prompts']}: {s['prompts_per_family']} per family, suite seed 1; trained families "
-             f"{', '.join(s['trained'])} ({result['group_prompts'].get('trained families', 0)}), held-out families "
-             f"{', '.join(s['heldout'])} ({result['group_prompts'].get('held-out families', 0)}); none is a "
-             "training prompt |",
-             f"| reward models | {s['model']}, top {s['top_layers']} layers trained (the bottom layers' states "
-             f"computed once and shared), {s['pairs_per_family']} suite pairs per trained family (seed 0; 15% held "
-             f"out), max length {s['max_length']}, {s['epochs']:g} epoch(s), lr {s['learning_rate']:g} |",
-             f"| compositions | configs/alarm/suite-short.yaml ({', '.join(s['compositions'])}) with the best holistic RM "
-             f"(`{result['best_holistic']}`), stats measured on the samples |",
-             f"| gold | the suite's programmatic gold scorers (in [0, 1]) |",
-             f"| estimator | exact expectation over all N-subsets of the n samples (order statistics), "
-             f"d = sqrt(log N − (N−1)/N), {s['bootstrap']} bootstrap replicates over prompts |",
-             f"| wall time | {result['wall_seconds'] / 60:.1f} min ({result['created']}): reward models "
-             f"{t['reward_models']:.0f} s, sampling {t.get('sampling', 0):.0f} s, scoring {t.get('scoring', 0):.0f} s"
-             + (f", RL {t['rl']:.0f} s" if t.get("rl") else "") + " |", "",
-             "| reward model | objective | held-out accuracy (suite pairs) | training |", "|---|---|---:|---:|", rm_rows, "",
-             f"![over-optimisation curves]({plot})", "",
-             "Gold N=max: mean gold of the best-of-n pick ± the SE of its gain over N = 1 (bootstrap over prompts). "
-             "The gold fit is Gao et al.'s R(d) = d (alpha − beta d) on the gains; d*, N* and the gold at d* are "
-             "given only when the fitted peak lies within the measured range (± bootstrap SE); *no turn-down* means "
-             "the gold of that reward was still rising at n; *peak share* is the share of bootstrap replicates "
-             "whose fit peaks within the range (under half: an *uncertain* peak).", ""]
+    rm_rows = "\n".join(
+        f"| {m} | {json.dumps(r['objective'])} | {r['heldout_accuracy']:.3f} ({r['heldout_pairs']} pairs) "
+        f"| {r['seconds']:.0f} s{' (reused)' if r.get('reused') else ''} |"
+        for m, r in rms.items()
+    )
+    lines = [
+        f"### Preset `{result['preset']}` — {result['hardware']['label']}",
+        "",
+        result["description"],
+        "",
+        "| setting | value |",
+        "|---|---|",
+        f"| command | `{result['command']}` |",
+        f"| policy | {s['model']}, temperature 1, {s['max_new_tokens']} new tokens, n = {s['n_max']} samples per "
+        f"prompt (seed 0, cached) |",
+        f"| prompts | {report['prompts']}: {s['prompts_per_family']} per family, suite seed 1; trained families "
+        f"{', '.join(s['trained'])} ({result['group_prompts'].get('trained families', 0)}), held-out families "
+        f"{', '.join(s['heldout'])} ({result['group_prompts'].get('held-out families', 0)}); none is a "
+        "training prompt |",
+        f"| reward models | {s['model']}, top {s['top_layers']} layers trained (the bottom layers' states "
+        f"computed once and shared), {s['pairs_per_family']} suite pairs per trained family (seed 0; 15% held "
+        f"out), max length {s['max_length']}, {s['epochs']:g} epoch(s), lr {s['learning_rate']:g} |",
+        f"| compositions | configs/alarm/suite-short.yaml ({', '.join(s['compositions'])}) with the best holistic RM "
+        f"(`{result['best_holistic']}`), stats measured on the samples |",
+        "| gold | the suite's programmatic gold scorers (in [0, 1]) |",
+        f"| estimator | exact expectation over all N-subsets of the n samples (order statistics), "
+        f"d = sqrt(log N − (N−1)/N), {s['bootstrap']} bootstrap replicates over prompts |",
+        f"| wall time | {result['wall_seconds'] / 60:.1f} min ({result['created']}): reward models "
+        f"{t['reward_models']:.0f} s, sampling {t.get('sampling', 0):.0f} s, scoring {t.get('scoring', 0):.0f} s"
+        + (f", RL {t['rl']:.0f} s" if t.get("rl") else "")
+        + " |",
+        "",
+        "| reward model | objective | held-out accuracy (suite pairs) | training |",
+        "|---|---|---:|---:|",
+        rm_rows,
+        "",
+        f"![over-optimisation curves]({plot})",
+        "",
+        "Gold N=max: mean gold of the best-of-n pick ± the SE of its gain over N = 1 (bootstrap over prompts). "
+        "The gold fit is Gao et al.'s R(d) = d (alpha − beta d) on the gains; d*, N* and the gold at d* are "
+        "given only when the fitted peak lies within the measured range (± bootstrap SE); *no turn-down* means "
+        "the gold of that reward was still rising at n; *peak share* is the share of bootstrap replicates "
+        "whose fit peaks within the range (under half: an *uncertain* peak).",
+        "",
+    ]
     for group, per_reward in report["curves"].items():
-        lines += [f"#### {group} ({result['group_prompts'].get(group, report['prompts'])} prompts)", "",
-                  bon_table(per_reward)]
+        lines += [
+            f"#### {group} ({result['group_prompts'].get(group, report['prompts'])} prompts)",
+            "",
+            bon_table(per_reward),
+        ]
     if report.get("rl"):
-        lines += ["#### RL (GRPO + LoRA), held-out gold against d = sqrt(KL to the initial policy)", "",
-                  rl_table(report["rl"])]
+        lines += [
+            "#### RL (GRPO + LoRA), held-out gold against d = sqrt(KL to the initial policy)",
+            "",
+            rl_table(report["rl"]),
+        ]
     if result["claims"]:
-        lines += ["#### The papers' claims on these results", "",
-                  f"Paired difference of the gold of the best-of-{s['n_max']} pick (the same samples, picked by two "
-                  "rewards), ± bootstrap SE over prompts; *supported* when it exceeds 2 SE in the claim's "
-                  "direction, *contradicted* when it exceeds 2 SE against it.", "",
-                  "| claim | paper | compared | prompts | difference | SE | verdict | fitted peaks |",
-                  "|---|---|---|---|---:|---:|---|---|"]
+        lines += [
+            "#### The papers' claims on these results",
+            "",
+            f"Paired difference of the gold of the best-of-{s['n_max']} pick (the same samples, picked by two "
+            "rewards), ± bootstrap SE over prompts; *supported* when it exceeds 2 SE in the claim's "
+            "direction, *contradicted* when it exceeds 2 SE against it.",
+            "",
+            "| claim | paper | compared | prompts | difference | SE | verdict | fitted peaks |",
+            "|---|---|---|---|---:|---:|---|---|",
+        ]
         for c in result["claims"]:
             peaks = "; ".join(f"{k}: {v}" for k, v in c["peaks"].items())
-            lines.append(f"| {c['claim']} | {c['paper']} | {c['compared']} | {c['group']} | {c['difference']:+.4f} "
-                         f"| {c['se']:.4f} | {c['verdict']} | {peaks} |")
+            lines.append(
+                f"| {c['claim']} | {c['paper']} | {c['compared']} | {c['group']} | {c['difference']:+.4f} "
+                f"| {c['se']:.4f} | {c['verdict']} | {peaks} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -407,8 +546,9 @@ def main() -> int:
     parser.add_argument("--rewards", nargs="+", metavar="METHOD", help=f"reward models to train (of {list(METHODS)})")
     parser.add_argument("--render", action="store_true", help="only regenerate docs/results.md from the JSON files")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     for name in ("rewardkit.generation", "rewardkit.evaluation"):  # sampling, trunk sharing, scoring times
         logging.getLogger(name).setLevel(logging.INFO)
     if args.render:
@@ -432,8 +572,10 @@ def main() -> int:
     for c in result["claims"]:
         print(f"{c['claim']} [{c['group']}]: {c['difference']:+.4f} ± {c['se']:.4f} -> {c['verdict']}")
     print(f"results: {out.relative_to(REPO)}")
-    print(f"overopt {preset.name} rewards={len(result['overopt']['rewards'])} n_max={preset.n_max} "
-          f"prompts={result['overopt']['prompts']} seconds={int(result['wall_seconds'])}")
+    print(
+        f"overopt {preset.name} rewards={len(result['overopt']['rewards'])} n_max={preset.n_max} "
+        f"prompts={result['overopt']['prompts']} seconds={int(result['wall_seconds'])}"
+    )
     return 0
 
 

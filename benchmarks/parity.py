@@ -16,13 +16,15 @@ import argparse
 import platform
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rewardkit.files import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+
 
 def diffs(reference: list[float], other: list[float]) -> dict[str, float]:
     d = [abs(a - b) for a, b in zip(reference, other)]
@@ -30,14 +32,20 @@ def diffs(reference: list[float], other: list[float]) -> dict[str, float]:
 
 
 def measure(name: str, export: Path) -> dict[str, Any]:
+    from fastapi.testclient import TestClient
     from transformers import AutoTokenizer
 
     from rewardkit.evaluation.evaluate import load_scorer
     from rewardkit.serving.app import create_app
     from rewardkit.serving.scorer import ModelBatchScorer
-    from rewardkit.testing.tools import (PARITY_CONVERSATIONS as CONVERSATIONS, openrlhf_queries, pipeline_rewards,
-                                         render_conversations, seqcls_rewards, trl_grpo_rewards)
-    from fastapi.testclient import TestClient
+    from rewardkit.testing.tools import PARITY_CONVERSATIONS as CONVERSATIONS
+    from rewardkit.testing.tools import (
+        openrlhf_queries,
+        pipeline_rewards,
+        render_conversations,
+        seqcls_rewards,
+        trl_grpo_rewards,
+    )
 
     prompts = [p for p, _ in CONVERSATIONS]
     responses = [r for _, r in CONVERSATIONS]
@@ -71,23 +79,34 @@ def measure(name: str, export: Path) -> dict[str, Any]:
     def rendered() -> list[str]:
         return render_conversations(tokenizer, prompts, responses)
 
-    record("server /score", lambda: server("/score", {"items": [{"prompt": p, "response": r}
-                                                                 for p, r in CONVERSATIONS]}))
+    record(
+        "server /score", lambda: server("/score", {"items": [{"prompt": p, "response": r} for p, r in CONVERSATIONS]})
+    )
     record("server /get_reward", lambda: server("/get_reward", {"query": queries()}))
-    record("TRL GRPO reward_funcs (conversational)", lambda: trl_grpo_rewards(
-        export, prompts, [[{"role": "assistant", "content": r}] for r in responses]))
+    record(
+        "TRL GRPO reward_funcs (conversational)",
+        lambda: trl_grpo_rewards(export, prompts, [[{"role": "assistant", "content": r}] for r in responses]),
+    )
     record("AutoModelForSequenceClassification + chat template", lambda: seqcls_rewards(export, rendered()))
     record("pipeline text-classification", lambda: pipeline_rewards(export, rendered()))
-    record("RemoteRewardFunction (conversational)", lambda: remote_reward_function(
-        prompts, [[{"role": "assistant", "content": r}] for r in responses]))
+    record(
+        "RemoteRewardFunction (conversational)",
+        lambda: remote_reward_function(prompts, [[{"role": "assistant", "content": r}] for r in responses]),
+    )
     # string prompts (TRL's standard format): TRL scores prompt + completion as one text, without a template
     single = [(p[-1]["content"], r) for p, r in CONVERSATIONS if len(p) == 1]
     trl_strings = trl_grpo_rewards(export, [p for p, _ in single], [r for _, r in single])
-    record("string prompts: RemoteRewardFunction vs TRL GRPO reward_funcs",
-           lambda: remote_reward_function([p for p, _ in single], [r for _, r in single]), against=trl_strings)
+    record(
+        "string prompts: RemoteRewardFunction vs TRL GRPO reward_funcs",
+        lambda: remote_reward_function([p for p, _ in single], [r for _, r in single]),
+        against=trl_strings,
+    )
     as_user_turn = scorer.score([[{"role": "user", "content": p}] for p, _ in single], [r for _, r in single])
-    record("string prompts: rewardkit {prompt: str} (one user turn) vs TRL GRPO",
-           lambda: as_user_turn["rewards"].tolist(), against=trl_strings)
+    record(
+        "string prompts: rewardkit {prompt: str} (one user turn) vs TRL GRPO",
+        lambda: as_user_turn["rewards"].tolist(),
+        against=trl_strings,
+    )
     return out
 
 
@@ -104,13 +123,24 @@ def main() -> None:
     tiny = args.base == "tiny"
     lr = args.learning_rate or (3e-3 if tiny else 1e-4)
     output = args.output or str(RESULTS / ("parity.json" if tiny else f"parity-{Path(args.base).name}.json"))
-    results: dict[str, Any] = {"base": args.base, "steps": args.steps, "learning_rate": lr,
-                               "machine": platform.machine(), "models": {}}
+    results: dict[str, Any] = {
+        "base": args.base,
+        "steps": args.steps,
+        "learning_rate": lr,
+        "machine": platform.machine(),
+        "models": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for name, chat in (("chat-template", True), ("plain", False)):
             base = save_tiny_model(Path(tmp) / f"base-{name}", seed=0, chat_template=chat) if tiny else args.base
-            export = train_tiny_reward_model(base, Path(tmp) / f"run-{name}", steps=args.steps, learning_rate=lr,
-                                             tuning="full" if tiny else "top_layers", use_chat_template=chat)
+            export = train_tiny_reward_model(
+                base,
+                Path(tmp) / f"run-{name}",
+                steps=args.steps,
+                learning_rate=lr,
+                tuning="full" if tiny else "top_layers",
+                use_chat_template=chat,
+            )
             results["models"][name] = measure(name, export)
 
     print(f"{'model':<14} {'tool':<66} {'max |diff|':>11} {'mean |diff|':>11}")

@@ -53,23 +53,24 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from serve_load import RESULTS, ClientTally, Item, free_port, percentile, prepare_checkpoint, start_server, wait_healthy
 
 from rewardkit.files import write_json_atomic
-from serve_load import (RESULTS, ClientTally, Item, free_port, percentile, prepare_checkpoint, start_server,
-                        wait_healthy)
 
 WORK_KEYS = ("batches", "items", "tokens", "grid_tokens", "attention_pairs")
 
 
 # ---- the naive server: OpenRLHF's serve_rm in plain transformers ------------------------------------------
+
 
 class NaiveRewardModel:
     """OpenRLHF's RewardModelProxy and its reward model's forward, on an exported sequence-classification RM."""
@@ -79,7 +80,8 @@ class NaiveRewardModel:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.model = AutoModelForSequenceClassification.from_pretrained(
-            path, dtype=torch.float32, attn_implementation="sdpa").eval()
+            path, dtype=torch.float32, attn_implementation="sdpa"
+        ).eval()
         self.model.config.use_cache = False
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.tokenizer.padding_side = "left"
@@ -98,8 +100,14 @@ class NaiveRewardModel:
         scores: list[float] = []
         with torch.no_grad():
             for i in range(0, len(queries), batch_size):
-                inputs = self.tokenizer(queries[i:i + batch_size], return_tensors="pt", add_special_tokens=False,
-                                        max_length=self.max_length, padding=True, truncation=True)
+                inputs = self.tokenizer(
+                    queries[i : i + batch_size],
+                    return_tensors="pt",
+                    add_special_tokens=False,
+                    max_length=self.max_length,
+                    padding=True,
+                    truncation=True,
+                )
                 self.work.update(batch_work(inputs), batches=1, items=len(inputs["input_ids"]))
                 scores.extend(self.forward(inputs["input_ids"], inputs["attention_mask"]).tolist())
         return scores
@@ -150,14 +158,24 @@ def run_naive_server(argv: list[str]) -> int:
 
 
 def start_naive_server(checkpoint: str, port: int, args: argparse.Namespace) -> subprocess.Popen:
-    command = [sys.executable, str(Path(__file__).resolve()), "--naive-server", "--model", checkpoint,
-               "--port", str(port), "--max-length", str(args.max_length)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--naive-server",
+        "--model",
+        checkpoint,
+        "--port",
+        str(port),
+        "--max-length",
+        str(args.max_length),
+    ]
     if args.threads:
         command += ["--threads", str(args.threads)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL)
 
 
 # ---- the load ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class GroupItem(Item):
@@ -199,13 +217,21 @@ def load_groups(checkpoint: str, data: Path, args: argparse.Namespace) -> tuple[
     if len(chosen) < args.groups:
         raise SystemExit(f"only {len(chosen)} groups of {args.group_size} items of {data} fit {args.max_length} tokens")
     flat = [x for g in chosen for x in g]
-    rewards = scorer.score([p for p, _, _, _ in flat], [r for _, r, _, _ in flat], batch_size=8,
-                           packing=False)["rewards"].tolist()
+    rewards = scorer.score([p for p, _, _, _ in flat], [r for _, r, _, _ in flat], batch_size=8, packing=False)[
+        "rewards"
+    ].tolist()
     expected = iter(rewards)
-    groups = [[GroupItem(p, r, query=renderer.conversation_text(p, r), expected=next(expected),
-                         tokens=len(pi) + len(ri)) for p, r, pi, ri in g] for g in chosen]
-    lengths = {"prompt_tokens": sorted(len(g[0][2]) for g in chosen),
-               "response_tokens_mean": sum(len(x[3]) for x in flat) / len(flat)}
+    groups = [
+        [
+            GroupItem(p, r, query=renderer.conversation_text(p, r), expected=next(expected), tokens=len(pi) + len(ri))
+            for p, r, pi, ri in g
+        ]
+        for g in chosen
+    ]
+    lengths = {
+        "prompt_tokens": sorted(len(g[0][2]) for g in chosen),
+        "response_tokens_mean": sum(len(x[3]) for x in flat) / len(flat),
+    }
     return groups, {"skipped_items": dict(counts), **lengths}
 
 
@@ -214,8 +240,9 @@ class Tally(ClientTally):
     item_tokens: int = 0
     max_error: float = 0.0
 
-    def record(self, started: float, rewards: list[float] | None, items: list[GroupItem], tolerance: float,
-               error: str = "") -> None:
+    def record(
+        self, started: float, rewards: list[float] | None, items: list[GroupItem], tolerance: float, error: str = ""
+    ) -> None:
         self.latencies_ms.append((time.perf_counter() - started) * 1000)
         self.requests += 1
         if rewards is None or len(rewards) != len(items):
@@ -238,8 +265,9 @@ class Tally(ClientTally):
         self.errors += other.errors
 
 
-def post_rewards(http: httpx.Client, path: str, body: dict, read: Callable[[dict], list[float]]
-                 ) -> tuple[list[float] | None, str]:
+def post_rewards(
+    http: httpx.Client, path: str, body: dict, read: Callable[[dict], list[float]]
+) -> tuple[list[float] | None, str]:
     try:
         response = http.post(path, json=body)
         if response.status_code != 200:
@@ -249,24 +277,42 @@ def post_rewards(http: httpx.Client, path: str, body: dict, read: Callable[[dict
         return None, f"{path}: {type(e).__name__}: {e}"
 
 
-def openrlhf_client(http: httpx.Client, groups: list[list[GroupItem]], deadline: float, rng: random.Random,
-                    tally: Tally, tolerance: float) -> None:
+def openrlhf_client(
+    http: httpx.Client,
+    groups: list[list[GroupItem]],
+    deadline: float,
+    rng: random.Random,
+    tally: Tally,
+    tolerance: float,
+) -> None:
     """One request per group: {"query": [...]} to /get_reward, read "rewards"."""
     while time.monotonic() < deadline:
         group = rng.choice(groups)
         started = time.perf_counter()
-        rewards, error = post_rewards(http, "/get_reward", {"query": [i.query for i in group]},
-                                      lambda out: out["rewards"])
+        rewards, error = post_rewards(
+            http, "/get_reward", {"query": [i.query for i in group]}, lambda out: out["rewards"]
+        )
         tally.record(started, rewards, group, tolerance, error)
 
 
-def verl_client(http: httpx.Client, groups: list[list[GroupItem]], deadline: float, rng: random.Random,
-                tally: Tally, tolerance: float) -> None:
+def verl_client(
+    http: httpx.Client,
+    groups: list[list[GroupItem]],
+    deadline: float,
+    rng: random.Random,
+    tally: Tally,
+    tolerance: float,
+) -> None:
     """verl's reward loop: one /classify request per completion, a group's completions in flight together."""
+
     def one(item: GroupItem) -> tuple[float, list[float] | None, str]:
         started = time.perf_counter()
-        rewards, error = post_rewards(http, "/classify", {"model": "rm", "input": item.query, "activation": False},
-                                      lambda out: [out["data"][-1]["probs"][-1]])
+        rewards, error = post_rewards(
+            http,
+            "/classify",
+            {"model": "rm", "input": item.query, "activation": False},
+            lambda out: [out["data"][-1]["probs"][-1]],
+        )
         return started, rewards, error
 
     with ThreadPoolExecutor(max_workers=len(groups[0])) as pool:
@@ -276,15 +322,23 @@ def verl_client(http: httpx.Client, groups: list[list[GroupItem]], deadline: flo
                 tally.record(started, rewards, [item], tolerance, error)
 
 
-def run_phase(client: Callable, url: str, token: str, groups: list[list[GroupItem]], seconds: float,
-              args: argparse.Namespace, seed: int) -> tuple[Tally, float]:
+def run_phase(
+    client: Callable,
+    url: str,
+    token: str,
+    groups: list[list[GroupItem]],
+    seconds: float,
+    args: argparse.Namespace,
+    seed: int,
+) -> tuple[Tally, float]:
     """--clients threads running `client` until the deadline; the phase lasts until the last request is answered."""
     tallies = [Tally() for _ in range(args.clients)]
 
     def loop(i: int) -> None:
         limits = httpx.Limits(max_connections=args.group_size)
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=900,
-                          limits=limits) as http:
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=900, limits=limits
+        ) as http:
             client(http, groups, deadline, random.Random(seed + i), tallies[i], args.tolerance)
 
     started = time.monotonic()
@@ -303,6 +357,7 @@ def run_phase(client: Callable, url: str, token: str, groups: list[list[GroupIte
 
 # ---- the run ----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Server:
     name: str
@@ -319,43 +374,79 @@ class Server:
         body = reply.json()
         return Counter({k: int(body.get("stats", body).get(k, 0)) for k in WORK_KEYS})
 
-    def measure(self, client: Callable, token: str, groups: list[list[GroupItem]], seconds: float,
-                args: argparse.Namespace, seed: int) -> None:
+    def measure(
+        self,
+        client: Callable,
+        token: str,
+        groups: list[list[GroupItem]],
+        seconds: float,
+        args: argparse.Namespace,
+        seed: int,
+    ) -> None:
         before = self.stats(token)
         tally, elapsed = run_phase(client, self.url, token, groups, seconds, args, seed)
         work = self.stats(token) - before
         self.tally.merge(tally)
         self.seconds += elapsed
         self.work += work
-        self.phases.append({"seconds": round(elapsed, 1), "items": tally.items,
-                            "items_per_s": round(tally.items / elapsed, 3), "lost": tally.lost, "wrong": tally.wrong})
-        print(f"  {self.name}: {tally.items} items in {elapsed:.0f} s = {tally.items / elapsed:.2f} items/s "
-              f"(lost {tally.lost}, wrong {tally.wrong})", flush=True)
+        self.phases.append(
+            {
+                "seconds": round(elapsed, 1),
+                "items": tally.items,
+                "items_per_s": round(tally.items / elapsed, 3),
+                "lost": tally.lost,
+                "wrong": tally.wrong,
+            }
+        )
+        print(
+            f"  {self.name}: {tally.items} items in {elapsed:.0f} s = {tally.items / elapsed:.2f} items/s "
+            f"(lost {tally.lost}, wrong {tally.wrong})",
+            flush=True,
+        )
 
 
 def summarize(server: Server, shape: dict[str, int], peak: float) -> dict[str, Any]:
     t, s = server.tally, max(server.seconds, 1e-9)
-    flops = 2.0 * shape["body_params"] * server.work["grid_tokens"] + \
-        4.0 * shape["attn_width"] * shape["layers"] * server.work["attention_pairs"]
-    return {"seconds": round(s, 1), "requests": t.requests, "items": t.items, "items_per_s": t.items / s,
-            "requests_per_s": t.requests / s, "p50_ms": percentile(t.latencies_ms, 50),
-            "p99_ms": percentile(t.latencies_ms, 99), "item_tokens_per_s": t.item_tokens / s,
-            "computed_tokens_per_s": server.work["grid_tokens"] / s, "work": dict(server.work),
-            "items_per_forward": server.work["items"] / max(server.work["batches"], 1),
-            "gflops_per_s": flops / s / 1e9, "percent_of_peak": 100 * flops / s / peak, "lost": t.lost,
-            "wrong": t.wrong, "max_abs_error": t.max_error, "phases": server.phases, "errors": t.errors[:10]}
+    flops = (
+        2.0 * shape["body_params"] * server.work["grid_tokens"]
+        + 4.0 * shape["attn_width"] * shape["layers"] * server.work["attention_pairs"]
+    )
+    return {
+        "seconds": round(s, 1),
+        "requests": t.requests,
+        "items": t.items,
+        "items_per_s": t.items / s,
+        "requests_per_s": t.requests / s,
+        "p50_ms": percentile(t.latencies_ms, 50),
+        "p99_ms": percentile(t.latencies_ms, 99),
+        "item_tokens_per_s": t.item_tokens / s,
+        "computed_tokens_per_s": server.work["grid_tokens"] / s,
+        "work": dict(server.work),
+        "items_per_forward": server.work["items"] / max(server.work["batches"], 1),
+        "gflops_per_s": flops / s / 1e9,
+        "percent_of_peak": 100 * flops / s / peak,
+        "lost": t.lost,
+        "wrong": t.wrong,
+        "max_abs_error": t.max_error,
+        "phases": server.phases,
+        "errors": t.errors[:10],
+    }
 
 
 def print_table(rows: dict[str, dict[str, Any]], peak: float) -> None:
     print(f"\nfp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
-    print("| server | items/s | requests/s | p50 ms | p99 ms | item tok/s | computed tok/s | items/forward | GFLOP/s "
-          "| % of peak | lost | wrong |")
+    print(
+        "| server | items/s | requests/s | p50 ms | p99 ms | item tok/s | computed tok/s | items/forward | GFLOP/s "
+        "| % of peak | lost | wrong |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
-        print(f"| {name} | {r['items_per_s']:.2f} | {r['requests_per_s']:.3f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} "
-              f"| {r['item_tokens_per_s']:.0f} | {r['computed_tokens_per_s']:.0f} | {r['items_per_forward']:.1f} "
-              f"| {r['gflops_per_s']:.1f} "
-              f"| {r['percent_of_peak']:.0f} | {r['lost']} | {r['wrong']} |")
+        print(
+            f"| {name} | {r['items_per_s']:.2f} | {r['requests_per_s']:.3f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} "
+            f"| {r['item_tokens_per_s']:.0f} | {r['computed_tokens_per_s']:.0f} | {r['items_per_forward']:.1f} "
+            f"| {r['gflops_per_s']:.1f} "
+            f"| {r['percent_of_peak']:.0f} | {r['lost']} | {r['wrong']} |"
+        )
     for name, r in rows.items():
         for error in r["errors"][:3]:
             print(f"error ({name}):", error)
@@ -371,7 +462,6 @@ def stop(proc: subprocess.Popen) -> None:
 
 def main(args: argparse.Namespace) -> int:
     import torch
-
     from throughput import matmul_peak_flops, model_shape
 
     token = secrets.token_urlsafe(24)
@@ -382,25 +472,35 @@ def main(args: argparse.Namespace) -> int:
         shape = model_shape(checkpoint)
         started = time.monotonic()
         groups, lengths = load_groups(checkpoint, args.data, args)
-        print(f"{len(groups)} groups of {args.group_size} (prompt tokens {lengths['prompt_tokens']}, mean response "
-              f"{lengths['response_tokens_mean']:.0f} tokens); offline rewards in {time.monotonic() - started:.0f} s",
-              flush=True)
+        print(
+            f"{len(groups)} groups of {args.group_size} (prompt tokens {lengths['prompt_tokens']}, mean response "
+            f"{lengths['response_tokens_mean']:.0f} tokens); offline rewards in {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
         ports = free_port(), free_port()
-        rk = Server("rewardkit", f"http://127.0.0.1:{ports[0]}", "/info",
-                    start_server(checkpoint, ports[0], token, args))
-        naive = Server("naive", f"http://127.0.0.1:{ports[1]}", "/stats",
-                       start_naive_server(checkpoint, ports[1], args))
+        rk = Server(
+            "rewardkit", f"http://127.0.0.1:{ports[0]}", "/info", start_server(checkpoint, ports[0], token, args)
+        )
+        naive = Server(
+            "naive", f"http://127.0.0.1:{ports[1]}", "/stats", start_naive_server(checkpoint, ports[1], args)
+        )
         verl = Server("rewardkit_verl", rk.url, "/info", rk.proc)
         try:
             for server in (rk, naive):
                 wait_healthy(server.url, server.proc)
-                post_rewards(httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
-                                          timeout=900), "/get_reward", {"query": [i.query for i in groups[0]]},
-                             lambda out: out["rewards"])  # warm-up, not timed
+                post_rewards(
+                    httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=900),
+                    "/get_reward",
+                    {"query": [i.query for i in groups[0]]},
+                    lambda out: out["rewards"],
+                )  # warm-up, not timed
             peak = matmul_peak_flops(torch.float32)
             load_start = os.getloadavg()[0]
-            print(f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s; {args.rounds} rounds x {args.seconds:.0f} s per server, "
-                  f"{args.clients} clients", flush=True)
+            print(
+                f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s; {args.rounds} rounds x {args.seconds:.0f} s per server, "
+                f"{args.clients} clients",
+                flush=True,
+            )
             for r in range(args.rounds):
                 rk.measure(openrlhf_client, token, groups, args.seconds, args, args.seed + 1000 * r)
                 naive.measure(openrlhf_client, token, groups, args.seconds, args, args.seed + 1000 * r)
@@ -415,21 +515,42 @@ def main(args: argparse.Namespace) -> int:
     wrong = sum(r["wrong"] for r in rows.values())
     print_table(rows, peak)
     report = {
-        "model": args.model, "quick": args.quick, "group_size": args.group_size, "groups": len(groups),
-        "clients": args.clients, "rounds": args.rounds, "seconds_per_phase": args.seconds,
-        "verl_seconds": args.verl_seconds, "max_length": args.max_length, "max_batch": args.max_batch,
-        "wait_ms": args.wait_ms, "threads": args.threads or torch.get_num_threads(), "tolerance": args.tolerance,
-        "data": "hh-rlhf/helpful-base/test.jsonl.gz", "lengths": lengths, "matmul_peak_flops": peak,
-        "servers": rows, "ratio": ratio, "lost": lost, "wrong": wrong,
-        "machine": {"cpus": os.cpu_count(), "load_average_1m_at_start": round(load_start, 2),
-                    "load_average_1m_at_end": round(os.getloadavg()[0], 2), "platform": platform.platform(),
-                    "python": platform.python_version(), "torch": torch.__version__},
+        "model": args.model,
+        "quick": args.quick,
+        "group_size": args.group_size,
+        "groups": len(groups),
+        "clients": args.clients,
+        "rounds": args.rounds,
+        "seconds_per_phase": args.seconds,
+        "verl_seconds": args.verl_seconds,
+        "max_length": args.max_length,
+        "max_batch": args.max_batch,
+        "wait_ms": args.wait_ms,
+        "threads": args.threads or torch.get_num_threads(),
+        "tolerance": args.tolerance,
+        "data": "hh-rlhf/helpful-base/test.jsonl.gz",
+        "lengths": lengths,
+        "matmul_peak_flops": peak,
+        "servers": rows,
+        "ratio": ratio,
+        "lost": lost,
+        "wrong": wrong,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_1m_at_start": round(load_start, 2),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
     }
     output = args.output or RESULTS / f"serve_compare{'_quick' if args.quick else ''}.json"
     write_json_atomic(output, report)
     print(f"wrote {output.relative_to(RESULTS.parents[1]) if output.is_relative_to(RESULTS.parents[1]) else output}")
-    print(f"serve_compare items_per_s={rows['rewardkit']['items_per_s']:.3f} "
-          f"naive_items_per_s={rows['naive']['items_per_s']:.3f} ratio={ratio:.2f} lost={lost} wrong={wrong}")
+    print(
+        f"serve_compare items_per_s={rows['rewardkit']['items_per_s']:.3f} "
+        f"naive_items_per_s={rows['naive']['items_per_s']:.3f} ratio={ratio:.2f} lost={lost} wrong={wrong}"
+    )
     return 0 if lost == 0 and wrong == 0 else 1
 
 

@@ -45,9 +45,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -87,6 +88,7 @@ class Settings:
 
 # ---- measurement helpers (used inside the workers) ---------------------------------------------------
 
+
 @dataclass
 class BatchStats:
     pairs: int
@@ -111,8 +113,11 @@ class CountingCollator:
         work = batch_work(batch)
         grid, real, visible = work["grid_tokens"], work["tokens"], work["attention_pairs"]
         lm = {"none": 0, "responses": int(batch.get("logp_targets", torch.empty(0)).numel()), "all": grid}[self.lm_head]
-        pair_tokens = real if mask.dim() == 2 else sum(2 * len(f.prompt_ids) + len(f.chosen_ids) + len(f.rejected_ids)
-                                                       for f in features)
+        pair_tokens = (
+            real
+            if mask.dim() == 2
+            else sum(2 * len(f.prompt_ids) + len(f.chosen_ids) + len(f.rejected_ids) for f in features)
+        )
         self.stats.append(BatchStats(len(features), pair_tokens, grid, visible, lm))
         return batch
 
@@ -153,13 +158,21 @@ def model_shape(model_dir: str) -> dict[str, int]:
     embed = decoder.get_input_embeddings().weight.numel()
     body = sum(p.numel() for p in decoder.parameters()) - embed
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    return {"body_params": body, "layers": cfg.num_hidden_layers, "attn_width": cfg.num_attention_heads * head_dim,
-            "hidden": cfg.hidden_size, "vocab": cfg.vocab_size}
+    return {
+        "body_params": body,
+        "layers": cfg.num_hidden_layers,
+        "attn_width": cfg.num_attention_heads * head_dim,
+        "hidden": cfg.hidden_size,
+        "vocab": cfg.vocab_size,
+    }
 
 
 def forward_flops(shape: dict[str, int], s: BatchStats) -> float:
-    return (2.0 * shape["body_params"] * s.grid_tokens + 4.0 * shape["attn_width"] * shape["layers"] * s.visible
-            + 2.0 * shape["hidden"] * shape["vocab"] * s.lm_positions)
+    return (
+        2.0 * shape["body_params"] * s.grid_tokens
+        + 4.0 * shape["attn_width"] * shape["layers"] * s.visible
+        + 2.0 * shape["hidden"] * shape["vocab"] * s.lm_positions
+    )
 
 
 def peak_memory_gib() -> float:
@@ -169,6 +182,7 @@ def peak_memory_gib() -> float:
 
 
 # ---- data (the same tokens for every configuration) --------------------------------------------------
+
 
 def encoded_pairs(settings: Settings, n: int, tokenizer: Any) -> list[Any]:
     from rewardkit.data.encoding import EncodingConfig, PairEncoder
@@ -183,18 +197,35 @@ def encoded_pairs(settings: Settings, n: int, tokenizer: Any) -> list[Any]:
 
 def training_kwargs(settings: Settings, out_dir: str) -> dict[str, Any]:
     cuda = torch.cuda.is_available()
-    return dict(output_dir=out_dir, per_device_train_batch_size=settings.batch_size,
-                max_steps=settings.warmup_steps + settings.timed_steps, learning_rate=settings.learning_rate,
-                lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, save_strategy="no",
-                eval_strategy="no", logging_steps=10**6, report_to=[], seed=0, data_seed=0,
-                train_sampling_strategy="sequential", dataloader_num_workers=0, gradient_checkpointing=False,
-                bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda, disable_tqdm=True)
+    return dict(
+        output_dir=out_dir,
+        per_device_train_batch_size=settings.batch_size,
+        max_steps=settings.warmup_steps + settings.timed_steps,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        weight_decay=0.0,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_steps=10**6,
+        report_to=[],
+        seed=0,
+        data_seed=0,
+        train_sampling_strategy="sequential",
+        dataloader_num_workers=0,
+        gradient_checkpointing=False,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        use_cpu=not cuda,
+        disable_tqdm=True,
+    )
 
 
 # ---- one configuration (runs in a subprocess) --------------------------------------------------------
 
-def run_trl(name: str, settings: Settings, model_dir: str, tokenizer: Any, encoded: list[Any], out_dir: str
-            ) -> tuple[Any, CountingCollator, Any, float]:
+
+def run_trl(
+    name: str, settings: Settings, model_dir: str, tokenizer: Any, encoded: list[Any], out_dir: str
+) -> tuple[Any, CountingCollator, Any, float]:
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
@@ -207,13 +238,22 @@ def run_trl(name: str, settings: Settings, model_dir: str, tokenizer: Any, encod
 
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1, **dtype_kw)
         model.config.pad_token_id = tokenizer.pad_token_id
-        data = Dataset.from_dict({"chosen_ids": [e.prompt_ids + e.chosen_ids for e in encoded],
-                                  "rejected_ids": [e.prompt_ids + e.rejected_ids for e in encoded]})
+        data = Dataset.from_dict(
+            {
+                "chosen_ids": [e.prompt_ids + e.chosen_ids for e in encoded],
+                "rejected_ids": [e.prompt_ids + e.rejected_ids for e in encoded],
+            }
+        )
         collate = CountingCollator(DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id), "none")
         started = time.perf_counter()
-        trainer = RewardTrainer(model=model, args=RewardConfig(max_length=settings.max_length, **kwargs),
-                                train_dataset=data, processing_class=tokenizer, data_collator=collate,
-                                callbacks=[timer])
+        trainer = RewardTrainer(
+            model=model,
+            args=RewardConfig(max_length=settings.max_length, **kwargs),
+            train_dataset=data,
+            processing_class=tokenizer,
+            data_collator=collate,
+            callbacks=[timer],
+        )
         return trainer, collate, timer, time.perf_counter() - started
     from trl import DPOConfig, DPOTrainer
     from trl.trainer.dpo_trainer import DataCollatorForPreference
@@ -225,21 +265,33 @@ def run_trl(name: str, settings: Settings, model_dir: str, tokenizer: Any, encod
             return dataset
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, **dtype_kw)
-    data = Dataset.from_dict({"prompt_ids": [e.prompt_ids for e in encoded],
-                              "chosen_ids": [e.chosen_ids for e in encoded],
-                              "rejected_ids": [e.rejected_ids for e in encoded]})
-    collate = CountingCollator(DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id,
-                                                         max_length=settings.max_length), "all")
-    args = DPOConfig(max_length=settings.max_length, beta=0.1, loss_type=["sigmoid"],
-                     precompute_ref_log_probs=name == "trl_dpo_precomp", **kwargs)
+    data = Dataset.from_dict(
+        {
+            "prompt_ids": [e.prompt_ids for e in encoded],
+            "chosen_ids": [e.chosen_ids for e in encoded],
+            "rejected_ids": [e.rejected_ids for e in encoded],
+        }
+    )
+    collate = CountingCollator(
+        DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id, max_length=settings.max_length), "all"
+    )
+    args = DPOConfig(
+        max_length=settings.max_length,
+        beta=0.1,
+        loss_type=["sigmoid"],
+        precompute_ref_log_probs=name == "trl_dpo_precomp",
+        **kwargs,
+    )
     started = time.perf_counter()
-    trainer = PretokenizedDPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                                     data_collator=collate, callbacks=[timer])
+    trainer = PretokenizedDPOTrainer(
+        model=model, args=args, train_dataset=data, processing_class=tokenizer, data_collator=collate, callbacks=[timer]
+    )
     return trainer, collate, timer, time.perf_counter() - started
 
 
-def run_rewardkit(name: str, settings: Settings, model_dir: str, tokenizer: Any, encoded: list[Any], out_dir: str
-                  ) -> tuple[Any, CountingCollator, Any, float, float]:
+def run_rewardkit(
+    name: str, settings: Settings, model_dir: str, tokenizer: Any, encoded: list[Any], out_dir: str
+) -> tuple[Any, CountingCollator, Any, float, float]:
     from transformers import TrainingArguments
 
     from rewardkit.data.collate import PaddedPairCollator
@@ -253,29 +305,52 @@ def run_rewardkit(name: str, settings: Settings, model_dir: str, tokenizer: Any,
     objective_name = name.split("_")[1]
     ocfg = ObjectiveConfig(objective=objective_name)
     objective = Objective(ocfg)
-    model = build_reward_model(ModelConfig(name=model_dir, tuning="full", dtype="float32",
-                                           attn_implementation="sdpa"),
-                               train_lm_head=objective.needs_logps, keep_lm_head=objective.needs_logps,
-                               head_init=ocfg.default_head_init)
-    inner = (PackedPairCollator(tokenizer.pad_token_id, row_tokens=settings.row_tokens) if name.endswith("packed")
-             else PaddedPairCollator(tokenizer.pad_token_id))
+    model = build_reward_model(
+        ModelConfig(name=model_dir, tuning="full", dtype="float32", attn_implementation="sdpa"),
+        train_lm_head=objective.needs_logps,
+        keep_lm_head=objective.needs_logps,
+        head_init=ocfg.default_head_init,
+    )
+    inner = (
+        PackedPairCollator(tokenizer.pad_token_id, row_tokens=settings.row_tokens)
+        if name.endswith("packed")
+        else PaddedPairCollator(tokenizer.pad_token_id)
+    )
     reference, reference_s = None, 0.0
     if objective.needs_logps:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         model.to(device)
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory() as cache:  # a fresh pass, never a cached one
-            with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
-                precompute_reference_logps(model, encoded, inner, model_name=model_dir, dtype="float32",
-                                           batch_size=2 * settings.batch_size, device=device, cache_dir=cache)
+        with (
+            tempfile.TemporaryDirectory() as cache,  # a fresh pass, never a cached one
+            torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"),
+        ):
+            precompute_reference_logps(
+                model,
+                encoded,
+                inner,
+                model_name=model_dir,
+                dtype="float32",
+                batch_size=2 * settings.batch_size,
+                device=device,
+                cache_dir=cache,
+            )
         reference_s = time.perf_counter() - started
         reference = PrecomputedReference()
     collate = CountingCollator(inner, "responses" if objective.needs_logps else "none")
     timer = step_timer()
     args = TrainingArguments(remove_unused_columns=False, label_names=[], **training_kwargs(settings, out_dir))
     started = time.perf_counter()
-    trainer = RewardTrainer(model=model, args=args, data_collator=collate, train_dataset=encoded,
-                            processing_class=tokenizer, objective=objective, reference=reference, callbacks=[timer])
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        data_collator=collate,
+        train_dataset=encoded,
+        processing_class=tokenizer,
+        objective=objective,
+        reference=reference,
+        callbacks=[timer],
+    )
     return trainer, collate, timer, time.perf_counter() - started, reference_s
 
 
@@ -292,15 +367,16 @@ def run_config(name: str, settings: Settings) -> dict[str, Any]:
         if name.startswith("trl"):
             trainer, collate, timer, setup_s = run_trl(name, settings, model_dir, tokenizer, encoded, out_dir)
         else:
-            trainer, collate, timer, setup_s, reference_s = run_rewardkit(name, settings, model_dir, tokenizer,
-                                                                         encoded, out_dir)
+            trainer, collate, timer, setup_s, reference_s = run_rewardkit(
+                name, settings, model_dir, tokenizer, encoded, out_dir
+            )
         trainer.train()
     w, s = settings.warmup_steps, settings.timed_steps
     marks = timer.marks
     if len(marks) != w + s + 1 or len(collate.stats) < w + s:
         raise RuntimeError(f"{name}: expected {w + s} steps, timed {len(marks) - 1}, collated {len(collate.stats)}")
-    intervals = [b - a for a, b in zip(marks[w:-1], marks[w + 1:])]
-    timed = collate.stats[w:w + s]
+    intervals = [b - a for a, b in zip(marks[w:-1], marks[w + 1 :])]
+    timed = collate.stats[w : w + s]
     seconds = sum(intervals)
     shape = model_shape(model_dir)
     train_factor = 3.0
@@ -323,20 +399,24 @@ def run_config(name: str, settings: Settings) -> dict[str, Any]:
         "pairs": pairs,
         "pair_tokens": sum(st.pair_tokens for st in timed),
         "grid_tokens": sum(st.grid_tokens for st in timed),
-        "batch_pair_tokens": [st.pair_tokens for st in collate.stats[:w + s]],
+        "batch_pair_tokens": [st.pair_tokens for st in collate.stats[: w + s]],
         "peak_memory_gib": peak_memory_gib(),
     }
 
 
 # ---- equality of packed and padded rows ---------------------------------------------------------------
 
-def max_diffs(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], losses_a: dict[str, float],
-              losses_b: dict[str, float]) -> dict[str, float]:
+
+def max_diffs(
+    a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], losses_a: dict[str, float], losses_b: dict[str, float]
+) -> dict[str, float]:
     logp_excess = ((a["logps"] - b["logps"]).abs() - LOGP_RTOL * a["logps"].abs()).max().item()
-    return {"rewards": (a["rewards"] - b["rewards"]).abs().max().item(),
-            "logps": (a["logps"] - b["logps"]).abs().max().item(),
-            "logps_over_rel_tol": logp_excess,
-            "losses": max(abs(losses_a[k] - losses_b[k]) for k in losses_a)}
+    return {
+        "rewards": (a["rewards"] - b["rewards"]).abs().max().item(),
+        "logps": (a["logps"] - b["logps"]).abs().max().item(),
+        "logps_over_rel_tol": logp_excess,
+        "losses": max(abs(losses_a[k] - losses_b[k]) for k in losses_a),
+    }
 
 
 def run_equality(settings: Settings) -> dict[str, Any]:
@@ -353,25 +433,31 @@ def run_equality(settings: Settings) -> dict[str, Any]:
     model_dir = str(resolve_model(settings.model))
     tokenizer = load_tokenizer(model_dir)
     model = build_reward_model(ModelConfig(name=model_dir, tuning="full", dtype="float32"), keep_lm_head=True).eval()
-    sets = {"hh-harmless": encoded_pairs(settings, settings.equal_pairs, tokenizer),
-            "suite": PairEncoder(tokenizer, EncodingConfig(max_length=settings.max_length)).encode_all(
-                build_suite(1, seed=0))}
+    sets = {
+        "hh-harmless": encoded_pairs(settings, settings.equal_pairs, tokenizer),
+        "suite": PairEncoder(tokenizer, EncodingConfig(max_length=settings.max_length)).encode_all(
+            build_suite(1, seed=0)
+        ),
+    }
     objectives = {k: Objective(ObjectiveConfig(objective=k)) for k in ("bt", "haf", "dpo")}
     report: dict[str, Any] = {}
     for set_name, encoded in sets.items():
         g = torch.Generator().manual_seed(1)
         ref = -200 * torch.rand(2 * len(encoded), generator=g)
         outs, losses = [], []
-        for collate in (PaddedPairCollator(tokenizer.pad_token_id),
-                        PackedPairCollator(tokenizer.pad_token_id, row_tokens=settings.row_tokens)):
+        for collate in (
+            PaddedPairCollator(tokenizer.pad_token_id),
+            PackedPairCollator(tokenizer.pad_token_id, row_tokens=settings.row_tokens),
+        ):
             batch = collate(encoded)
             with torch.no_grad():
                 out = model(**batch, need_rewards=True, need_logps=True)
             outs.append(out)
             losses.append({k: o(out["rewards"], out["logps"], ref, batch).loss.item() for k, o in objectives.items()})
         diffs = max_diffs(outs[0], outs[1], losses[0], losses[1])
-        diffs["equal"] = (diffs["rewards"] <= REWARD_TOL and diffs["logps_over_rel_tol"] <= LOGP_ATOL
-                          and diffs["losses"] <= LOSS_TOL)
+        diffs["equal"] = (
+            diffs["rewards"] <= REWARD_TOL and diffs["logps_over_rel_tol"] <= LOGP_ATOL and diffs["losses"] <= LOSS_TOL
+        )
         diffs["pairs"] = len(encoded)
         report[set_name] = diffs
     report["packed_equal"] = all(r["equal"] for r in report.values() if isinstance(r, dict))
@@ -379,6 +465,7 @@ def run_equality(settings: Settings) -> dict[str, Any]:
 
 
 # ---- the parent: subprocesses, table, JSON ----------------------------------------------------------
+
 
 def matmul_peak_flops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
     """Best rate of a large square matmul (the machine's practical matrix-multiply peak)."""
@@ -402,11 +489,11 @@ def in_subprocess(task: str, settings: Settings, timeout: int) -> dict[str, Any]
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false", TRANSFORMERS_VERBOSITY="error")
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout)[-3000:]
         raise RuntimeError(f"{task} failed (exit {proc.returncode}):\n{tail}")
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     result["wall_s"] = time.perf_counter() - started
     return result
 
@@ -432,15 +519,19 @@ def summary(results: dict[str, dict[str, Any]], equality: dict[str, Any]) -> dic
 
 
 def table(results: dict[str, dict[str, Any]], peak: float) -> str:
-    head = ("| config | pairs/s | pair tok/s | grid tok/s | step s | CPU s/step | ref pass s | GFLOP/s "
-            "| % of matmul peak | peak mem GiB |")
+    head = (
+        "| config | pairs/s | pair tok/s | grid tok/s | step s | CPU s/step | ref pass s | GFLOP/s "
+        "| % of matmul peak | peak mem GiB |"
+    )
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['pairs_per_s']:.3f} | {r['pair_tokens_per_s']:.0f} | "
-                     f"{r['grid_tokens_per_s']:.0f} | {r['step_s']:.1f} | {r['cpu_step_s']:.1f} | "
-                     f"{r['reference_pass_s']:.1f} | "
-                     f"{r['flops_per_s'] / 1e9:.1f} | {100 * r['flops_per_s'] / peak:.0f} | "
-                     f"{r['peak_memory_gib']:.2f} |")
+        lines.append(
+            f"| {name} | {r['pairs_per_s']:.3f} | {r['pair_tokens_per_s']:.0f} | "
+            f"{r['grid_tokens_per_s']:.0f} | {r['step_s']:.1f} | {r['cpu_step_s']:.1f} | "
+            f"{r['reference_pass_s']:.1f} | "
+            f"{r['flops_per_s'] / 1e9:.1f} | {100 * r['flops_per_s'] / peak:.0f} | "
+            f"{r['peak_memory_gib']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -465,9 +556,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timed-steps", type=int, default=None)
     parser.add_argument("--row-tokens", type=int, default=Settings.row_tokens)
     parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=None)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="run the configurations round-robin this many times and keep each one's fastest run "
-                             "(on a shared machine: less noise from other load)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the configurations round-robin this many times and keep each one's fastest run "
+        "(on a shared machine: less noise from other load)",
+    )
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per configuration")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -480,10 +575,15 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(result), flush=True)
         return 0
 
-    settings = Settings(model=args.model, max_length=args.max_length, batch_size=args.batch_size,
-                        warmup_steps=args.warmup_steps or (1 if args.quick else 2),
-                        timed_steps=args.timed_steps or (2 if args.quick else 8), row_tokens=args.row_tokens,
-                        equal_pairs=4 if args.quick else 8)
+    settings = Settings(
+        model=args.model,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        warmup_steps=args.warmup_steps or (1 if args.quick else 2),
+        timed_steps=args.timed_steps or (2 if args.quick else 8),
+        row_tokens=args.row_tokens,
+        equal_pairs=4 if args.quick else 8,
+    )
     configs = args.configs or (QUICK_CONFIGS if args.quick else CONFIGS)
     out = args.out or RESULTS / ("throughput_quick.json" if args.quick else "throughput.json")
     cuda = torch.cuda.is_available()
@@ -492,14 +592,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.model == "tiny":
             settings.model = tiny_model(tmp)
         peak = matmul_peak_flops(peak_dtype)
-        print(f"matmul peak ({peak_dtype}): {peak / 1e9:.1f} GFLOP/s; {settings.num_pairs} pairs, "
-              f"batch {settings.batch_size}, max length {settings.max_length}", flush=True)
+        print(
+            f"matmul peak ({peak_dtype}): {peak / 1e9:.1f} GFLOP/s; {settings.num_pairs} pairs, "
+            f"batch {settings.batch_size}, max length {settings.max_length}",
+            flush=True,
+        )
         results: dict[str, dict[str, Any]] = {}
         for _ in range(args.rounds):
             for name in configs:
                 r = in_subprocess(name, settings, args.timeout)
-                print(f"  {name:16s} {r['pairs_per_s']:.3f} pairs/s  step {r['step_s']:.1f} s  "
-                      f"(wall {r['wall_s']:.0f} s)", flush=True)
+                print(
+                    f"  {name:16s} {r['pairs_per_s']:.3f} pairs/s  step {r['step_s']:.1f} s  "
+                    f"(wall {r['wall_s']:.0f} s)",
+                    flush=True,
+                )
                 earlier = results.get(name)
                 r["round_step_s"] = (earlier["round_step_s"] if earlier else []) + [r["step_s"]]
                 if earlier is None or r["step_s"] < earlier["step_s"]:
@@ -516,20 +622,37 @@ def main(argv: list[str] | None = None) -> int:
     print("packed vs padded (max abs differences):")
     for set_name, d in equality.items():
         if isinstance(d, dict):
-            print(f"  {set_name}: {d['pairs']} pairs, rewards {d['rewards']:.2e}, log-probs {d['logps']:.2e}, "
-                  f"losses {d['losses']:.2e} -> {'equal' if d['equal'] else 'DIFFERENT'}")
+            print(
+                f"  {set_name}: {d['pairs']} pairs, rewards {d['rewards']:.2e}, log-probs {d['logps']:.2e}, "
+                f"losses {d['losses']:.2e} -> {'equal' if d['equal'] else 'DIFFERENT'}"
+            )
     print(f"same batches in every configuration: {len(sequences) == 1}")
     print("ratios: " + ", ".join(f"{k}={fmt(v)}" for k, v in verdict.items() if k != "packed_equal"))
-    report = {"settings": asdict(settings), "quick": args.quick, "rounds": args.rounds, "matmul_peak_flops": peak,
-              "peak_dtype": str(peak_dtype), "device": "cuda" if cuda else "cpu",
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                          "threads": torch.get_num_threads(),
-                          "gpu": torch.cuda.get_device_name(0) if cuda else None},
-              "same_batches": len(sequences) == 1, "results": results, "equality": equality, "summary": verdict}
+    report = {
+        "settings": asdict(settings),
+        "quick": args.quick,
+        "rounds": args.rounds,
+        "matmul_peak_flops": peak,
+        "peak_dtype": str(peak_dtype),
+        "device": "cuda" if cuda else "cpu",
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        },
+        "same_batches": len(sequences) == 1,
+        "results": results,
+        "equality": equality,
+        "summary": verdict,
+    }
     write_json_atomic(out, report)
     print(f"wrote {out}")
-    print(f"throughput bt_vs_trl={fmt(verdict['bt_vs_trl'])} dpo_vs_trl={fmt(verdict['dpo_vs_trl'])} "
-          f"haf_over_bt={fmt(verdict['haf_over_bt'])} packed_equal={str(verdict['packed_equal']).lower()}")
+    print(
+        f"throughput bt_vs_trl={fmt(verdict['bt_vs_trl'])} dpo_vs_trl={fmt(verdict['dpo_vs_trl'])} "
+        f"haf_over_bt={fmt(verdict['haf_over_bt'])} packed_equal={str(verdict['packed_equal']).lower()}"
+    )
     return 0
 
 

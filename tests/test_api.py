@@ -16,8 +16,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_is_light_and_names_resolve():
-    code = ("import sys, rewardkit; assert 'torch' not in sys.modules, 'import rewardkit pulled in torch'; "
-            "print(rewardkit.train, rewardkit.load_reward_model)")
+    code = (
+        "import sys, rewardkit; assert 'torch' not in sys.modules, 'import rewardkit pulled in torch'; "
+        "print(rewardkit.train, rewardkit.load_reward_model)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "function train" in out and "function load_reward_model" in out
     with pytest.raises(AttributeError):
@@ -25,8 +27,9 @@ def test_import_is_light_and_names_resolve():
 
 
 def test_build_config_overrides_by_flag_name_and_dotted_key(tmp_path):
-    cfg = rewardkit.build_config(model="tiny", objective="haf", max_length=64, learning_rate=3e-4,
-                                 **{"training.seed": 7})
+    cfg = rewardkit.build_config(
+        model="tiny", objective="haf", max_length=64, learning_rate=3e-4, **{"training.seed": 7}
+    )
     assert (cfg.model.name, cfg.objective.objective, cfg.data.max_length) == ("tiny", "haf", 64)
     assert (cfg.training.learning_rate, cfg.training.seed) == (3e-4, 7)
     yaml_file = tmp_path / "run.yaml"
@@ -50,15 +53,17 @@ def test_readme_example_runs(tiny_model_dir, tmp_path, monkeypatch, shared_data)
     """The README's Python example as written, with the tiny model in place of the default one."""
     code = readme_python_example()
     assert '"smollm2-135m"' in code and '"runs/python-api"' in code and "../shared/data/" in code
-    code = (code.replace('"smollm2-135m"', repr(str(tiny_model_dir)))
-            .replace('"runs/python-api"', repr(str(tmp_path / "api")))
-            .replace("../shared/data/", str(shared_data) + "/"))
+    code = (
+        code.replace('"smollm2-135m"', repr(str(tiny_model_dir)))
+        .replace('"runs/python-api"', repr(str(tmp_path / "api")))
+        .replace("../shared/data/", str(shared_data) + "/")
+    )
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the documented example itself
     scores = namespace["rm"].score(["What is 2+2?"], ["4"])
     assert len(scores) == 1 and isinstance(scores[0], float)
     assert 0.0 <= namespace["results"]["after"]["heldout"]["accuracy"] <= 1.0
-    (name, metrics), = namespace["metrics"].items()
+    ((name, metrics),) = namespace["metrics"].items()
     assert name == "Natural/dataset" and metrics["pairs"] == 50
     assert (tmp_path / "api" / "export" / "config.json").exists()

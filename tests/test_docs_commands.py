@@ -89,9 +89,17 @@ ABSOLUTE = re.compile(r"""["'`(\s=]/(?:work|root|home|tmp|Users|mnt|var|opt|scra
 
 
 def test_committed_results_and_docs_hold_no_absolute_path():
-    files = [f for top in ("benchmarks/results", "docs") for f in (REPO / top).rglob("*")
-             if f.is_file() and f.suffix in (".json", ".md", ".txt", ".yaml")]
+    files = [
+        f
+        for top in ("benchmarks/results", "docs")
+        for f in (REPO / top).rglob("*")
+        if f.is_file() and f.suffix in (".json", ".md", ".txt", ".yaml")
+    ]
     assert files
-    offenders = [f"{f.relative_to(REPO)}: {m.group(0)!r}" for f in files
-                 for m in [ABSOLUTE.search(f.read_text(errors="replace"))] if m]
+    offenders = [
+        f"{f.relative_to(REPO)}: {m.group(0)!r}"
+        for f in files
+        for m in [ABSOLUTE.search(f.read_text(errors="replace"))]
+        if m
+    ]
     assert not offenders, offenders

@@ -18,10 +18,9 @@ def test_write_json_atomic_creates_parents_and_ends_with_newline(tmp_path):
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target = write_text_atomic(tmp_path / "results.md", "old\n")
-    with pytest.raises(RuntimeError, match="killed"):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half of the new")
-            raise RuntimeError("killed mid-write")
+    with pytest.raises(RuntimeError, match="killed"), atomic_path(target) as tmp:
+        tmp.write_text("half of the new")
+        raise RuntimeError("killed mid-write")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["results.md"]
 

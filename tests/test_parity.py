@@ -18,8 +18,14 @@ from rewardkit.serving.client import RewardClient
 from rewardkit.serving.reward_function import RemoteRewardFunction
 from rewardkit.serving.scorer import ModelBatchScorer
 from rewardkit.testing.tiny import train_tiny_reward_model
-from rewardkit.testing.tools import (PARITY_CONVERSATIONS, openrlhf_queries, pipeline_rewards, render_conversations,
-                                     seqcls_rewards, trl_grpo_rewards)
+from rewardkit.testing.tools import (
+    PARITY_CONVERSATIONS,
+    openrlhf_queries,
+    pipeline_rewards,
+    render_conversations,
+    seqcls_rewards,
+    trl_grpo_rewards,
+)
 
 TOLERANCE = 1e-4
 PROMPTS = [p for p, _ in PARITY_CONVERSATIONS]
@@ -71,11 +77,9 @@ def test_server_score_get_reward_and_remote_reward_function(trained_rm, referenc
     queries = openrlhf_queries(scorer.encoder().renderer, scorer.tokenizer.eos_token, PARITY_CONVERSATIONS)
     with app_client(scorer) as client:
         items = [{"prompt": p, "response": r} for p, r in PARITY_CONVERSATIONS]
-        assert client.post("/score", json={"items": items}).json()["rewards"] == \
-            pytest.approx(reference, abs=TOLERANCE)
+        assert client.post("/score", json={"items": items}).json()["rewards"] == pytest.approx(reference, abs=TOLERANCE)
         whole = [{"messages": p + [{"role": "assistant", "content": r}]} for p, r in PARITY_CONVERSATIONS]
-        assert client.post("/score", json={"items": whole}).json()["rewards"] == \
-            pytest.approx(reference, abs=TOLERANCE)
+        assert client.post("/score", json={"items": whole}).json()["rewards"] == pytest.approx(reference, abs=TOLERANCE)
         for query in (queries, rendered(trained_rm)):  # OpenRLHF's query, or a whole conversation's render
             reply = client.post("/get_reward", json={"query": query}).json()
             assert reply["rewards"] == pytest.approx(reference, abs=TOLERANCE) and not any(reply["truncated"])
@@ -117,8 +121,14 @@ def test_training_sequences_are_the_ones_trls_reward_trainer_builds(trained_rm, 
 
     tokenizer = AutoTokenizer.from_pretrained(trained_rm)
     pairs = [PreferencePair(p, r, "Maybe 7, who knows") for p, r in PARITY_CONVERSATIONS]
-    rows = [{"prompt": p.prompt, "chosen": [{"role": "assistant", "content": p.chosen}],
-             "rejected": [{"role": "assistant", "content": p.rejected}]} for p in pairs]
+    rows = [
+        {
+            "prompt": p.prompt,
+            "chosen": [{"role": "assistant", "content": p.chosen}],
+            "rejected": [{"role": "assistant", "content": p.rejected}],
+        }
+        for p in pairs
+    ]
     args = RewardConfig(output_dir=str(tmp_path), report_to=[], use_cpu=True, bf16=False)
     trl = RewardTrainer._prepare_dataset(None, Dataset.from_list(rows), tokenizer, args, "train")
     encoded = PairEncoder(tokenizer).encode_all(pairs)

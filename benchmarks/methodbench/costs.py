@@ -12,6 +12,7 @@ from typing import Any
 
 from .presets import METHODS, Budget, Preset, caches_needed, duration, steps_per_run
 
+
 @dataclass(frozen=True)
 class CostModel:
     """Per-token costs of the base model (ms). Defaults: SmolLM2-135M fp32 on the 2-core CPU, uncontended."""
@@ -64,10 +65,11 @@ def measure_costs(preset: Preset, root: Path, steps: int = 3) -> CostModel:
     tokenizer = load_tokenizer(preset.model)
     pairs = load_entries(preset.train_entries(root))[: b.batch_size * (steps + 1)]
     encoded = PairEncoder(tokenizer, EncodingConfig(max_length=b.max_length)).encode_all(pairs)
-    batches = [encoded[i:i + b.batch_size] for i in range(0, len(encoded), b.batch_size)]
+    batches = [encoded[i : i + b.batch_size] for i in range(0, len(encoded), b.batch_size)]
     collate = pair_collator(tokenizer.pad_token_id)
-    model = build_reward_model(ModelConfig(name=preset.model, tuning=b.tuning, top_layers=b.top_layers),
-                               keep_lm_head=False)
+    model = build_reward_model(
+        ModelConfig(name=preset.model, tuning=b.tuning, top_layers=b.top_layers), keep_lm_head=False
+    )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=b.learning_rate)
 
     def timed(train: bool) -> float:
@@ -91,8 +93,11 @@ def measure_costs(preset: Preset, root: Path, steps: int = 3) -> CostModel:
     train = timed(True)
     k = b.top_layers / CostModel.layers if b.tuning == "top_layers" else 1.0
     full = forward + max(train - forward, 0.0) / k  # so that CostModel.train_ms(budget) == the measured step
-    print(f"measured on {preset.model} ({preset.name} budget): forward {forward:.2f} ms/token, "
-          f"training step {train:.2f} ms/token", flush=True)
+    print(
+        f"measured on {preset.model} ({preset.name} budget): forward {forward:.2f} ms/token, "
+        f"training step {train:.2f} ms/token",
+        flush=True,
+    )
     return CostModel(forward_ms=forward, full_train_ms=full, step_overhead_s=0.0)  # overhead is in the measurement
 
 
@@ -126,8 +131,9 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
     per_run = {}
     for m in preset.methods:
         has_lm = policy[m]
-        train_s = (b.epochs * (t["packed"] * train_ms + (2 * lm * t["responses"] if has_lm else 0))
-                   + costs.step_overhead_s * steps_per_run(preset, t["pairs"]))
+        train_s = b.epochs * (
+            t["packed"] * train_ms + (2 * lm * t["responses"] if has_lm else 0)
+        ) + costs.step_overhead_s * steps_per_run(preset, t["pairs"])
         val_s = b.evals_per_epoch * b.epochs * (v["packed"] * f + (lm * v["responses"] if has_lm else 0))
         eval_s = ev["packed"] * f + (lm * ev["responses"] if has_lm else 0)
         per_run[m] = {"train": train_s, "validation": val_s, "eval": eval_s, "overhead": costs.run_overhead_s}
@@ -145,20 +151,35 @@ def estimate(preset: Preset, root: Path, costs: CostModel) -> dict[str, Any]:
     if b.tuning == "top_layers":
         share = b.top_layers / costs.layers
         trunk_once = (t["packed"] + v["packed"] + ev["packed"]) * f * (1 - share)
-        cached_per_run = {m: (r["train"] - b.epochs * t["packed"] * f * (1 - share))
-                          + (r["validation"] + r["eval"]) * share + r["overhead"] for m, r in per_run.items()}
+        cached_per_run = {
+            m: (r["train"] - b.epochs * t["packed"] * f * (1 - share))
+            + (r["validation"] + r["eval"]) * share
+            + r["overhead"]
+            for m, r in per_run.items()
+        }
         ref_trunk = (t["packed"] + v["packed"] + ev["packed"]) * f * (1 - share) if any(policy.values()) else 0.0
         reference_once = once - ref_trunk  # the reference passes reuse the trunk too
         cached = trunk_once + sum(cached_per_run.values()) * len(preset.seeds) + reference_once + embeddings_once
-    return {"preset": preset.name, "train_tokens": t, "validation_tokens": v, "eval_tokens": ev,
-            "per_run_seconds": per_run, "once_seconds": once + embeddings_once,
-            "runs": len(preset.methods) * len(preset.seeds), "total_seconds": total, "with_trunk_cache_seconds": cached,
-            "cached_per_run_seconds": cached_per_run, "trunk_once_seconds": trunk_once,
-            "reference_once_seconds": reference_once, "embeddings_once_seconds": embeddings_once}
+    return {
+        "preset": preset.name,
+        "train_tokens": t,
+        "validation_tokens": v,
+        "eval_tokens": ev,
+        "per_run_seconds": per_run,
+        "once_seconds": once + embeddings_once,
+        "runs": len(preset.methods) * len(preset.seeds),
+        "total_seconds": total,
+        "with_trunk_cache_seconds": cached,
+        "cached_per_run_seconds": cached_per_run,
+        "trunk_once_seconds": trunk_once,
+        "reference_once_seconds": reference_once,
+        "embeddings_once_seconds": embeddings_once,
+    }
 
 
-def predicted_run_seconds(estimate_: dict[str, Any], method: str, trunk_done: bool,
-                          done: dict[str, bool] | None = None) -> float:
+def predicted_run_seconds(
+    estimate_: dict[str, Any], method: str, trunk_done: bool, done: dict[str, bool] | None = None
+) -> float:
     """One run's predicted wall time from `estimate`, with the one-off passes it would be first to need
     (`done`: cache kind -> its pass is cached already)."""
     cached = estimate_["cached_per_run_seconds"]
@@ -172,11 +193,15 @@ def predicted_run_seconds(estimate_: dict[str, Any], method: str, trunk_done: bo
 
 
 def print_estimates(presets: list[Preset], root: Path, costs: CostModel) -> None:
-    print(f"cost model: forward {costs.forward_ms:.2f} ms/token, full training {costs.full_train_ms:.2f} ms/token, "
-          f"LM head {costs.lm_head_share:.2f}x per response position, {costs.step_overhead_s:.2f}s per step, "
-          f"{costs.run_overhead_s:.0f}s overhead per run")
-    print("| preset | runs | train tok/epoch | eval tok | per BT run | per DPO/HaF run | once | total | "
-          "total with trunk cache |")
+    print(
+        f"cost model: forward {costs.forward_ms:.2f} ms/token, full training {costs.full_train_ms:.2f} ms/token, "
+        f"LM head {costs.lm_head_share:.2f}x per response position, {costs.step_overhead_s:.2f}s per step, "
+        f"{costs.run_overhead_s:.0f}s overhead per run"
+    )
+    print(
+        "| preset | runs | train tok/epoch | eval tok | per BT run | per DPO/HaF run | once | total | "
+        "total with trunk cache |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for preset in presets:
         name = preset.name
@@ -185,12 +210,16 @@ def print_estimates(presets: list[Preset], root: Path, costs: CostModel) -> None
         bt = next((sum(r.values()) for m, r in runs.items() if METHODS[m]["objective"] == "bt"), 0.0)
         po = next((sum(r.values()) for m, r in runs.items() if METHODS[m]["objective"] != "bt"), 0.0)
         cached = "–" if e["with_trunk_cache_seconds"] is None else duration(e["with_trunk_cache_seconds"])
-        print(f"| {name} | {e['runs']} | {e['train_tokens']['packed']:,} | {e['eval_tokens']['packed']:,} | "
-              f"{duration(bt)} | {duration(po)} | {duration(e['once_seconds'])} | {duration(e['total_seconds'])} "
-              f"| {cached} |", flush=True)
+        print(
+            f"| {name} | {e['runs']} | {e['train_tokens']['packed']:,} | {e['eval_tokens']['packed']:,} | "
+            f"{duration(bt)} | {duration(po)} | {duration(e['once_seconds'])} | {duration(e['total_seconds'])} "
+            f"| {cached} |",
+            flush=True,
+        )
 
 
 # ---- the evidence preset -------------------------------------------------------------------------------------
+
 
 def evidence_passes(arm: str) -> list[str]:
     """The one-off passes a run of `arm` needs before it can start: the scenario's frozen trunk, reference
@@ -221,27 +250,44 @@ def estimate_evidence(scenarios: list[Any], root: Path, costs: CostModel, model:
         v = v or {"pairs": 0, "packed": 0, "responses": 0}
         steps = math.ceil(math.ceil(t["pairs"] / s.batch_size) * s.epochs)
         evals = math.ceil(s.epochs) if s.per_epoch else 1
-        once = {"trunk": (t["packed"] + v["packed"] + ts["packed"]) * f * (1 - share),
-                "reference": (t["packed"] + v["packed"]) * f * share + (t["responses"] + v["responses"]) * lm,
-                "test-reference": ts["packed"] * f * share + ts["responses"] * lm}
+        once = {
+            "trunk": (t["packed"] + v["packed"] + ts["packed"]) * f * (1 - share),
+            "reference": (t["packed"] + v["packed"]) * f * share + (t["responses"] + v["responses"]) * lm,
+            "test-reference": ts["packed"] * f * share + ts["responses"] * lm,
+        }
         runs = {}
         for arm in sc.arms:
             terms = arm_terms(arm)
             policy, implicit = terms["policy"], terms["implicit"]
             body_ms = load * costs.full_train_ms * share * costs.evidence_body_factor
-            train_s = (s.epochs * (t["packed"] * body_ms / 1000
-                                   + (t["responses"] * lm * costs.lm_train_factor if policy else 0.0))
-                       + steps * load * costs.evidence_step_s)
-            val_s = (math.ceil(s.epochs) * (v["packed"] * f * share + (v["responses"] * lm if policy else 0.0))
-                     if v["pairs"] else 0.0)
+            train_s = (
+                s.epochs
+                * (t["packed"] * body_ms / 1000 + (t["responses"] * lm * costs.lm_train_factor if policy else 0.0))
+                + steps * load * costs.evidence_step_s
+            )
+            val_s = (
+                math.ceil(s.epochs) * (v["packed"] * f * share + (v["responses"] * lm if policy else 0.0))
+                if v["pairs"]
+                else 0.0
+            )
             test_s = evals * (ts["packed"] * f * share + (ts["responses"] * lm if implicit else 0.0))
-            runs[arm] = {"train": train_s, "validation": val_s, "test": test_s,
-                         "overhead": load * costs.evidence_run_overhead_s}
+            runs[arm] = {
+                "train": train_s,
+                "validation": val_s,
+                "test": test_s,
+                "overhead": load * costs.evidence_run_overhead_s,
+            }
         total = sum(sum(r.values()) for r in runs.values()) * len(sc.seeds) + once["trunk"]
         total += once["reference"] * any("reference" in evidence_passes(a) for a in sc.arms)
         total += once["test-reference"] * any("test-reference" in evidence_passes(a) for a in sc.arms)
-        out["scenarios"][sc.name] = {"runs": runs, "once": once, "seeds": len(sc.seeds), "train_tokens": t,
-                                     "test_tokens": ts, "total_seconds": total}
+        out["scenarios"][sc.name] = {
+            "runs": runs,
+            "once": once,
+            "seeds": len(sc.seeds),
+            "train_tokens": t,
+            "test_tokens": ts,
+            "total_seconds": total,
+        }
         out["total_seconds"] += total
     return out
 
@@ -266,7 +312,9 @@ def print_evidence_estimate(estimate_: dict[str, Any]) -> None:
         bt = [v for a, v in runs.items() if not arm_terms(a)["policy"]]
         po = [v for a, v in runs.items() if arm_terms(a)["policy"]]
         once = sum(sc["once"].values())
-        print(f"| {name} | {len(runs)} x {sc['seeds']} | {sc['train_tokens']['packed']:,} | "
-              f"{sc['test_tokens']['packed']:,} | {duration(max(bt)) if bt else '–'} | "
-              f"{duration(max(po)) if po else '–'} | {duration(once)} | {duration(sc['total_seconds'])} |")
+        print(
+            f"| {name} | {len(runs)} x {sc['seeds']} | {sc['train_tokens']['packed']:,} | "
+            f"{sc['test_tokens']['packed']:,} | {duration(max(bt)) if bt else '–'} | "
+            f"{duration(max(po)) if po else '–'} | {duration(once)} | {duration(sc['total_seconds'])} |"
+        )
     print(f"evidence total: {duration(estimate_['total_seconds'])}", flush=True)

@@ -100,50 +100,97 @@ ARMS: dict[str, dict[str, Any]] = {
     "pcrm-dpo": {"objective": "dpo", "beta": 0.1, "prior": "length", "tight": True},
 }
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("suite-a", "Built-in suite, trained on relevance, format, harmlessness and language (100 pairs each), "
-                        "tested on 40 held-out pairs of each (ID) and 60 of each of arithmetic, factual and "
-                        "conciseness (OOD), length-balanced, gold labels.",
-             data={"kind": "suite", "train": SUITE_F1, "test": SUITE_F2, "per_family": 100, "id_per_family": 40,
-                   "ood_per_family": 60},
-             arms=("bt", "bt-normal", "haf", "grm", "dpo")),
-    Scenario("suite-b", "The rotation of suite-a: trained on arithmetic, factual and conciseness (133 pairs each), "
-                        "tested on 40 held-out pairs of each (ID) and 45 of each of the other four families (OOD); "
-                        "the reward-head arms only (DPO and the init control run on suite-a).",
-             data={"kind": "suite", "train": SUITE_F2, "test": SUITE_F1, "per_family": 133, "id_per_family": 40,
-                   "ood_per_family": 45},
-             arms=("bt", "haf", "grm")),
-    Scenario("hh-helpful", "HH single-turn pairs: trained on 200 helpful-base pairs, tested on 100 held-out "
-                           "helpful pairs (ID) and 200 harmless-base pairs (OOD), length-balanced.",
-             data={"kind": "hh", "train": "helpful-base", "test": "harmless-base", "train_pairs": 200, "id_pairs": 100,
-                   "ood_pairs": 200},
-             arms=("bt", "haf")),
-    Scenario("hh-harmless", "The reverse: trained on 200 harmless-base single-turn pairs, tested on 100 held-out "
-                            "harmless pairs (ID) and 200 helpful-base pairs (OOD), length-balanced.",
-             data={"kind": "hh", "train": "harmless-base", "test": "helpful-base", "train_pairs": 200,
-                   "id_pairs": 100, "ood_pairs": 200},
-             arms=("bt", "haf")),
-    Scenario("tldr", "TL;DR: trained on 200 batch13 comparisons (2 epochs), tested on 200 batch18 comparisons and the "
-                     "5-pair edit set; Spearman / Kendall of the margin against the labellers' confidence (1-9). "
-                     "Max length 96: the post is cut from the left, the summaries are kept whole. DPO carries the "
-                     "tight policy bound tracked but not applied (prior_lambda 0); PCRM-DPO applies it.",
-             data={"kind": "tldr", "train_pairs": 200, "test_pairs": 200},
-             arms=("bt", "haf", "dpo-tracked", "pcrm-dpo"), scope=Scope(max_length=96), in_distribution=()),
-    Scenario("pcrm", "PCRM where its bound binds: 300 TL;DR batch13 comparisons (10% validation), 10 epochs, the "
-                     "tight length bound, the top layer only (the CPU budget of 10 epochs x 4 arms x 3 seeds); "
-                     "batch18 (200 pairs) scored after every epoch: final and best-validation checkpoints. BT "
-                     "carries the bound tracked but not applied (prior_lambda 0).",
-             data={"kind": "tldr", "train_pairs": 300, "test_pairs": 200},
-             arms=("bt-tracked", "pcrm-length", "pcrm-fixed", "pcrm-random"),
-             scope=Scope(top_layers=1, max_length=96, batch_size=32, epochs=10, validation_fraction=0.1,
-                         per_epoch=True),
-             in_distribution=()),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "suite-a",
+            "Built-in suite, trained on relevance, format, harmlessness and language (100 pairs each), "
+            "tested on 40 held-out pairs of each (ID) and 60 of each of arithmetic, factual and "
+            "conciseness (OOD), length-balanced, gold labels.",
+            data={
+                "kind": "suite",
+                "train": SUITE_F1,
+                "test": SUITE_F2,
+                "per_family": 100,
+                "id_per_family": 40,
+                "ood_per_family": 60,
+            },
+            arms=("bt", "bt-normal", "haf", "grm", "dpo"),
+        ),
+        Scenario(
+            "suite-b",
+            "The rotation of suite-a: trained on arithmetic, factual and conciseness (133 pairs each), "
+            "tested on 40 held-out pairs of each (ID) and 45 of each of the other four families (OOD); "
+            "the reward-head arms only (DPO and the init control run on suite-a).",
+            data={
+                "kind": "suite",
+                "train": SUITE_F2,
+                "test": SUITE_F1,
+                "per_family": 133,
+                "id_per_family": 40,
+                "ood_per_family": 45,
+            },
+            arms=("bt", "haf", "grm"),
+        ),
+        Scenario(
+            "hh-helpful",
+            "HH single-turn pairs: trained on 200 helpful-base pairs, tested on 100 held-out "
+            "helpful pairs (ID) and 200 harmless-base pairs (OOD), length-balanced.",
+            data={
+                "kind": "hh",
+                "train": "helpful-base",
+                "test": "harmless-base",
+                "train_pairs": 200,
+                "id_pairs": 100,
+                "ood_pairs": 200,
+            },
+            arms=("bt", "haf"),
+        ),
+        Scenario(
+            "hh-harmless",
+            "The reverse: trained on 200 harmless-base single-turn pairs, tested on 100 held-out "
+            "harmless pairs (ID) and 200 helpful-base pairs (OOD), length-balanced.",
+            data={
+                "kind": "hh",
+                "train": "harmless-base",
+                "test": "helpful-base",
+                "train_pairs": 200,
+                "id_pairs": 100,
+                "ood_pairs": 200,
+            },
+            arms=("bt", "haf"),
+        ),
+        Scenario(
+            "tldr",
+            "TL;DR: trained on 200 batch13 comparisons (2 epochs), tested on 200 batch18 comparisons and the "
+            "5-pair edit set; Spearman / Kendall of the margin against the labellers' confidence (1-9). "
+            "Max length 96: the post is cut from the left, the summaries are kept whole. DPO carries the "
+            "tight policy bound tracked but not applied (prior_lambda 0); PCRM-DPO applies it.",
+            data={"kind": "tldr", "train_pairs": 200, "test_pairs": 200},
+            arms=("bt", "haf", "dpo-tracked", "pcrm-dpo"),
+            scope=Scope(max_length=96),
+            in_distribution=(),
+        ),
+        Scenario(
+            "pcrm",
+            "PCRM where its bound binds: 300 TL;DR batch13 comparisons (10% validation), 10 epochs, the "
+            "tight length bound, the top layer only (the CPU budget of 10 epochs x 4 arms x 3 seeds); "
+            "batch18 (200 pairs) scored after every epoch: final and best-validation checkpoints. BT "
+            "carries the bound tracked but not applied (prior_lambda 0).",
+            data={"kind": "tldr", "train_pairs": 300, "test_pairs": 200},
+            arms=("bt-tracked", "pcrm-length", "pcrm-fixed", "pcrm-random"),
+            scope=Scope(top_layers=1, max_length=96, batch_size=32, epochs=10, validation_fraction=0.1, per_epoch=True),
+            in_distribution=(),
+        ),
+    )
+}
 SCENARIO_ORDER = tuple(SCENARIOS)
 RUN_ORDER = ("suite-a", "pcrm", "suite-b", "tldr", "hh-helpful", "hh-harmless")  # by what the claims need most
 
 
 # ---- data -------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ScenarioData:
@@ -173,13 +220,15 @@ def _suite(spec: dict[str, Any]) -> ScenarioData:
     def fresh(families: tuple[str, ...], per_family: int) -> list[Any]:
         out = []
         for family in families:  # a large pool from another seed, minus any prompt seen in training
-            pool = [p for p in build_suite(6 * per_family, seed=1, families=[family])
-                    if prompt_key(p.prompt) not in seen]
+            pool = [
+                p for p in build_suite(6 * per_family, seed=1, families=[family]) if prompt_key(p.prompt) not in seen
+            ]
             out += length_balanced(pool, per_family, f"evidence:{family}")
         return out
 
-    return ScenarioData(train, {"id": fresh(spec["train"], spec["id_per_family"]),
-                                "ood": fresh(spec["test"], spec["ood_per_family"])})
+    return ScenarioData(
+        train, {"id": fresh(spec["train"], spec["id_per_family"]), "ood": fresh(spec["test"], spec["ood_per_family"])}
+    )
 
 
 def _hh_single_turn(root: Path, subset: str) -> list[Any]:
@@ -191,10 +240,15 @@ def _hh_single_turn(root: Path, subset: str) -> list[Any]:
 def _hh(spec: dict[str, Any], root: Path) -> ScenarioData:
     own = _hh_single_turn(root, spec["train"])
     random.Random(f"evidence:hh:{spec['train']}").shuffle(own)
-    train, rest = own[: spec["train_pairs"]], own[spec["train_pairs"]:]
+    train, rest = own[: spec["train_pairs"]], own[spec["train_pairs"] :]
     other = _hh_single_turn(root, spec["test"])
-    return ScenarioData(train, {"id": length_balanced(rest, spec["id_pairs"], "evidence:hh-id"),
-                                "ood": length_balanced(other, spec["ood_pairs"], "evidence:hh-ood")})
+    return ScenarioData(
+        train,
+        {
+            "id": length_balanced(rest, spec["id_pairs"], "evidence:hh-id"),
+            "ood": length_balanced(other, spec["ood_pairs"], "evidence:hh-ood"),
+        },
+    )
 
 
 def _tldr(spec: dict[str, Any], root: Path) -> ScenarioData:
@@ -206,8 +260,9 @@ def _tldr(spec: dict[str, Any], root: Path) -> ScenarioData:
     train, test = read("batch13"), read("batch18")
     random.Random("evidence:tldr:train").shuffle(train)
     keep = sorted(random.Random("evidence:tldr:test").sample(range(len(test)), min(spec["test_pairs"], len(test))))
-    return ScenarioData(train[: spec["train_pairs"]], {"batch18": [test[i] for i in keep],
-                                                        "edit": read("edit_b2_eval_test")})
+    return ScenarioData(
+        train[: spec["train_pairs"]], {"batch18": [test[i] for i in keep], "edit": read("edit_b2_eval_test")}
+    )
 
 
 def build_data(scenario: Scenario, root: Path) -> ScenarioData:
@@ -229,12 +284,19 @@ def test_pair_info(pairs: list[Any]) -> list[dict[str, Any]]:
         strength = p.strength
         if strength is None and p.chosen_score is not None and p.rejected_score is not None:
             strength = p.chosen_score - p.rejected_score  # the suite's gold score difference
-        out.append({"hash": p.content_hash(), "chosen_longer": len(p.chosen) > len(p.rejected),
-                    "strength": strength, "subset": p.subset})
+        out.append(
+            {
+                "hash": p.content_hash(),
+                "chosen_longer": len(p.chosen) > len(p.rejected),
+                "strength": strength,
+                "subset": p.subset,
+            }
+        )
     return out
 
 
 # ---- arms -------------------------------------------------------------------------------------------------
+
 
 def arm_objective(arm: str, mean_delta: dict[str, float] | None = None) -> tuple[dict[str, Any], str]:
     """(ObjectiveConfig fields, head init) of an arm. PCRM arms get the tight bound of their form; the fixed
@@ -260,8 +322,11 @@ def arm_terms(arm: str) -> dict[str, bool]:
 
     objective, _ = arm_objective(arm, {"reward": 1.0, "policy": 1.0})
     policy = objective["objective"] != "bt"
-    return {"policy": policy, "implicit": objective["objective"] == "dpo",
-            "reference": policy and objective.get("policy_loss", "sigmoid") not in REFERENCE_FREE_LOSSES}
+    return {
+        "policy": policy,
+        "implicit": objective["objective"] == "dpo",
+        "reference": policy and objective.get("policy_loss", "sigmoid") not in REFERENCE_FREE_LOSSES,
+    }
 
 
 def tight_mean_delta(encoded: list[Any]) -> dict[str, float]:
@@ -269,8 +334,10 @@ def tight_mean_delta(encoded: list[Any]) -> dict[str, float]:
     from rewardkit.data.priors import BoundParams, length_similarities
 
     s = length_similarities(encoded)
-    return {form: round(sum(BoundParams(**bound).delta(x) for x in s) / len(s), 4)
-            for form, bound in (("reward", TIGHT_REWARD), ("policy", TIGHT_POLICY))}
+    return {
+        form: round(sum(BoundParams(**bound).delta(x) for x in s) / len(s), 4)
+        for form, bound in (("reward", TIGHT_REWARD), ("policy", TIGHT_POLICY))
+    }
 
 
 def scenario_settings(scenario: Scenario) -> dict[str, Any]:

@@ -48,8 +48,11 @@ def scenario_table(name: str, records: dict[tuple[str, str, int], Any], manifest
     sets = list(manifest["sets"])
     cols = [(s, "accuracy") for s in sets] + [(s, "margin_std") for s in sets] + [(s, "ece") for s in sets]
     runs_all = [r for (scn, _, _), r in records.items() if scn == name]
-    cols += [(s, "strength_spearman") for s in sets  # where the pairs carry a human preference strength
-             if any(final_metrics(r)[s].get("strength_spearman") is not None for r in runs_all)]
+    cols += [
+        (s, "strength_spearman")
+        for s in sets  # where the pairs carry a human preference strength
+        if any(final_metrics(r)[s].get("strength_spearman") is not None for r in runs_all)
+    ]
     head = " | ".join(f"{s} {k.replace('strength_', '').replace('margin_std', 'margin std')}" for s, k in cols)
     lines = [f"| arm | seeds | {head} |", "|---|---:|" + "---:|" * len(cols)]
     for arm in sc.arms:
@@ -70,8 +73,9 @@ def share_past_half_bound(margins: list[float | None], similarity: list[float], 
     return sum(m > (bound["b1"] / (s + bound["b2"]) + bound["b3"]) / 2 for m, s in pairs) / len(pairs)
 
 
-def epoch_rows(name: str, records: dict[tuple[str, str, int], Any], manifest: dict[str, Any], test_set: str
-               ) -> dict[str, list[dict[str, float]]]:
+def epoch_rows(
+    name: str, records: dict[tuple[str, str, int], Any], manifest: dict[str, Any], test_set: str
+) -> dict[str, list[dict[str, float]]]:
     """Per arm, per epoch (mean over seeds): test accuracy, margin std, ECE, Spearman, training share past
     delta*/2 (from the training log) and validation accuracy."""
     sc = SCENARIOS[name]
@@ -83,21 +87,33 @@ def epoch_rows(name: str, records: dict[tuple[str, str, int], Any], manifest: di
         implicit = arm_terms(arm)["implicit"]
         epochs: dict[int, dict[str, list[float]]] = {}
         for r in runs:
-            train_share = {round(e["epoch"]): e.get("bound_reached_policy" if implicit else "bound_reached")
-                           for e in r["log"] if "loss" in e}
-            val = {e["step"]: e.get("eval_implicit_accuracy" if implicit else "eval_accuracy")
-                   for e in r["log"] if "eval_loss" in e}
+            train_share = {
+                round(e["epoch"]): e.get("bound_reached_policy" if implicit else "bound_reached")
+                for e in r["log"]
+                if "loss" in e
+            }
+            val = {
+                e["step"]: e.get("eval_implicit_accuracy" if implicit else "eval_accuracy")
+                for e in r["log"]
+                if "eval_loss" in e
+            }
             for t in r["test"]:
                 e = round(t["epoch"])
                 m = t["sets"][test_set]
                 slot = epochs.setdefault(e, {})
-                for key, value in (("accuracy", m["accuracy"]), ("margin std", m["margin_std"]), ("ece", m["ece"]),
-                                   ("spearman", m.get("strength_spearman")), ("train past δ*/2", train_share.get(e)),
-                                   ("validation", val.get(t["step"]))):
+                for key, value in (
+                    ("accuracy", m["accuracy"]),
+                    ("margin std", m["margin_std"]),
+                    ("ece", m["ece"]),
+                    ("spearman", m.get("strength_spearman")),
+                    ("train past δ*/2", train_share.get(e)),
+                    ("validation", val.get(t["step"])),
+                ):
                     if value is not None:
                         slot.setdefault(key, []).append(value)
-        out[arm] = [{"epoch": e, **{k: statistics.fmean(v) for k, v in vals.items()}}
-                    for e, vals in sorted(epochs.items())]
+        out[arm] = [
+            {"epoch": e, **{k: statistics.fmean(v) for k, v in vals.items()}} for e, vals in sorted(epochs.items())
+        ]
     return out
 
 
@@ -106,18 +122,22 @@ def epoch_table(rows: dict[str, list[dict[str, float]]]) -> str:
     lines = ["| arm | epoch | " + " | ".join(keys) + " |", "|---|---:|" + "---:|" * len(keys)]
     for arm, epochs in rows.items():
         for e in epochs:
-            lines.append(f"| {arm} | {e['epoch']} | " + " | ".join(f"{e[k]:.3f}" if k in e else "–" for k in keys)
-                         + " |")
+            lines.append(
+                f"| {arm} | {e['epoch']} | " + " | ".join(f"{e[k]:.3f}" if k in e else "–" for k in keys) + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
-def checkpoint_table(name: str, records: dict[tuple[str, str, int], Any], manifest: dict[str, Any],
-                     test_set: str) -> str:
+def checkpoint_table(
+    name: str, records: dict[tuple[str, str, int], Any], manifest: dict[str, Any], test_set: str
+) -> str:
     """Final vs best-validation checkpoint per arm: accuracy, margin std, share of test pairs past delta*/2."""
     sc = SCENARIOS[name]
     sim = [item["similarity"] for item in manifest["sets"][test_set]]
-    lines = ["| arm | checkpoint | accuracy | margin std | test pairs past δ*/2 (tight length bound) |",
-             "|---|---|---:|---:|---:|"]
+    lines = [
+        "| arm | checkpoint | accuracy | margin std | test pairs past δ*/2 (tight length bound) |",
+        "|---|---|---:|---:|---:|",
+    ]
     for arm in sc.arms:
         runs = [records[name, arm, s] for s in sc.seeds if (name, arm, s) in records]
         implicit = arm_terms(arm)["implicit"]
@@ -136,8 +156,9 @@ def checkpoint_table(name: str, records: dict[tuple[str, str, int], Any], manife
     return "\n".join(lines) + "\n"
 
 
-def write_charts(records: dict[tuple[str, str, int], Any], manifests: dict[str, Any], chart_dir: Path
-                 ) -> dict[str, Path]:
+def write_charts(
+    records: dict[tuple[str, str, int], Any], manifests: dict[str, Any], chart_dir: Path
+) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,8 +176,10 @@ def write_charts(records: dict[tuple[str, str, int], Any], manifests: dict[str, 
             for i, arm in enumerate(sc.arms):
                 runs = [records[name, arm, s] for s in sc.seeds if (name, arm, s) in records]
                 means = [statistics.fmean([final_metrics(r)[s]["accuracy"] for r in runs]) if runs else 0 for s in sets]
-                errs = [statistics.stdev([final_metrics(r)[s]["accuracy"] for r in runs]) if len(runs) > 1 else 0
-                        for s in sets]
+                errs = [
+                    statistics.stdev([final_metrics(r)[s]["accuracy"] for r in runs]) if len(runs) > 1 else 0
+                    for s in sets
+                ]
                 ax.bar(np.arange(len(sets)) + i * width, means, width, yerr=errs, label=arm, capsize=2)
             ax.axhline(0.5, color="grey", lw=0.8, ls="--")
             ax.set_xticks(np.arange(len(sets)) + 0.4 - width / 2, sets)
@@ -188,13 +211,17 @@ def write_charts(records: dict[tuple[str, str, int], Any], manifests: dict[str, 
 
 
 def sittings_table(sittings: list[dict[str, Any]]) -> str:
-    lines = ["| sitting | command | wall time | runs trained | predicted for them | pending after |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| sitting | command | wall time | runs trained | predicted for them | pending after |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for s in sittings:
         predicted = sum(r["predicted"] or 0 for r in s["ran"])
         when = f"{s['started']} – {s['created'][-5:]}" if "started" in s else s["created"]
-        lines.append(f"| {when} | `{s['command']}` | {duration(s['wall_seconds'])} | {len(s['ran'])} | "
-                     f"{duration(predicted)} | {len(s['pending'])} |")
+        lines.append(
+            f"| {when} | `{s['command']}` | {duration(s['wall_seconds'])} | {len(s['ran'])} | "
+            f"{duration(predicted)} | {len(s['pending'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -202,8 +229,12 @@ def records_label(records_dir: Path) -> str:
     return records_dir.relative_to(REPO).as_posix() + "/" if records_dir.is_relative_to(REPO) else records_dir.name
 
 
-def evidence_section(records_dir: Path = EVIDENCE_RECORDS, docs_dir: Path = DOCS,
-                     sittings_file: Path = SITTINGS, encoding: str = ENCODING) -> str:
+def evidence_section(
+    records_dir: Path = EVIDENCE_RECORDS,
+    docs_dir: Path = DOCS,
+    sittings_file: Path = SITTINGS,
+    encoding: str = ENCODING,
+) -> str:
     """The section of the records of one encoding (the current one, or the legacy records kept apart)."""
     manifests, records = load_records(records_dir, encoding)
     results = check_all(records_dir, encoding=encoding)
@@ -216,22 +247,26 @@ def evidence_section(records_dir: Path = EVIDENCE_RECORDS, docs_dir: Path = DOCS
     flag = f" --encoding {encoding}" if legacy else ""
     where = f"records: `{records_label(records_dir)}`"
     if legacy:
-        lines = [f"## Preset `{EVIDENCE}`, old encoding — kept apart, not pooled\n",
-                 f"Encoding `{encoding}`: {ENCODING_TEXT[encoding]}. These {len(records)} runs were trained and "
-                 f"scored before the reward moved to the current encoding (`{ENCODING}`: {ENCODING_TEXT[ENCODING]}); "
-                 "the runner no longer produces them, never reuses them and never pools them with runs of the "
-                 f"current encoding ({where}, apart from the current ones). They are evidence about the methods "
-                 "under the old encoding only"
-                 + (", and too few for any claim" if all("pending" in r for r in results) else "")
-                 + f". `python benchmarks/methods.py --claims{flag}` prints the table below from them.\n"]
+        lines = [
+            f"## Preset `{EVIDENCE}`, old encoding — kept apart, not pooled\n",
+            f"Encoding `{encoding}`: {ENCODING_TEXT[encoding]}. These {len(records)} runs were trained and "
+            f"scored before the reward moved to the current encoding (`{ENCODING}`: {ENCODING_TEXT[ENCODING]}); "
+            "the runner no longer produces them, never reuses them and never pools them with runs of the "
+            f"current encoding ({where}, apart from the current ones). They are evidence about the methods "
+            "under the old encoding only"
+            + (", and too few for any claim" if all("pending" in r for r in results) else "")
+            + f". `python benchmarks/methods.py --claims{flag}` prints the table below from them.\n",
+        ]
     else:
-        lines = [f"## Preset `{EVIDENCE}` — method evidence with stated power\n",
-                 f"{len(records)} of {total} runs recorded with the current encoding (`{encoding}`: "
-                 f"{ENCODING_TEXT[encoding]}; {where}). Every arm of a scenario shares the base model "
-                 "(SmolLM2-135M-Instruct, fp32), the tuning scope (top layers + final norm + an untied copy of the "
-                 "LM head; embeddings and bottom layers frozen and cached), the zero reward-head init (`bt-normal`: "
-                 "the usual normal init), the data, budget and seeds. `python benchmarks/methods.py --claims` "
-                 "prints the table below from the records.\n"]
+        lines = [
+            f"## Preset `{EVIDENCE}` — method evidence with stated power\n",
+            f"{len(records)} of {total} runs recorded with the current encoding (`{encoding}`: "
+            f"{ENCODING_TEXT[encoding]}; {where}). Every arm of a scenario shares the base model "
+            "(SmolLM2-135M-Instruct, fp32), the tuning scope (top layers + final norm + an untied copy of the "
+            "LM head; embeddings and bottom layers frozen and cached), the zero reward-head init (`bt-normal`: "
+            "the usual normal init), the data, budget and seeds. `python benchmarks/methods.py --claims` "
+            "prints the table below from the records.\n",
+        ]
     lines += ["### Hypotheses\n", claims_table(results), ""]
     if sittings:
         lines += ["### Sittings\n", sittings_table(sittings), ""]
@@ -239,32 +274,41 @@ def evidence_section(records_dir: Path = EVIDENCE_RECORDS, docs_dir: Path = DOCS
         if name not in manifests:
             continue
         s = sc.scope
-        lines += [f"### `{name}`\n", sc.description + "\n",
-                  f"Top {s.top_layers} layers + LM-head copy, max length {s.max_length}, {s.batch_size} pairs per "
-                  f"step, {s.epochs:g} epochs, AdamW lr {s.learning_rate:g}, seeds {', '.join(map(str, sc.seeds))}; "
-                  f"{manifests[name]['train_pairs']} training pairs"
-                  + (f", {manifests[name]['validation_pairs']} validation" if manifests[name]["validation_pairs"]
-                     else "")
-                  + ". Cells: final checkpoint, mean ± sd over seeds.\n",
-                  scenario_table(name, records, manifests[name])]
+        lines += [
+            f"### `{name}`\n",
+            sc.description + "\n",
+            f"Top {s.top_layers} layers + LM-head copy, max length {s.max_length}, {s.batch_size} pairs per "
+            f"step, {s.epochs:g} epochs, AdamW lr {s.learning_rate:g}, seeds {', '.join(map(str, sc.seeds))}; "
+            f"{manifests[name]['train_pairs']} training pairs"
+            + (f", {manifests[name]['validation_pairs']} validation" if manifests[name]["validation_pairs"] else "")
+            + ". Cells: final checkpoint, mean ± sd over seeds.\n",
+            scenario_table(name, records, manifests[name]),
+        ]
         if name == "pcrm":
-            lines += ["Final (10 epochs) vs best-validation checkpoint:\n",
-                      checkpoint_table(name, records, manifests[name], "batch18"),
-                      "Per epoch on batch18 (mean over seeds; `train past δ*/2` is the share of training pairs whose "
-                      "margin exceeded half the tight length bound during the epoch, from the training log):\n",
-                      epoch_table(epoch_rows(name, records, manifests[name], "batch18"))]
+            lines += [
+                "Final (10 epochs) vs best-validation checkpoint:\n",
+                checkpoint_table(name, records, manifests[name], "batch18"),
+                "Per epoch on batch18 (mean over seeds; `train past δ*/2` is the share of training pairs whose "
+                "margin exceeded half the tight length bound during the epoch, from the training log):\n",
+                epoch_table(epoch_rows(name, records, manifests[name], "batch18")),
+            ]
     for key, path in charts.items():
         lines.append(f"![{key}]({path.relative_to(docs_dir).as_posix()})\n")
     return "\n".join(lines)
 
 
-def render_evidence(document: Path = RESULTS_MD, records_dir: Path = EVIDENCE_RECORDS,
-                    legacy_dir: Path = LEGACY_RECORDS) -> None:
+def render_evidence(
+    document: Path = RESULTS_MD, records_dir: Path = EVIDENCE_RECORDS, legacy_dir: Path = LEGACY_RECORDS
+) -> None:
     """The evidence section of the current encoding and, while there are legacy records, theirs (right after it
     the first time)."""
     text = document.read_text() if document.exists() else "# Results\n"
-    text = replace_section(text, EVIDENCE, evidence_section(records_dir, document.parent),
-                           source=f"the records under {records_label(records_dir)}")
+    text = replace_section(
+        text,
+        EVIDENCE,
+        evidence_section(records_dir, document.parent),
+        source=f"the records under {records_label(records_dir)}",
+    )
     if legacy_dir.is_dir():
         body = evidence_section(legacy_dir, document.parent, encoding=LEGACY_ENCODING)
         source = f"the records of the old encoding under {records_label(legacy_dir)}"

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rewardkit.files import write_json_atomic
 from transformers import TrainerCallback
+
+from rewardkit.files import write_json_atomic
 
 from .evidence import (
     EVIDENCE_RECORDS,
@@ -38,8 +39,10 @@ MANIFEST = "test_sets.json"
 
 # ---- records ------------------------------------------------------------------------------------------------
 
-def run_fingerprint(scenario: Scenario, arm: str, seed: int, objective: dict[str, Any], head_init: str,
-                    model: str) -> str:
+
+def run_fingerprint(
+    scenario: Scenario, arm: str, seed: int, objective: dict[str, Any], head_init: str, model: str
+) -> str:
     payload = json.dumps([scenario_settings(scenario), arm, objective, head_init, seed, model], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -55,11 +58,17 @@ def find_record(path: Path, fingerprint: str) -> dict[str, Any] | None:
     if record.get("fingerprint") == fingerprint:
         return record
     if encoding_of(record) != ENCODING:
-        print(f"[{path.parent.name}/{path.stem}] recorded with encoding {encoding_of(record)}, this code encodes "
-              f"with {ENCODING}: not reused", flush=True)
+        print(
+            f"[{path.parent.name}/{path.stem}] recorded with encoding {encoding_of(record)}, this code encodes "
+            f"with {ENCODING}: not reused",
+            flush=True,
+        )
         return None
-    print(f"[{path.parent.name}/{path.stem}] recorded with other settings ({record.get('fingerprint')} != "
-          f"{fingerprint}): not reused", flush=True)
+    print(
+        f"[{path.parent.name}/{path.stem}] recorded with other settings ({record.get('fingerprint')} != "
+        f"{fingerprint}): not reused",
+        flush=True,
+    )
     return None
 
 
@@ -100,22 +109,37 @@ def write_manifest(scenario: Scenario, data: ScenarioData, records_dir: Path, mo
             item["similarity"] = round(length_ratio(e.chosen_ids, e.rejected_ids), 5)
         sets[name] = info
     train, validation = training_split(scenario, data.train)
-    manifest = {"scenario": scenario.name, "description": scenario.description, "encoding": ENCODING, "sets": sets,
-                "train_pairs": len(train), "validation_pairs": len(validation),
-                "mean_delta": tight_mean_delta(encoder.encode_all(train))}
+    manifest = {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "encoding": ENCODING,
+        "sets": sets,
+        "train_pairs": len(train),
+        "validation_pairs": len(validation),
+        "mean_delta": tight_mean_delta(encoder.encode_all(train)),
+    }
     write_json_atomic(records_dir / scenario.name / MANIFEST, manifest, indent=None)
     return manifest
 
 
 # ---- test-set scoring during training ----------------------------------------------------------------------
 
+
 class TestSetScorer(TrainerCallback):
     """Scores the test sets with the model being trained, at the end of every epoch (per_epoch) or of the last:
     metrics per set (accuracy, margin spread, ECE, rank correlation with preference strength) and per-pair
     margins, keyed by the global step."""
 
-    def __init__(self, tests: dict[str, list[Any]], *, scenario: Scenario, implicit: bool, beta: float, model: str,
-                 trunk_dir: Path):
+    def __init__(
+        self,
+        tests: dict[str, list[Any]],
+        *,
+        scenario: Scenario,
+        implicit: bool,
+        beta: float,
+        model: str,
+        trunk_dir: Path,
+    ):
         self.tests = tests
         self.scenario = scenario
         self.implicit = implicit  # the primary score is the implicit reward (DPO arms)
@@ -126,8 +150,9 @@ class TestSetScorer(TrainerCallback):
         self.margins: dict[int, dict[str, list[float | None]]] = {}
         self.seconds = 0.0
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, processing_class: Any = None,
-                       **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: Any, state: Any, control: Any, model: Any = None, processing_class: Any = None, **kwargs: Any
+    ) -> None:
         from accelerate import Accelerator
 
         from rewardkit.data.encoding import PairEncoder
@@ -144,12 +169,19 @@ class TestSetScorer(TrainerCallback):
                 cache.ensure(model, encoded, batch_size=self.scenario.scope.eval_batch_size)
             self.collate = cache.collator(processing_class.pad_token_id, self.scenario.scope.row_tokens)
         else:
-            self.collate = PackedPairCollator(pad_token_id=processing_class.pad_token_id,
-                                              row_tokens=self.scenario.scope.row_tokens)
+            self.collate = PackedPairCollator(
+                pad_token_id=processing_class.pad_token_id, row_tokens=self.scenario.scope.row_tokens
+            )
         if self.implicit:  # the model at the start is the reference: its log-probs, disk-cached like training's
             for encoded in self.encoded.values():
-                precompute_reference_logps(model, encoded, self.collate, model_name=self.model_name, dtype="float32",
-                                           batch_size=self.scenario.scope.eval_batch_size)
+                precompute_reference_logps(
+                    model,
+                    encoded,
+                    self.collate,
+                    model_name=self.model_name,
+                    dtype="float32",
+                    batch_size=self.scenario.scope.eval_batch_size,
+                )
         self.accelerator = Accelerator()
         self.seconds += time.time() - started
 
@@ -167,18 +199,29 @@ class TestSetScorer(TrainerCallback):
         was_training = model.training
         sets, margins = {}, {}
         for name, encoded in self.encoded.items():
-            scores = score_pairs(model, encoded, self.collate, batch_size=self.scenario.scope.eval_batch_size,
-                                 reward_head=not self.implicit,
-                                 reference=PrecomputedReference() if self.implicit else None,
-                                 beta=self.beta if self.implicit else None, accelerator=self.accelerator,
-                                 desc=f"scoring {name}")
+            scores = score_pairs(
+                model,
+                encoded,
+                self.collate,
+                batch_size=self.scenario.scope.eval_batch_size,
+                reward_head=not self.implicit,
+                reference=PrecomputedReference() if self.implicit else None,
+                beta=self.beta if self.implicit else None,
+                accelerator=self.accelerator,
+                desc=f"scoring {name}",
+            )
             metrics = metrics_from_scores(scores, self.tests[name])
             bias = metrics.get("length_bias") or {}
-            sets[name] = {**{k: metrics.get(k) for k in METRIC_KEYS},
-                          "accuracy_chosen_longer": bias.get("accuracy_chosen_longer"),
-                          "accuracy_chosen_shorter": bias.get("accuracy_chosen_shorter")}
-            chosen, rejected = ((scores.implicit_chosen, scores.implicit_rejected) if self.implicit
-                                else (scores.chosen, scores.rejected))
+            sets[name] = {
+                **{k: metrics.get(k) for k in METRIC_KEYS},
+                "accuracy_chosen_longer": bias.get("accuracy_chosen_longer"),
+                "accuracy_chosen_shorter": bias.get("accuracy_chosen_shorter"),
+            }
+            chosen, rejected = (
+                (scores.implicit_chosen, scores.implicit_rejected)
+                if self.implicit
+                else (scores.chosen, scores.rejected)
+            )
             per_pair: list[float | None] = [None] * len(self.tests[name])
             for i, m in zip(scores.index.tolist(), (chosen - rejected).tolist()):
                 per_pair[i] = round(m, 5)
@@ -187,14 +230,25 @@ class TestSetScorer(TrainerCallback):
         self.history.append({"epoch": round(state.epoch, 3), "step": state.global_step, "sets": sets})
         self.margins[state.global_step] = margins
         self.seconds += time.time() - started
-        print(f"  epoch {state.epoch:.0f}: " + " ".join(f"{n}={m['accuracy']:.3f}" for n, m in sets.items()),
-              flush=True)
+        print(
+            f"  epoch {state.epoch:.0f}: " + " ".join(f"{n}={m['accuracy']:.3f}" for n, m in sets.items()), flush=True
+        )
 
 
 # ---- one run --------------------------------------------------------------------------------------------------
 
-def run_config(scenario: Scenario, objective: dict[str, Any], head_init: str, seed: int, train_file: Path,
-               out_dir: Path, steps_per_epoch: int, trunk_dir: Path, model: str) -> Any:
+
+def run_config(
+    scenario: Scenario,
+    objective: dict[str, Any],
+    head_init: str,
+    seed: int,
+    train_file: Path,
+    out_dir: Path,
+    steps_per_epoch: int,
+    trunk_dir: Path,
+    model: str,
+) -> Any:
     from rewardkit.models.reward_model import ModelConfig
     from rewardkit.objectives.objective import ObjectiveConfig
     from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
@@ -202,26 +256,66 @@ def run_config(scenario: Scenario, objective: dict[str, Any], head_init: str, se
     s = scenario.scope
     validate = s.validation_fraction > 0
     return RunConfig(
-        model=ModelConfig(name=model, tuning=s.tuning, top_layers=s.top_layers, head_init=head_init,
-                          untie_lm_head=s.untie_lm_head, dtype="float32" if s.tuning == "top_layers" else "auto",
-                          cache_trunk=s.tuning == "top_layers", trunk_cache_dir=str(trunk_dir)),
-        data=DataConfig(train=[str(train_file)], eval=[], heldout_fraction=0.0,
-                        validation_fraction=s.validation_fraction, split_seed=0, max_length=s.max_length,
-                        row_tokens=s.row_tokens),
-        objective=ObjectiveConfig(**{k: v for k, v in objective.items()}),
-        training=TrainConfig(output_dir=str(out_dir), num_epochs=s.epochs, batch_size=s.batch_size,
-                             eval_batch_size=s.eval_batch_size, learning_rate=s.learning_rate, seed=seed,
-                             logging_steps=steps_per_epoch, eval_steps=steps_per_epoch if validate else None,
-                             save_steps=10 ** 9, save_total_limit=None, select_best=False, report_to=[],
-                             eval_before=False, export=False))
+        model=ModelConfig(
+            name=model,
+            tuning=s.tuning,
+            top_layers=s.top_layers,
+            head_init=head_init,
+            untie_lm_head=s.untie_lm_head,
+            dtype="float32" if s.tuning == "top_layers" else "auto",
+            cache_trunk=s.tuning == "top_layers",
+            trunk_cache_dir=str(trunk_dir),
+        ),
+        data=DataConfig(
+            train=[str(train_file)],
+            eval=[],
+            heldout_fraction=0.0,
+            validation_fraction=s.validation_fraction,
+            split_seed=0,
+            max_length=s.max_length,
+            row_tokens=s.row_tokens,
+        ),
+        objective=ObjectiveConfig(**dict(objective)),
+        training=TrainConfig(
+            output_dir=str(out_dir),
+            num_epochs=s.epochs,
+            batch_size=s.batch_size,
+            eval_batch_size=s.eval_batch_size,
+            learning_rate=s.learning_rate,
+            seed=seed,
+            logging_steps=steps_per_epoch,
+            eval_steps=steps_per_epoch if validate else None,
+            save_steps=10**9,
+            save_total_limit=None,
+            select_best=False,
+            report_to=[],
+            eval_before=False,
+            export=False,
+        ),
+    )
 
 
 def epoch_log(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Training-log entries (one per epoch: logging_steps = steps per epoch) and validation entries."""
-    keep = ("epoch", "step", "loss", "accuracy", "margin", "bound_reached", "implicit_accuracy", "implicit_margin",
-            "bound_reached_policy", "eval_accuracy", "eval_implicit_accuracy", "eval_loss")
-    return [{k: round(v, 5) if isinstance(v, float) else v for k, v in e.items() if k in keep}
-            for e in log_history if "loss" in e or "eval_loss" in e]
+    keep = (
+        "epoch",
+        "step",
+        "loss",
+        "accuracy",
+        "margin",
+        "bound_reached",
+        "implicit_accuracy",
+        "implicit_margin",
+        "bound_reached_policy",
+        "eval_accuracy",
+        "eval_implicit_accuracy",
+        "eval_loss",
+    )
+    return [
+        {k: round(v, 5) if isinstance(v, float) else v for k, v in e.items() if k in keep}
+        for e in log_history
+        if "loss" in e or "eval_loss" in e
+    ]
 
 
 def best_validation_step(log_history: list[dict[str, Any]], implicit: bool) -> int | None:
@@ -230,8 +324,17 @@ def best_validation_step(log_history: list[dict[str, Any]], implicit: bool) -> i
     return -max(evals)[1] if evals else None  # the earliest step of the best validation accuracy
 
 
-def train_arm(scenario: Scenario, arm: str, seed: int, data: ScenarioData, manifest: dict[str, Any],
-              runs_dir: Path, records_dir: Path, model: str, fingerprint: str) -> dict[str, Any]:
+def train_arm(
+    scenario: Scenario,
+    arm: str,
+    seed: int,
+    data: ScenarioData,
+    manifest: dict[str, Any],
+    runs_dir: Path,
+    records_dir: Path,
+    model: str,
+    fingerprint: str,
+) -> dict[str, Any]:
     from rewardkit.data.loading import save_pairs
     from rewardkit.training.run import run_training
 
@@ -245,23 +348,42 @@ def train_arm(scenario: Scenario, arm: str, seed: int, data: ScenarioData, manif
     out_dir = runs_dir / scenario.name / f"{arm}-s{seed}"
     cfg = run_config(scenario, objective, head_init, seed, train_file, out_dir, steps_per_epoch, trunk_dir, model)
     implicit = objective["objective"] == "dpo"
-    scorer = TestSetScorer(data.tests, scenario=scenario, implicit=implicit, beta=objective.get("beta", 0.1),
-                           model=model, trunk_dir=trunk_dir)
-    print(f"[{scenario.name} {arm} seed {seed}] training {n_train} pairs x {scenario.scope.epochs:g} epochs",
-          flush=True)
+    scorer = TestSetScorer(
+        data.tests,
+        scenario=scenario,
+        implicit=implicit,
+        beta=objective.get("beta", 0.1),
+        model=model,
+        trunk_dir=trunk_dir,
+    )
+    print(
+        f"[{scenario.name} {arm} seed {seed}] training {n_train} pairs x {scenario.scope.epochs:g} epochs", flush=True
+    )
     started = time.time()
     summary = run_training(cfg, callbacks=[scorer])
     seconds = time.time() - started
     history = summary["log_history"]
     final_step = scorer.history[-1]["step"]
-    record = {"scenario": scenario.name, "arm": arm, "seed": seed, "fingerprint": fingerprint, "encoding": ENCODING,
-              "model": model,
-              "objective": objective, "head_init": head_init, "train_pairs": n_train,
-              "validation_pairs": manifest["validation_pairs"], "steps": final_step,
-              "run_seconds": round(seconds, 1), "test_seconds": round(scorer.seconds, 1),
-              "finished": time.strftime("%Y-%m-%d %H:%M"), "hardware": hardware()["label"],
-              "log": epoch_log(history), "test": scorer.history,
-              "margins": {"final": {"step": final_step, **scorer.margins[final_step]}}}
+    record = {
+        "scenario": scenario.name,
+        "arm": arm,
+        "seed": seed,
+        "fingerprint": fingerprint,
+        "encoding": ENCODING,
+        "model": model,
+        "objective": objective,
+        "head_init": head_init,
+        "train_pairs": n_train,
+        "validation_pairs": manifest["validation_pairs"],
+        "steps": final_step,
+        "run_seconds": round(seconds, 1),
+        "test_seconds": round(scorer.seconds, 1),
+        "finished": time.strftime("%Y-%m-%d %H:%M"),
+        "hardware": hardware()["label"],
+        "log": epoch_log(history),
+        "test": scorer.history,
+        "margins": {"final": {"step": final_step, **scorer.margins[final_step]}},
+    }
     best = best_validation_step(history, implicit)
     if best is not None and best in scorer.margins:
         record["margins"]["best"] = {"step": best, **scorer.margins[best]}
@@ -275,9 +397,17 @@ def train_arm(scenario: Scenario, arm: str, seed: int, data: ScenarioData, manif
 
 # ---- the preset ------------------------------------------------------------------------------------------------
 
-def run_evidence(scenarios: list[Scenario], root: Path, runs_dir: Path, model: str, command: str,
-                 records_dir: Path = EVIDENCE_RECORDS, time_limit_minutes: float | None = None,
-                 costs: Any = None) -> dict[str, Any]:
+
+def run_evidence(
+    scenarios: list[Scenario],
+    root: Path,
+    runs_dir: Path,
+    model: str,
+    command: str,
+    records_dir: Path = EVIDENCE_RECORDS,
+    time_limit_minutes: float | None = None,
+    costs: Any = None,
+) -> dict[str, Any]:
     """Train every (scenario, arm, seed) not yet recorded, in scenario order, a seed's arms together (so a partial
     scenario has whole seeds of every arm); with a time limit, a run predicted to end past it is not started."""
     from .costs import CostModel, estimate_evidence, predicted_evidence_seconds
@@ -309,20 +439,34 @@ def run_evidence(scenarios: list[Scenario], root: Path, runs_dir: Path, model: s
                     need = predicted_evidence_seconds(predicted, scenario.name, arm, done_marks)
                     left = deadline - time.time()
                     if need > left:
-                        print(f"[{name}] not started: predicted {duration(need)}, {duration(max(left, 0))} left",
-                              flush=True)
+                        print(
+                            f"[{name}] not started: predicted {duration(need)}, {duration(max(left, 0))} left",
+                            flush=True,
+                        )
                         pending.append(name)
                         continue
                     print(f"[{name}] predicted {duration(need)}, {duration(left)} left", flush=True)
                 record = train_arm(scenario, arm, seed, data, manifest, runs_dir, records_dir, model, fingerprint)
                 mark_done(done_marks, scenario.name, arm)
-                ran.append({"run": name, "seconds": record["run_seconds"],
-                            "predicted": round(need, 1) if need is not None else None})
-    return {"preset": "evidence", "encoding": ENCODING, "command": command, "started": time.strftime("%Y-%m-%d %H:%M",
-                                                                              time.localtime(started)),
-            "created": time.strftime("%Y-%m-%d %H:%M"),
-            "wall_seconds": round(time.time() - started, 1), "hardware": hardware(), "ran": ran,
-            "reused": len(reused), "pending": pending}
+                ran.append(
+                    {
+                        "run": name,
+                        "seconds": record["run_seconds"],
+                        "predicted": round(need, 1) if need is not None else None,
+                    }
+                )
+    return {
+        "preset": "evidence",
+        "encoding": ENCODING,
+        "command": command,
+        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+        "created": time.strftime("%Y-%m-%d %H:%M"),
+        "wall_seconds": round(time.time() - started, 1),
+        "hardware": hardware(),
+        "ran": ran,
+        "reused": len(reused),
+        "pending": pending,
+    }
 
 
 def mark_done(marks: Path, scenario: str, arm: str) -> None:

@@ -17,8 +17,8 @@ def speed_probe(model: str, root: Path, pairs: int = 8, max_length: int = 256) -
     """Forward ms per packed token of `model` on a few HH pairs now (shows how loaded the machine is)."""
     import torch
 
-    from rewardkit.data.loading import DataSpec, load_pairs
     from rewardkit.data.encoding import EncodingConfig, PairEncoder
+    from rewardkit.data.loading import DataSpec, load_pairs
     from rewardkit.data.packing import PackedPair
     from rewardkit.evaluation.scoring import score_pairs
     from rewardkit.models.loading import build_reward_model, load_tokenizer
@@ -40,9 +40,14 @@ def speed_probe(model: str, root: Path, pairs: int = 8, max_length: int = 256) -
 def hardware() -> dict[str, Any]:
     import torch
 
-    info = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version()}
+    info = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     try:
         load = os.getloadavg()
         info["load_average_at_start"] = [round(x, 2) for x in load]

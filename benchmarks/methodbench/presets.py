@@ -26,7 +26,7 @@ LEGACY_ENCODING = "appended_eos"
 ENCODING_TEXT = {
     "conversation_end": "reward read at the last token of the chat-template render of the whole conversation",
     "appended_eos": "reward read at an EOS appended to the bare response (rewardkit's encoding before the "
-                    "scoring-position contract of docs/architecture.md)",
+    "scoring-position contract of docs/architecture.md)",
 }
 
 
@@ -42,8 +42,11 @@ def check_encoding() -> None:
 
     used = EncodingConfig().reward_position
     if used != ENCODING:
-        raise SystemExit(f"rewardkit encodes with reward_position={used!r}, the method benchmark records "
-                         f"{ENCODING!r}: update methodbench.presets.ENCODING (and ENCODING_TEXT)")
+        raise SystemExit(
+            f"rewardkit encodes with reward_position={used!r}, the method benchmark records "
+            f"{ENCODING!r}: update methodbench.presets.ENCODING (and ENCODING_TEXT)"
+        )
+
 
 # ---- what is compared ------------------------------------------------------------------------------
 
@@ -116,40 +119,89 @@ HH = "hh-rlhf"
 ONLINE, REJECTION = f"{HH}/helpful-online/test.jsonl.gz", f"{HH}/helpful-rejection-sampled/test.jsonl.gz"
 ALL_SETS = ("hh-helpful", "hh-harmless", "llmbar-natural", "llmbar-adversarial", "pandalm", "ultrafeedback", "tldr")
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("quick", "Smoke run of the whole pipeline: 128 training pairs, tiny eval samples. Numbers are noise.",
-           train=((REJECTION, 160),), validation_fraction=0.2,
-           budget=Budget(max_length=192, evals_per_epoch=2),
-           eval_limits={"hh-helpful": 24, "hh-harmless": 24, "llmbar-natural": 12, "llmbar-adversarial": 24,
-                        "pandalm": 16, "ultrafeedback": 12, "tldr": 16},
-           seeds=(0,)),
-    Preset("hh1k", "HaF / PCRM issues: the first 1,000 pairs of HH helpful-rejection-sampled test (90% train, "
-                   "10% validation), 500 pairs each of HH helpful-base and harmless-base test.",
-           train=((REJECTION, 1000),), validation_fraction=0.1,
-           budget=Budget(max_length=256),
-           eval_limits={"hh-helpful": 500, "hh-harmless": 500}),
-    Preset("standard", "The method benchmark on CPU: HH helpful-online + helpful-rejection-sampled test "
-                       "(about 3.85k pairs, 6% validation), top 2 layers, max length 384, 16 pairs per step, "
-                       "the standard suite subsampled (~1.6k pairs). About 5 h on 2 CPU cores: run it in one "
-                       "sitting, or in several with --time-limit (run records are kept in the repository).",
-           train=((ONLINE, None), (REJECTION, None)), validation_fraction=0.06,
-           budget=Budget(top_layers=2, max_length=384, batch_size=16),
-           eval_limits={"hh-helpful": 300, "hh-harmless": 300, "llmbar-natural": None, "llmbar-adversarial": None,
-                        "pandalm": 200, "ultrafeedback": None, "tldr": 200}, shared_records=True),
-    Preset("session", "The standard benchmark scaled to one 3-hour CPU session (the standard preset takes 5+ h "
-                      "here): the first 300 helpful-online + 400 helpful-rejection-sampled test pairs (90% train, "
-                      "10% validation), top 2 layers, max length 256, the standard suite subsampled (~1.1k pairs).",
-           train=((ONLINE, 300), (REJECTION, 400)), validation_fraction=0.1,
-           budget=Budget(top_layers=2, max_length=256),
-           eval_limits={"hh-helpful": 200, "hh-harmless": 200, "llmbar-natural": None, "llmbar-adversarial": 200,
-                        "pandalm": 150, "ultrafeedback": 100, "tldr": 150}),
-    Preset("gpu", "The method benchmark on a GPU: full fine-tuning, max length 512, all training pairs, the "
-                  "full standard suite, 3 seeds.",
-           train=((ONLINE, None), (REJECTION, None)), validation_fraction=0.06,
-           budget=Budget(tuning="full", max_length=512, batch_size=16, epochs=2, learning_rate=1e-5,
-                         eval_batch_size=32),
-           eval_limits={s: None for s in ALL_SETS}, seeds=(0, 1, 2), hardware="gpu", shared_records=True),
-)}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "quick",
+            "Smoke run of the whole pipeline: 128 training pairs, tiny eval samples. Numbers are noise.",
+            train=((REJECTION, 160),),
+            validation_fraction=0.2,
+            budget=Budget(max_length=192, evals_per_epoch=2),
+            eval_limits={
+                "hh-helpful": 24,
+                "hh-harmless": 24,
+                "llmbar-natural": 12,
+                "llmbar-adversarial": 24,
+                "pandalm": 16,
+                "ultrafeedback": 12,
+                "tldr": 16,
+            },
+            seeds=(0,),
+        ),
+        Preset(
+            "hh1k",
+            "HaF / PCRM issues: the first 1,000 pairs of HH helpful-rejection-sampled test (90% train, "
+            "10% validation), 500 pairs each of HH helpful-base and harmless-base test.",
+            train=((REJECTION, 1000),),
+            validation_fraction=0.1,
+            budget=Budget(max_length=256),
+            eval_limits={"hh-helpful": 500, "hh-harmless": 500},
+        ),
+        Preset(
+            "standard",
+            "The method benchmark on CPU: HH helpful-online + helpful-rejection-sampled test "
+            "(about 3.85k pairs, 6% validation), top 2 layers, max length 384, 16 pairs per step, "
+            "the standard suite subsampled (~1.6k pairs). About 5 h on 2 CPU cores: run it in one "
+            "sitting, or in several with --time-limit (run records are kept in the repository).",
+            train=((ONLINE, None), (REJECTION, None)),
+            validation_fraction=0.06,
+            budget=Budget(top_layers=2, max_length=384, batch_size=16),
+            eval_limits={
+                "hh-helpful": 300,
+                "hh-harmless": 300,
+                "llmbar-natural": None,
+                "llmbar-adversarial": None,
+                "pandalm": 200,
+                "ultrafeedback": None,
+                "tldr": 200,
+            },
+            shared_records=True,
+        ),
+        Preset(
+            "session",
+            "The standard benchmark scaled to one 3-hour CPU session (the standard preset takes 5+ h "
+            "here): the first 300 helpful-online + 400 helpful-rejection-sampled test pairs (90% train, "
+            "10% validation), top 2 layers, max length 256, the standard suite subsampled (~1.1k pairs).",
+            train=((ONLINE, 300), (REJECTION, 400)),
+            validation_fraction=0.1,
+            budget=Budget(top_layers=2, max_length=256),
+            eval_limits={
+                "hh-helpful": 200,
+                "hh-harmless": 200,
+                "llmbar-natural": None,
+                "llmbar-adversarial": 200,
+                "pandalm": 150,
+                "ultrafeedback": 100,
+                "tldr": 150,
+            },
+        ),
+        Preset(
+            "gpu",
+            "The method benchmark on a GPU: full fine-tuning, max length 512, all training pairs, the "
+            "full standard suite, 3 seeds.",
+            train=((ONLINE, None), (REJECTION, None)),
+            validation_fraction=0.06,
+            budget=Budget(
+                tuning="full", max_length=512, batch_size=16, epochs=2, learning_rate=1e-5, eval_batch_size=32
+            ),
+            eval_limits=dict.fromkeys(ALL_SETS),
+            seeds=(0, 1, 2),
+            hardware="gpu",
+            shared_records=True,
+        ),
+    )
+}
 PRESET_ORDER = ("standard", "gpu", "session", "hh1k", "quick")
 
 
@@ -159,8 +211,9 @@ def steps_per_run(preset: Preset, train_pairs: int) -> int:
 
 def caches_needed(method: str) -> list[str]:
     """reference: log-probs of the frozen reference (DPO, HaF); embeddings: sentence embeddings (cosine prior)."""
-    return ((["reference"] if METHODS[method]["objective"] != "bt" else [])
-            + (["embeddings"] if METHODS[method].get("prior") == "cosine" else []))
+    return (["reference"] if METHODS[method]["objective"] != "bt" else []) + (
+        ["embeddings"] if METHODS[method].get("prior") == "cosine" else []
+    )
 
 
 def label(method: str, seed: int) -> str:

@@ -16,7 +16,6 @@ from .machine import REFERENCE_FORWARD_MS
 from .presets import DOCS, ENCODING_TEXT, PRESET_ORDER, PRESETS, RESULTS, RESULTS_MD, duration, encoding_of
 
 
-
 def seeds_per_method(report: dict[str, Any]) -> int:
     """Seeds of the method with the fewest (a partial result may have fewer for some methods)."""
     return min((len(members) for members in report["groups"].values()), default=1)
@@ -27,8 +26,9 @@ def summarize(report: dict[str, Any], methods: list[str]) -> dict[str, dict[str,
     from rewardkit.evaluation.report import accuracy_table
 
     table = accuracy_table(report)
-    return {m: {c: round(s.mean, 4) for c, s in table[m].items() if "(section)" not in c} for m in methods
-            if m in table}
+    return {
+        m: {c: round(s.mean, 4) for c, s in table[m].items() if "(section)" not in c} for m in methods if m in table
+    }
 
 
 def best_line(preset: str, summary: dict[str, dict[str, float]]) -> str:
@@ -39,8 +39,10 @@ def best_line(preset: str, summary: dict[str, dict[str, float]]) -> str:
 
 # ---- the papers' claims, checked on the results ----------------------------------------------------
 
-def _accuracy_values(report: dict[str, Any], method: str, sets: list[str], implicit: bool = False
-                     ) -> list[float] | None:
+
+def _accuracy_values(
+    report: dict[str, Any], method: str, sets: list[str], implicit: bool = False
+) -> list[float] | None:
     """Per seed: mean accuracy over `sets`."""
     members = report["groups"].get(method)
     if not members or not sets:
@@ -82,7 +84,7 @@ def compare(a: list[float] | None, b: list[float] | None, binomial_se: float) ->
     diff = statistics.fmean(a) - statistics.fmean(b)
     se = binomial_se
     if len(a) == len(b) and len(a) > 1:
-        se = math.sqrt(se ** 2 + statistics.variance([x - y for x, y in zip(a, b)]) / len(a))
+        se = math.sqrt(se**2 + statistics.variance([x - y for x, y in zip(a, b)]) / len(a))
     verdict = "supported" if diff > 2 * se else "contradicted" if diff < -2 * se else "inconclusive (within 2 SE)"
     return {"difference": diff, "se": se, "verdict": verdict}
 
@@ -108,26 +110,49 @@ def claim_checks(report: dict[str, Any], in_distribution: list[str], seeds: int)
     add("HaF beats BT (mean accuracy, all sets)", "HaF-RM", compare(acc("haf"), acc("bt"), se_all), "haf - bt")
     add("HaF beats DPO (mean accuracy, all sets)", "HaF-RM", compare(acc("haf"), acc("dpo"), se_all), "haf - dpo")
     if ood:  # HaF-RM's Table 3 puts DPO below its baseline OOD (superscripts: HaF - baseline, subscripts: HaF - DPO)
-        add("BT is above DPO out of distribution (HaF-RM Table 3)", "HaF-RM",
-            compare(acc("bt", ood), acc("dpo", ood), se_ood), f"bt - dpo on {', '.join(ood)}")
-        add("HaF beats DPO out of distribution", "HaF-RM",
-            compare(acc("haf", ood), acc("dpo", ood), se_ood), f"haf - dpo on {', '.join(ood)}")
+        add(
+            "BT is above DPO out of distribution (HaF-RM Table 3)",
+            "HaF-RM",
+            compare(acc("bt", ood), acc("dpo", ood), se_ood),
+            f"bt - dpo on {', '.join(ood)}",
+        )
+        add(
+            "HaF beats DPO out of distribution",
+            "HaF-RM",
+            compare(acc("haf", ood), acc("dpo", ood), se_ood),
+            f"haf - dpo on {', '.join(ood)}",
+        )
     for method in ("pcrm-length", "pcrm-cosine"):
         base, ours = _scale_values(report, "bt"), _scale_values(report, method)
         if base and ours:
             ratio = statistics.fmean(ours) / statistics.fmean(base)
             per_seed = [o / b for o, b in zip(ours, base)] if len(ours) == len(base) else [ratio]
-            verdict = ("supported" if all(r < SCALE_TOLERANCE for r in per_seed) else
-                       "contradicted" if all(r > 1 / SCALE_TOLERANCE for r in per_seed) else
-                       f"no clear difference (some seed within ±{1 - SCALE_TOLERANCE:.0%})")
-            checks.append({"claim": f"{method} constrains reward scale (margin std below BT's)", "paper": "PCRM",
-                           "detail": f"margin std {method} / bt, mean over sets", "difference": ratio - 1,
-                           "se": None, "verdict": verdict, "ratio": ratio})
-        add(f"{method} improves accuracy over BT", "PCRM", compare(acc(method), acc("bt"), se_all),
-            f"{method} - bt")
+            verdict = (
+                "supported"
+                if all(r < SCALE_TOLERANCE for r in per_seed)
+                else "contradicted"
+                if all(r > 1 / SCALE_TOLERANCE for r in per_seed)
+                else f"no clear difference (some seed within ±{1 - SCALE_TOLERANCE:.0%})"
+            )
+            checks.append(
+                {
+                    "claim": f"{method} constrains reward scale (margin std below BT's)",
+                    "paper": "PCRM",
+                    "detail": f"margin std {method} / bt, mean over sets",
+                    "difference": ratio - 1,
+                    "se": None,
+                    "verdict": verdict,
+                    "ratio": ratio,
+                }
+            )
+        add(f"{method} improves accuracy over BT", "PCRM", compare(acc(method), acc("bt"), se_all), f"{method} - bt")
     add("HaF+PCRM improves accuracy over HaF", "PCRM", compare(acc("haf-pcrm"), acc("haf"), se_all), "haf-pcrm - haf")
-    add("HaF's reward head beats its own implicit reward", "HaF-RM",
-        compare(acc("haf"), acc("haf", sets, True), se_all), "haf reward head - haf implicit")
+    add(
+        "HaF's reward head beats its own implicit reward",
+        "HaF-RM",
+        compare(acc("haf"), acc("haf", sets, True), se_all),
+        "haf reward head - haf implicit",
+    )
     return checks
 
 
@@ -144,26 +169,36 @@ def distribution_table(report: dict[str, Any], in_distribution: list[str]) -> st
         return Stat(tuple(values)).format() if values else "–"
 
     bt_scale = _scale_values(report, "bt")
-    lines = [f"| method | ID accuracy ({', '.join(ind) or '–'}) | OOD accuracy ({len(ood)} sets) | implicit ID | "
-             "implicit OOD | margin std (mean over sets) | margin std / BT's |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"| method | ID accuracy ({', '.join(ind) or '–'}) | OOD accuracy ({len(ood)} sets) | implicit ID | "
+        "implicit OOD | margin std (mean over sets) | margin std / BT's |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for method in report["groups"]:
         scale = _scale_values(report, method)
         ratio = f"{statistics.fmean(scale) / statistics.fmean(bt_scale):.2f}" if scale and bt_scale else "–"
-        implicit = any("implicit" in m for x in report["groups"][method] for m in report["models"][x]["metrics"].values())
-        lines.append(f"| {method} | {cell(_accuracy_values(report, method, ind))} | "
-                     f"{cell(_accuracy_values(report, method, ood))} | "
-                     f"{cell(_accuracy_values(report, method, ind, True)) if implicit else '–'} | "
-                     f"{cell(_accuracy_values(report, method, ood, True)) if implicit else '–'} | "
-                     f"{cell(scale)} | {ratio} |")
+        implicit = any(
+            "implicit" in m for x in report["groups"][method] for m in report["models"][x]["metrics"].values()
+        )
+        lines.append(
+            f"| {method} | {cell(_accuracy_values(report, method, ind))} | "
+            f"{cell(_accuracy_values(report, method, ood))} | "
+            f"{cell(_accuracy_values(report, method, ind, True)) if implicit else '–'} | "
+            f"{cell(_accuracy_values(report, method, ood, True)) if implicit else '–'} | "
+            f"{cell(scale)} | {ratio} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 # ---- docs/results.md -------------------------------------------------------------------------------
 
+
 def begin_marker(preset: str, source: str | None = None) -> str:
     source = source or f"benchmarks/results/methods-{preset}.json"
-    return f"<!-- BEGIN methods:{preset} (generated by benchmarks/methods.py from {source}; edits inside are " \
-           "overwritten) -->"
+    return (
+        f"<!-- BEGIN methods:{preset} (generated by benchmarks/methods.py from {source}; edits inside are "
+        "overwritten) -->"
+    )
 
 
 def end_marker(preset: str) -> str:
@@ -180,8 +215,6 @@ def replace_section(document: str, preset: str, body: str, source: str | None = 
     return document.rstrip() + "\n\n" + block + "\n"
 
 
-
-
 def preset_section(result: dict[str, Any], chart_dir: Path, docs_dir: Path = DOCS) -> str:
     """The markdown of one preset's results (charts written to `chart_dir`, linked relative to `docs_dir`)."""
     from rewardkit.evaluation.report import render_markdown, write_charts
@@ -196,60 +229,86 @@ def preset_section(result: dict[str, Any], chart_dir: Path, docs_dir: Path = DOC
     probe_text = ""
     if probe.get("forward_ms_per_token") and result["model"] == PRESETS[p].model:  # the reference's model
         factor = probe["forward_ms_per_token"] / REFERENCE_FORWARD_MS
-        probe_text = (f" Speed probe during the run: {probe['forward_ms_per_token']:.2f} ms per token forward "
-                      f"(uncontended reference {REFERENCE_FORWARD_MS} ms), i.e. the machine ran about {factor:.1f}x "
-                      f"slower than when idle; wall time scaled to an idle machine ≈ "
-                      f"{duration(result['wall_seconds'] / max(factor, 1.0))}.")
-    lines = [f"## Preset `{p}` — {result['hardware']['label']}\n", result["description"] + "\n",
-             "| setting | value |", "|---|---|",
-             f"| command | `{result['command']}` |",
-             f"| model | {result['model']}, fp32, {tuning} (+ reward head), max length {b['max_length']} |",
-             f"| encoding | `{encoding_of(result)}`: {ENCODING_TEXT[encoding_of(result)]} |",
-             f"| training data | {train} |",
-             f"| split | {result['split']['train']} train / {result['split']['validation']} validation pairs "
-             f"(validation carved from the training data by prompt; checkpoint = best validation accuracy of "
-             f"{b['evals_per_epoch']} per epoch) |",
-             f"| budget | {b['epochs']:g} epoch(s), {b['batch_size']} pairs per step, AdamW lr {b['learning_rate']:g}, "
-             f"linear decay, 5% warm-up; the same for every method |",
-             f"| methods | {', '.join(result['methods'])} (HaF alpha 0.2, beta 0.1; PCRM default bounds) |",
-             f"| seeds | {', '.join(map(str, result['seeds']))} (cells: mean ± sd over seeds) |",
-             f"| hardware | {result['hardware']['label']} ({result['hardware'].get('processor', '')}, torch "
-             f"{result['hardware'].get('torch', '')}) |",
-             f"| wall time | {duration(result['wall_seconds'])} for this invocation ({result['created']})"
-             + (f"; the runs' own training + evaluation time, summed: {duration(result['run_seconds_total'])}"
-                if "run_seconds_total" in result else "") + " |", "",
-             probe_text.strip() + "\n" if probe_text else ""]
+        probe_text = (
+            f" Speed probe during the run: {probe['forward_ms_per_token']:.2f} ms per token forward "
+            f"(uncontended reference {REFERENCE_FORWARD_MS} ms), i.e. the machine ran about {factor:.1f}x "
+            f"slower than when idle; wall time scaled to an idle machine ≈ "
+            f"{duration(result['wall_seconds'] / max(factor, 1.0))}."
+        )
+    lines = [
+        f"## Preset `{p}` — {result['hardware']['label']}\n",
+        result["description"] + "\n",
+        "| setting | value |",
+        "|---|---|",
+        f"| command | `{result['command']}` |",
+        f"| model | {result['model']}, fp32, {tuning} (+ reward head), max length {b['max_length']} |",
+        f"| encoding | `{encoding_of(result)}`: {ENCODING_TEXT[encoding_of(result)]} |",
+        f"| training data | {train} |",
+        f"| split | {result['split']['train']} train / {result['split']['validation']} validation pairs "
+        f"(validation carved from the training data by prompt; checkpoint = best validation accuracy of "
+        f"{b['evals_per_epoch']} per epoch) |",
+        f"| budget | {b['epochs']:g} epoch(s), {b['batch_size']} pairs per step, AdamW lr {b['learning_rate']:g}, "
+        f"linear decay, 5% warm-up; the same for every method |",
+        f"| methods | {', '.join(result['methods'])} (HaF alpha 0.2, beta 0.1; PCRM default bounds) |",
+        f"| seeds | {', '.join(map(str, result['seeds']))} (cells: mean ± sd over seeds) |",
+        f"| hardware | {result['hardware']['label']} ({result['hardware'].get('processor', '')}, torch "
+        f"{result['hardware'].get('torch', '')}) |",
+        f"| wall time | {duration(result['wall_seconds'])} for this invocation ({result['created']})"
+        + (
+            f"; the runs' own training + evaluation time, summed: {duration(result['run_seconds_total'])}"
+            if "run_seconds_total" in result
+            else ""
+        )
+        + " |",
+        "",
+        probe_text.strip() + "\n" if probe_text else "",
+    ]
     if result.get("pending"):
         done = sum(len(v) for v in report["groups"].values())
-        lines += [f"**Partial result: {done} of {done + len(result['pending'])} runs done.** Pending (not started "
-                  f"within the time limit): {', '.join(result['pending'])}. Rerunning the command continues "
-                  "from the recorded runs.\n"]
-    lines += ["### In and out of distribution\n",
-              f"In distribution (ID): {', '.join(result['in_distribution'])} (closest to the training data); "
-              "out of distribution (OOD): the other sets; accuracies are unweighted means over sets.\n",
-              distribution_table(report, result["in_distribution"]), ""]
+        lines += [
+            f"**Partial result: {done} of {done + len(result['pending'])} runs done.** Pending (not started "
+            f"within the time limit): {', '.join(result['pending'])}. Rerunning the command continues "
+            "from the recorded runs.\n"
+        ]
+    lines += [
+        "### In and out of distribution\n",
+        f"In distribution (ID): {', '.join(result['in_distribution'])} (closest to the training data); "
+        "out of distribution (OOD): the other sets; accuracies are unweighted means over sets.\n",
+        distribution_table(report, result["in_distribution"]),
+        "",
+    ]
     lines.append(render_markdown(report, charts=links, heading="###"))
-    lines += ["\n### Runs\n", "| run | train | eval | selected step (validation acc) | validation accuracy over steps |",
-              "|---|---:|---:|---|---|"]
+    lines += [
+        "\n### Runs\n",
+        "| run | train | eval | selected step (validation acc) | validation accuracy over steps |",
+        "|---|---:|---:|---|---|",
+    ]
     for name, run in result["runs"].items():
         sel = run.get("selected") or {}
         val = sel.get("validation_accuracy", sel.get("validation_implicit_accuracy"))
-        history = ", ".join(f"{h['step']}: {h.get('accuracy', h.get('implicit_accuracy', float('nan'))):.3f}"
-                            for h in run["validation"])
-        lines.append(f"| {name} | {duration(run['train_seconds'])} | {duration(run['eval_seconds'])} | "
-                     f"{sel.get('step', '–')} ({'–' if val is None else f'{val:.3f}'}) | {history} |")
+        history = ", ".join(
+            f"{h['step']}: {h.get('accuracy', h.get('implicit_accuracy', float('nan'))):.3f}" for h in run["validation"]
+        )
+        lines.append(
+            f"| {name} | {duration(run['train_seconds'])} | {duration(run['eval_seconds'])} | "
+            f"{sel.get('step', '–')} ({'–' if val is None else f'{val:.3f}'}) | {history} |"
+        )
     checks = claim_checks(report, result["in_distribution"], seeds_per_method(report))
     if checks:
-        lines += ["\n### The papers' claims on these results\n",
-                  "Difference of mean accuracy (or margin-std ratio − 1 for reward scale); SE combines the "
-                  "binomial error of the eval pairs with the seed spread; a claim is *supported* when the "
-                  "difference exceeds 2 SE in its direction; reward scale is *constrained* when the margin std "
-                  f"is below {SCALE_TOLERANCE:.0%} of BT's for every seed.\n",
-                  "| claim | paper | compared | difference | SE | verdict |", "|---|---|---|---:|---:|---|"]
+        lines += [
+            "\n### The papers' claims on these results\n",
+            "Difference of mean accuracy (or margin-std ratio − 1 for reward scale); SE combines the "
+            "binomial error of the eval pairs with the seed spread; a claim is *supported* when the "
+            "difference exceeds 2 SE in its direction; reward scale is *constrained* when the margin std "
+            f"is below {SCALE_TOLERANCE:.0%} of BT's for every seed.\n",
+            "| claim | paper | compared | difference | SE | verdict |",
+            "|---|---|---|---:|---:|---|",
+        ]
         for c in checks:
             se = "" if c.get("se") is None else f"{c['se']:.3f}"
-            lines.append(f"| {c['claim']} | {c['paper']} | {c['detail']} | {c['difference']:+.3f} | {se} | "
-                         f"{c['verdict']} |")
+            lines.append(
+                f"| {c['claim']} | {c['paper']} | {c['detail']} | {c['difference']:+.3f} | {se} | {c['verdict']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -280,4 +339,3 @@ def print_summary(result: dict[str, Any]) -> None:
     if result.get("pending"):
         print(f"partial: {len(result['pending'])} runs pending ({', '.join(result['pending'])})")
     print(f"wall time {duration(result['wall_seconds'])}")
-

@@ -14,8 +14,9 @@ CLI flags (`max_length=384`, `model="smollm2-135m"`, `objective="bt"`) or dotted
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rewardkit.config import ConfigError, _leaves, _set_dotted, flag_name, from_dict, to_dict
 from rewardkit.training.config import RunConfig
@@ -40,8 +41,10 @@ def build_config(config: RunConfig | str | Path | dict[str, Any] | None = None, 
     for key, value in overrides.items():
         dotted = key if "." in key else by_name.get(key)
         if dotted is None:
-            raise ConfigError(f"unknown setting {key!r}; use a flag name (e.g. max_length, learning_rate) or a "
-                              f"dotted key (e.g. 'training.seed')")
+            raise ConfigError(
+                f"unknown setting {key!r}; use a flag name (e.g. max_length, learning_rate) or a "
+                f"dotted key (e.g. 'training.seed')"
+            )
         _set_dotted(data, dotted, value)
     return from_dict(RunConfig, data)
 
@@ -71,7 +74,9 @@ class LoadedRewardModel:
 
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
-        items = [parse_item({"prompt": p, "response": r}, i, "items") for i, (p, r) in enumerate(zip(prompts, responses))]
+        items = [
+            parse_item({"prompt": p, "response": r}, i, "items") for i, (p, r) in enumerate(zip(prompts, responses))
+        ]
         if not items:
             return []
         out = self.scorer.score([p for p, _ in items], [r for _, r in items], batch_size=batch_size)
@@ -80,8 +85,9 @@ class LoadedRewardModel:
     __call__ = score
 
 
-def load_reward_model(path: str | Path, *, max_length: int | None = None, reference: str | None = None,
-                      dtype: str = "float32") -> LoadedRewardModel:
+def load_reward_model(
+    path: str | Path, *, max_length: int | None = None, reference: str | None = None, dtype: str = "float32"
+) -> LoadedRewardModel:
     """Load an exported reward model (or a DPO/HaF export, scored by its implicit reward when it has no
     reward head; `reference` overrides the reference policy recorded at training time)."""
     from rewardkit.evaluation.evaluate import load_scorer
@@ -89,8 +95,9 @@ def load_reward_model(path: str | Path, *, max_length: int | None = None, refere
     return LoadedRewardModel(load_scorer(str(path), max_length=max_length, reference=reference, dtype=dtype))
 
 
-def evaluate(model: str | Path | LoadedRewardModel, data: Sequence[Any], *, batch_size: int = 16,
-             limit: int | None = None) -> dict[str, dict[str, Any]]:
+def evaluate(
+    model: str | Path | LoadedRewardModel, data: Sequence[Any], *, batch_size: int = 16, limit: int | None = None
+) -> dict[str, dict[str, Any]]:
     """Pairwise metrics of `model` on each data entry ("suite", a file path, or a data mapping as in the
     YAML config): {set name: {accuracy, margins, calibration, length bias, ...}}."""
     from rewardkit.data.sources import entry_name, load_entry

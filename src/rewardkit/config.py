@@ -16,8 +16,9 @@ import argparse
 import dataclasses
 import types
 import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -30,8 +31,13 @@ class ConfigError(ValueError):
     pass
 
 
-def option(default: Any = dataclasses.MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
-           factory: Callable[[], Any] | None = None) -> Any:
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    choices: Sequence[Any] | None = None,
+    factory: Callable[[], Any] | None = None,
+) -> Any:
     """A config field carrying its CLI help (one sentence) and, for enums, its allowed values.
 
     `factory` instead of `default` for mutable defaults (lists). `choices` should be the module constant the
@@ -60,8 +66,9 @@ def _leaves(cls: type, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ..
     return [(path, f, tp) for path, f, tp, _ in _described_leaves(cls, prefix)]
 
 
-def _described_leaves(cls: type, prefix: tuple[str, ...] = ()
-                      ) -> list[tuple[tuple[str, ...], dataclasses.Field, Any, dict[str, Any]]]:
+def _described_leaves(
+    cls: type, prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], dataclasses.Field, Any, dict[str, Any]]]:
     """Every leaf of a (nested) config: path, field, type and help metadata."""
     hints = typing.get_type_hints(cls)
     out = []
@@ -97,6 +104,7 @@ def _scalar_parser(tp: Any, optional: bool, choices: tuple[Any, ...] | None = No
         if choices is not None and value not in choices:
             raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(map(str, choices))})")
         return value
+
     return parse
 
 
@@ -125,19 +133,44 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, renames: dict[s
         help_text = f"{described} [{dotted}; default: {_default_repr(f)}]".replace("%", "%%")
         metavar = _choices_metavar(choices, optional) if choices else path[-1].upper()
         if base is bool:
-            parser.add_argument(f"--{name}", dest=dotted, action=argparse.BooleanOptionalAction, default=None,
-                                help=help_text)
+            parser.add_argument(
+                f"--{name}", dest=dotted, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
         elif typing.get_origin(base) is list:
             (item,) = typing.get_args(base) or (str,)
-            parser.add_argument(f"--{name}", dest=dotted, nargs="+", type=_scalar_parser(item, False, choices),
-                                default=None, help=help_text, metavar=metavar)
+            parser.add_argument(
+                f"--{name}",
+                dest=dotted,
+                nargs="+",
+                type=_scalar_parser(item, False, choices),
+                default=None,
+                help=help_text,
+                metavar=metavar,
+            )
         else:
-            parser.add_argument(f"--{name}", dest=dotted, type=_scalar_parser(base, optional, choices), default=None,
-                                help=help_text, metavar=metavar)
-    parser.add_argument("--config", dest="_config", default=None, metavar="FILE",
-                        help="YAML file with the same sections and keys; flags override it")
-    parser.add_argument("--set", dest="_set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key, e.g. --set training.learning_rate=1e-4 (repeatable)")
+            parser.add_argument(
+                f"--{name}",
+                dest=dotted,
+                type=_scalar_parser(base, optional, choices),
+                default=None,
+                help=help_text,
+                metavar=metavar,
+            )
+    parser.add_argument(
+        "--config",
+        dest="_config",
+        default=None,
+        metavar="FILE",
+        help="YAML file with the same sections and keys; flags override it",
+    )
+    parser.add_argument(
+        "--set",
+        dest="_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set training.learning_rate=1e-4 (repeatable)",
+    )
 
 
 def _default_repr(f: dataclasses.Field) -> str:

@@ -65,8 +65,9 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_json_atomic(path: str | Path, data: Any, *, indent: int | None = 2,
-                      default: Callable[[Any], Any] | None = None) -> Path:
+def write_json_atomic(
+    path: str | Path, data: Any, *, indent: int | None = 2, default: Callable[[Any], Any] | None = None
+) -> Path:
     """JSON with a trailing newline. A value JSON cannot encode raises, unless `default` converts it (e.g. str)."""
     return write_text_atomic(path, json.dumps(data, indent=indent, default=default) + "\n")
 
@@ -79,9 +80,11 @@ def dump_jsonl(stream: IO[str], records: Iterable[Any]) -> None:
 
 def write_jsonl_atomic(path: str | Path, records: Iterable[Any]) -> Path:
     """`dump_jsonl` streamed to a temporary file that then replaces `path`."""
+
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             dump_jsonl(f, records)
+
     return write_atomic(path, write)
 
 

@@ -29,14 +29,15 @@ def non_finite_tensors(tensors: Mapping[str, torch.Tensor] | Iterable[tuple[str,
     return bad
 
 
-def check_finite_weights(tensors: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]],
-                         what: str) -> None:
+def check_finite_weights(tensors: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]], what: str) -> None:
     """Raise NonFiniteError naming the first tensors with NaN / inf values; `what` says what was refused."""
     bad = non_finite_tensors(tensors)
     if bad:
         shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-        raise NonFiniteError(f"{what}: {len(bad)} weight tensor(s) hold NaN or inf values ({shown}); the training "
-                             f"run diverged (lower the learning rate, check the data's margins and scores)")
+        raise NonFiniteError(
+            f"{what}: {len(bad)} weight tensor(s) hold NaN or inf values ({shown}); the training "
+            f"run diverged (lower the learning rate, check the data's margins and scores)"
+        )
 
 
 def first_non_finite(values: Iterable[Any]) -> int | None:

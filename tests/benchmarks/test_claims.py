@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from methodbench import claims
 from methodbench.claims import EncodingMismatch, Hypothesis, check_all, claim_lines, verdict
 from methodbench.presets import ENCODING, LEGACY_ENCODING
@@ -49,15 +48,22 @@ def write_fake_records(root, *, diff, encoding=ENCODING):
         for seed in (0, 1, 2):
             for arm, shift in (("bt", 0.0), ("haf", diff)):
                 margins = [round(float(x), 4) for x in (rng.random(n) < 0.6 + shift) * 2.0 - 1.0]
-                record = {**mark, "scenario": sc, "arm": arm, "seed": seed,
-                          "margins": {"final": {"step": 10, "id": margins, "ood": margins}}}
+                record = {
+                    **mark,
+                    "scenario": sc,
+                    "arm": arm,
+                    "seed": seed,
+                    "margins": {"final": {"step": 10, "id": margins, "ood": margins}},
+                }
                 (root / sc / f"{arm}-s{seed}.json").write_text(json.dumps(record))
 
 
 def test_claims_on_records_and_pending_lines(tmp_path):
     write_fake_records(tmp_path, diff=0.15)
-    hyps = (Hypothesis("haf-bt", "p", "q", "-", ("suite-a", "suite-b"), "ood", "haf", "bt"),
-            Hypothesis("grm-bt", "p", "q", "-", ("suite-a", "suite-b"), "ood", "grm", "bt"))
+    hyps = (
+        Hypothesis("haf-bt", "p", "q", "-", ("suite-a", "suite-b"), "ood", "haf", "bt"),
+        Hypothesis("grm-bt", "p", "q", "-", ("suite-a", "suite-b"), "ood", "grm", "bt"),
+    )
     results = check_all(tmp_path, hyps)
     done, pending = results
     assert done["diff"] == pytest.approx(0.15, abs=0.06) and done["verdict"] == "confirmed"

@@ -5,15 +5,16 @@ import dataclasses
 import json
 
 import pytest
-
 from methodbench import evidence, evidence_runner
 from methodbench.evidence import SCENARIOS, Scenario, Scope, arm_objective, build_data, length_balanced
 from methodbench.presets import ENCODING, LEGACY_ENCODING
 
 
 def test_suite_rotation_is_length_balanced_and_disjoint(shared_data):
-    small = dataclasses.replace(SCENARIOS["suite-a"], data={**SCENARIOS["suite-a"].data, "per_family": 20,
-                                                            "id_per_family": 10, "ood_per_family": 10})
+    small = dataclasses.replace(
+        SCENARIOS["suite-a"],
+        data={**SCENARIOS["suite-a"].data, "per_family": 20, "id_per_family": 10, "ood_per_family": 10},
+    )
     data = build_data(small, shared_data)
     families = {p.subset for p in data.train}
     assert families == set(evidence.SUITE_F1) and len(data.train) == 80
@@ -52,19 +53,38 @@ def test_arms_share_the_scope_and_the_ablations_match_the_mean_bound():
 
 @pytest.mark.parametrize("arm", ["haf", "pcrm-dpo"])
 def test_one_run_end_to_end_on_the_tiny_model(arm, tiny_model_dir, shared_data, tmp_path):
-    scenario = Scenario("tiny", "tiny", data={"kind": "suite", "train": ("arithmetic",), "test": ("factual",),
-                                              "per_family": 24, "id_per_family": 6, "ood_per_family": 6},
-                        arms=(arm,), scope=Scope(top_layers=1, max_length=96, batch_size=8, epochs=2,
-                                                 validation_fraction=0.25, per_epoch=True, learning_rate=1e-3),
-                        seeds=(0,))
+    scenario = Scenario(
+        "tiny",
+        "tiny",
+        data={
+            "kind": "suite",
+            "train": ("arithmetic",),
+            "test": ("factual",),
+            "per_family": 24,
+            "id_per_family": 6,
+            "ood_per_family": 6,
+        },
+        arms=(arm,),
+        scope=Scope(
+            top_layers=1,
+            max_length=96,
+            batch_size=8,
+            epochs=2,
+            validation_fraction=0.25,
+            per_epoch=True,
+            learning_rate=1e-3,
+        ),
+        seeds=(0,),
+    )
     data = build_data(scenario, shared_data)
     model = str(tiny_model_dir)
     manifest = evidence_runner.write_manifest(scenario, data, tmp_path / "records", model)
     assert manifest["train_pairs"] == 18 and manifest["validation_pairs"] == 6
     objective, head_init = arm_objective(arm, manifest["mean_delta"])
     fingerprint = evidence_runner.run_fingerprint(scenario, arm, 0, objective, head_init, model)
-    record = evidence_runner.train_arm(scenario, arm, 0, data, manifest, tmp_path / "runs", tmp_path / "records",
-                                       model, fingerprint)
+    record = evidence_runner.train_arm(
+        scenario, arm, 0, data, manifest, tmp_path / "runs", tmp_path / "records", model, fingerprint
+    )
     assert record["encoding"] == manifest["encoding"] == ENCODING  # where the reward was read, in every file
     assert [round(t["epoch"]) for t in record["test"]] == [1, 2]  # scored after every epoch
     assert set(record["test"][-1]["sets"]) == {"id", "ood"}
@@ -85,8 +105,14 @@ def test_time_limit_prediction_counts_the_one_off_passes_not_done(tmp_path):
     assert evidence_passes("bt") == ["trunk"] and evidence_passes("grm") == ["trunk"]  # GRM needs no reference
     assert evidence_passes("haf") == ["trunk", "reference"]
     assert evidence_passes("pcrm-dpo") == ["trunk", "reference", "test-reference"]
-    est = {"scenarios": {"s": {"runs": {"bt": {"train": 60.0, "test": 10.0}, "dpo": {"train": 200.0, "test": 20.0}},
-                               "once": {"trunk": 100.0, "reference": 30.0, "test-reference": 5.0}}}}
+    est = {
+        "scenarios": {
+            "s": {
+                "runs": {"bt": {"train": 60.0, "test": 10.0}, "dpo": {"train": 200.0, "test": 20.0}},
+                "once": {"trunk": 100.0, "reference": 30.0, "test-reference": 5.0},
+            }
+        }
+    }
     assert predicted_evidence_seconds(est, "s", "bt", tmp_path) == 170.0  # nothing cached on this machine yet
     evidence_runner.mark_done(tmp_path, "s", "bt")
     assert predicted_evidence_seconds(est, "s", "bt", tmp_path) == 70.0
@@ -100,9 +126,9 @@ def test_records_of_the_old_encoding_are_kept_apart_and_never_reused(monkeypatch
     """The first sitting read the reward at an EOS appended to the bare response; rewardkit now reads it at the last
     token of the chat-template render. Its records stay readable as what they are, and no run of the current
     encoding can reuse them (the encoding is in every fingerprint)."""
-    from rewardkit.data.encoding import EncodingConfig
-
     from methodbench import claims, presets, runner
+
+    from rewardkit.data.encoding import EncodingConfig
 
     assert EncodingConfig().reward_position == ENCODING  # what run_training encodes with
     presets.check_encoding()
@@ -115,7 +141,8 @@ def test_records_of_the_old_encoding_are_kept_apart_and_never_reused(monkeypatch
         current = evidence_runner.run_fingerprint(SCENARIOS[scenario], arm, seed, objective, head_init, record["model"])
         assert current != record["fingerprint"]
     assert not list(evidence.EVIDENCE_RECORDS.glob("*/*.json")) or all(
-        presets.encoding_of(json.loads(f.read_text())) == ENCODING for f in evidence.EVIDENCE_RECORDS.glob("*/*.json"))
+        presets.encoding_of(json.loads(f.read_text())) == ENCODING for f in evidence.EVIDENCE_RECORDS.glob("*/*.json")
+    )
     settings = runner.run_fingerprint(presets.PRESETS["standard"], "bt", 0)
     monkeypatch.setattr(runner, "ENCODING", LEGACY_ENCODING)
     assert runner.run_fingerprint(presets.PRESETS["standard"], "bt", 0) != settings  # the standard presets too

@@ -21,10 +21,12 @@ def commands() -> dict[str, argparse.ArgumentParser]:
 
 
 def test_every_flag_of_every_command_has_help_text():
-    undocumented = [(name, action.option_strings) for name, parser in commands().items()
-                    for action in parser._actions
-                    if not isinstance(action, argparse._HelpAction)
-                    and (not action.help or action.help.startswith("["))]  # "[key; default]" alone: no sentence
+    undocumented = [
+        (name, action.option_strings)
+        for name, parser in commands().items()
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction) and (not action.help or action.help.startswith("["))
+    ]  # "[key; default]" alone: no sentence
     assert undocumented == []
 
 
@@ -34,8 +36,13 @@ def test_enum_flags_show_and_enforce_their_choices():
             if action.option_strings and action.metavar and str(action.metavar).startswith("{"):
                 assert action.help, (name, action.option_strings)
     text = commands()["train"].format_help()
-    for flag, values in (("--objective", OBJECTIVES), ("--prior", PRIORS + ("none",)), ("--tuning", TUNING_MODES),
-                         ("--policy-loss", POLICY_LOSSES), ("--reference", REFERENCE_MODES)):
+    for flag, values in (
+        ("--objective", OBJECTIVES),
+        ("--prior", PRIORS + ("none",)),
+        ("--tuning", TUNING_MODES),
+        ("--policy-loss", POLICY_LOSSES),
+        ("--reference", REFERENCE_MODES),
+    ):
         assert f"{flag} {{{','.join(values)}}}" in text, flag
 
 
@@ -62,7 +69,7 @@ def test_a_subclass_changing_a_default_keeps_the_help_and_choices():
     class Child(Base):
         mode: str = "b"
 
-    (_, _, _, meta), = _described_leaves(Child)
+    ((_, _, _, meta),) = _described_leaves(Child)
     assert meta == {"help": "Which mode.", "choices": ("a", "b")}
     parser = argparse.ArgumentParser()
     add_config_flags(parser, Child)

@@ -1,11 +1,15 @@
 """Encoding: the whole conversation's render (reward at its last token), the plain template, the legacy layout,
 truncation (prompt from the left by turns, then responses from the right, keeping their closing tokens)."""
 
-import pytest
-
 from rewardkit.data.collate import PaddedPairCollator
-from rewardkit.data.encoding import (PLAIN_CHAT_TEMPLATE, EncodingConfig, PairEncoder, PromptRenderer, truncate_left,
-                                     truncate_response)
+from rewardkit.data.encoding import (
+    PLAIN_CHAT_TEMPLATE,
+    EncodingConfig,
+    PairEncoder,
+    PromptRenderer,
+    truncate_left,
+    truncate_response,
+)
 from rewardkit.data.loading import DataSpec, load_pairs
 from rewardkit.data.record import PreferencePair
 from rewardkit.testing.tiny import tiny_tokenizer
@@ -56,8 +60,10 @@ def test_prompt_not_a_token_prefix_splits_at_the_common_prefix(caplog):
     """A template that renders the prompt alone differently (like DeepSeek-R1's <think> generation prompt): the
     response starts where the two tokenizations diverge, and prompt + response is still the whole render."""
     tok = tiny_tokenizer()
-    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                         "{% if add_generation_prompt %}<|im_start|>assistant\n<think>{% endif %}")
+    tok.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n<think>{% endif %}"
+    )
     renderer = PromptRenderer(tok)
     with caplog.at_level("WARNING", logger="rewardkit.data"):
         prompt, (chosen, rejected) = renderer.encode(msgs("hi"), ["yes", "no"])
@@ -76,8 +82,9 @@ def test_rendered_prompt_encodes_like_the_conversation():
     for tok in (tiny_tokenizer(), tiny_tokenizer(chat_template=False)):
         renderer = PromptRenderer(tok)
         messages = msgs("hi", "hello", "2+2?")
-        assert renderer.encode_rendered(renderer.prompt_text(messages), "4") == \
-            (lambda p, r: (p, r[0]))(*renderer.encode(messages, ["4"]))
+        assert renderer.encode_rendered(renderer.prompt_text(messages), "4") == (lambda p, r: (p, r[0]))(
+            *renderer.encode(messages, ["4"])
+        )
 
 
 def test_truncate_response_keeps_the_closing_tokens():
@@ -118,8 +125,10 @@ def test_single_long_turn_is_cut_from_the_left():
 
 def test_identical_after_truncation_is_dropped_and_counted(caplog):
     tok = tiny_tokenizer()
-    pairs = [PreferencePair(msgs("q"), "same start " * 20 + "A", "same start " * 20 + "B"),
-             PreferencePair(msgs("q"), "good", "bad")]
+    pairs = [
+        PreferencePair(msgs("q"), "same start " * 20 + "A", "same start " * 20 + "B"),
+        PreferencePair(msgs("q"), "good", "bad"),
+    ]
     encoder = PairEncoder(tok, EncodingConfig(max_length=40))
     with caplog.at_level("WARNING", logger="rewardkit.data"):
         out = encoder.encode_all(pairs)

@@ -10,9 +10,22 @@ import torch
 from rewardkit.data.collate import PaddedPairCollator
 from rewardkit.data.encoding import EncodedPair, EncodingConfig, PairEncoder
 from rewardkit.data.loading import DataSpec, load_pairs
-from rewardkit.data.packing import (CHOSEN, PAD_SEGMENT, PREFIX, REJECTED, PackedGroup, PackedPair,
-                                    PackedPairCollator, PackedSequenceCollator, balanced_rows, block_mask,
-                                    common_prefix_length, grouped_batches, prompt_groups, shared_prefix_length)
+from rewardkit.data.packing import (
+    CHOSEN,
+    PAD_SEGMENT,
+    PREFIX,
+    REJECTED,
+    PackedGroup,
+    PackedPair,
+    PackedPairCollator,
+    PackedSequenceCollator,
+    balanced_rows,
+    block_mask,
+    common_prefix_length,
+    grouped_batches,
+    prompt_groups,
+    shared_prefix_length,
+)
 from rewardkit.data.record import DataError
 from rewardkit.data.suite import build_suite
 from rewardkit.evaluation.scoring import score_pairs
@@ -29,6 +42,7 @@ def pair(prompt, chosen, rejected, index=0):
 
 
 # ---- layout -----------------------------------------------------------------------------------------
+
 
 def test_common_prefix_extends_into_the_responses():
     p = PackedPair.from_encoded(pair([1, 2, 3], [4, 5], [4, 6, 7]))
@@ -60,7 +74,7 @@ def test_batch_positions_point_at_the_right_hidden_states():
         plen = len(features[s % len(features)].prompt_ids)
         sel = batch["logp_seq"] == s
         assert batch["logp_targets"][sel].tolist() == seq[plen:]
-        assert ids[batch["logp_positions"][sel]].tolist() == seq[plen - 1:-1]
+        assert ids[batch["logp_positions"][sel]].tolist() == seq[plen - 1 : -1]
     # the first rejected-suffix token of pair 1 ([6, 7 | 8, EOS | 2, EOS]) is predicted by the shared "7"
     first_rejected = batch["logp_positions"][batch["logp_seq"] == 3][1]
     assert ids[first_rejected].item() == 7
@@ -113,8 +127,12 @@ def loss_and_grads(model, batch, objective):
     obj = Objective(objective)
     out = model(**batch, need_rewards=True, need_logps=True)
     ref = torch.cat([batch["ref_chosen_logps"], batch["ref_rejected_logps"]])
-    result = obj(out["rewards"] if obj.needs_rewards else None, out["logps"] if obj.needs_logps else None,
-                 ref if obj.needs_logps else None, batch)
+    result = obj(
+        out["rewards"] if obj.needs_rewards else None,
+        out["logps"] if obj.needs_logps else None,
+        ref if obj.needs_logps else None,
+        batch,
+    )
     result.loss.backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     return out, result.loss.detach(), grads
@@ -124,9 +142,14 @@ def with_extras(encoded):
     out = copy.deepcopy(encoded)
     g = torch.Generator().manual_seed(0)
     for e in out:
-        e.extras.update({"ref_chosen_logps": -50 * torch.rand(1, generator=g).item(),
-                         "ref_rejected_logps": -50 * torch.rand(1, generator=g).item(),
-                         "delta_reward": 3.0, "delta_policy": 2.0})
+        e.extras.update(
+            {
+                "ref_chosen_logps": -50 * torch.rand(1, generator=g).item(),
+                "ref_rejected_logps": -50 * torch.rand(1, generator=g).item(),
+                "delta_reward": 3.0,
+                "delta_policy": 2.0,
+            }
+        )
     return out
 
 
@@ -134,8 +157,9 @@ def assert_same_numbers(model_dir, pairs, max_length, row_tokens=1024, attn="sdp
     tok = load_tokenizer(str(model_dir))
     encoded = with_extras(PairEncoder(tok, EncodingConfig(max_length=max_length)).encode_all(pairs))
     torch.manual_seed(0)
-    model = build_reward_model(ModelConfig(name=str(model_dir), tuning="full", attn_implementation=attn),
-                               train_lm_head=True, keep_lm_head=True)
+    model = build_reward_model(
+        ModelConfig(name=str(model_dir), tuning="full", attn_implementation=attn), train_lm_head=True, keep_lm_head=True
+    )
     padded = PaddedPairCollator(tok.pad_token_id)(encoded)
     packed = PackedPairCollator(tok.pad_token_id, row_tokens=row_tokens)(encoded)
     assert packed["num_tokens"] < padded["num_tokens"] <= padded["input_ids"].numel()
@@ -171,7 +195,7 @@ def test_a_leaky_mask_would_change_the_rejected_rewards(tiny_model_dir):
     with torch.no_grad():
         good = model(**batch)["rewards"]
         leaky = model(**dict(batch, attention_mask=causal))["rewards"]
-    assert (good[len(encoded):] - leaky[len(encoded):]).abs().min() > 1e-4
+    assert (good[len(encoded) :] - leaky[len(encoded) :]).abs().min() > 1e-4
 
 
 def test_reference_pass_and_scoring_accept_the_packed_collator(tiny_plain_model_dir):
@@ -203,6 +227,7 @@ def test_packed_equals_padded_on_smollm2_hh(smollm2_dir, shared_data):
 
 
 # ---- groups: the completions of one prompt ------------------------------------------------------------
+
 
 def test_a_group_lays_out_the_prompt_once_then_each_response():
     g = PackedGroup.of([[1, 2, 3, 4, EOS], [1, 2, 3, 5, 6, EOS], [1, 2, 3, 4, 7, EOS]], prompt_len=3)
@@ -242,7 +267,7 @@ def test_sequence_collator_positions_follow_the_feature_order():
     for s, (_, prompt, response) in enumerate(features):
         sel = batch["logp_seq"] == s
         assert batch["logp_targets"][sel].tolist() == response
-        assert ids[batch["logp_positions"][sel]].tolist() == (prompt + response)[len(prompt) - 1:-1]
+        assert ids[batch["logp_positions"][sel]].tolist() == (prompt + response)[len(prompt) - 1 : -1]
         position = batch["reward_positions"][s].item()
         assert batch["position_ids"].reshape(-1)[position].item() == len(prompt) + len(response) - 1
 

@@ -38,6 +38,7 @@ def enc(chosen, rejected, index=0):
 
 # ---- length ratio -----------------------------------------------------------------------------------
 
+
 def test_length_ratio_by_hand():
     assert length_ratio([5, 6, EOS], [5, 6, EOS]) == 1.0  # identical
     # common prefix [5, 6]; divergent parts [7, EOS] (2) and [8, 9, 10, EOS] (4)
@@ -60,6 +61,7 @@ def test_length_ratio_on_encoded_text():
 
 
 # ---- bound ------------------------------------------------------------------------------------------
+
 
 def test_paper_defaults_resolve_per_prior_and_form():
     assert resolve_bound_params("length", "reward") == BoundParams(10.0, 0.001, -5.0)
@@ -90,6 +92,7 @@ def test_bound_formula_by_hand_and_matches_the_loss_module():
 
 # ---- cosine -----------------------------------------------------------------------------------------
 
+
 def test_cosine_forms_clamp_then_map():
     c = torch.tensor([1.0, 0.5, 0.0, -0.3])
     assert cosine_to_similarity(c, "reward").tolist() == pytest.approx([1.0, 2 / 3, 0.5, 0.5])  # 1 - arccos(c)/pi
@@ -116,11 +119,19 @@ def test_pair_text_is_prompt_then_response():
 
 # ---- attaching --------------------------------------------------------------------------------------
 
-PAIRS = [PreferencePair(user("q0"), "a", "b"), PreferencePair(user("q1"), "c", "d"),
-         PreferencePair(user("q2"), "e", "f")]
-ANGLE = {"a": [1.0, 0.0], "b": [0.5, math.sqrt(3) / 2],  # cos 0.5
-         "c": [1.0, 0.0], "d": [1.0, 0.0],  # cos 1
-         "e": [1.0, 0.0], "f": [-1.0, 0.0]}  # cos -1 → clamped to 0
+PAIRS = [
+    PreferencePair(user("q0"), "a", "b"),
+    PreferencePair(user("q1"), "c", "d"),
+    PreferencePair(user("q2"), "e", "f"),
+]
+ANGLE = {
+    "a": [1.0, 0.0],
+    "b": [0.5, math.sqrt(3) / 2],  # cos 0.5
+    "c": [1.0, 0.0],
+    "d": [1.0, 0.0],  # cos 1
+    "e": [1.0, 0.0],
+    "f": [-1.0, 0.0],
+}  # cos -1 → clamped to 0
 VECTORS = {k: torch.tensor(v) for k, v in ANGLE.items()}
 
 
@@ -198,14 +209,16 @@ def test_bad_bound_and_bad_index_name_the_record():
         attach_prior_bounds([enc([1, EOS], [2, EOS], 0)], ObjectiveConfig(prior="cosine"), cosines=[0.1, 0.2])
 
 
-@pytest.mark.parametrize("bad", [dict(random_delta_range=[5.0, 1.0]), dict(random_delta_range=[1.0]),
-                                 dict(prior_lambda=-1.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(random_delta_range=[5.0, 1.0]), dict(random_delta_range=[1.0]), dict(prior_lambda=-1.0)]
+)
 def test_prior_config_validation(bad):
     with pytest.raises(ValueError):
         ObjectiveConfig(**bad)
 
 
 # ---- the default embedder ---------------------------------------------------------------------------
+
 
 def test_embedder_loads_offline_from_its_cache(monkeypatch, tmp_path):
     from rewardkit.models.embedder import EmbedderConfig, SentenceEmbedder

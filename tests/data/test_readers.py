@@ -39,12 +39,16 @@ def assert_names(err: pytest.ExceptionInfo, path: Path, index: int, field: str) 
 
 # ---------------------------------------------------------------- HH transcripts
 
+
 def test_parse_transcript_multi_turn_and_inline_markers():
     text = hh("H:Hi there", "A:Hello.  Human: this is not a turn", "H: two spaces", "A:")
     turns = parse_transcript(text)
     assert [(t.role, t.content) for t in turns] == [
-        ("user", "Hi there"), ("assistant", "Hello.  Human: this is not a turn"), ("user", " two spaces"),
-        ("assistant", "")]
+        ("user", "Hi there"),
+        ("assistant", "Hello.  Human: this is not a turn"),
+        ("user", " two spaces"),
+        ("assistant", ""),
+    ]
 
 
 def test_parse_transcript_rejects_text_without_markers():
@@ -56,8 +60,11 @@ def test_parse_transcript_rejects_text_without_markers():
 
 def test_split_pair_multi_turn():
     prompt, c, r, continues = split_pair(hh("H:q1", "A:a1", "H:q2", "A:good"), hh("H:q1", "A:a1", "H:q2", "A:bad"))
-    assert prompt == [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"},
-                      {"role": "user", "content": "q2"}]
+    assert prompt == [
+        {"role": "user", "content": "q1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "q2"},
+    ]
     assert (c, r, continues) == ("good", "bad", False)
 
 
@@ -79,10 +86,13 @@ def test_split_pair_when_rejected_extends_chosen():
 
 
 def test_hh_empty_final_turn_dropped_by_default_and_error_when_strict(tmp_path, caplog):
-    path = write_jsonl(tmp_path / "hh.jsonl", [
-        {"chosen": hh("H:hi", "A:hello"), "rejected": hh("H:hi", "A:go away")},
-        {"chosen": hh("H:hi", "A:hello"), "rejected": hh("H:hi", "A: ")},
-    ])
+    path = write_jsonl(
+        tmp_path / "hh.jsonl",
+        [
+            {"chosen": hh("H:hi", "A:hello"), "rejected": hh("H:hi", "A:go away")},
+            {"chosen": hh("H:hi", "A:hello"), "rejected": hh("H:hi", "A: ")},
+        ],
+    )
     with caplog.at_level(logging.INFO, logger="rewardkit.data"):
         pairs, report = load_pairs_with_report(path)
     assert [p.chosen for p in pairs] == ["hello"]
@@ -95,8 +105,11 @@ def test_hh_empty_final_turn_dropped_by_default_and_error_when_strict(tmp_path, 
 
 def test_hh_pair_fields(tmp_path):
     (tmp_path / "harmless-base").mkdir()
-    path = write_jsonl(tmp_path / "harmless-base" / "test.jsonl.gz",
-                       [{"chosen": hh("H:q", "A:yes"), "rejected": hh("H:q", "A:no")}], gz=True)
+    path = write_jsonl(
+        tmp_path / "harmless-base" / "test.jsonl.gz",
+        [{"chosen": hh("H:q", "A:yes"), "rejected": hh("H:q", "A:no")}],
+        gz=True,
+    )
     [pair] = load_pairs(path)
     assert pair.subset == "harmless-base" and pair.source.endswith("harmless-base/test.jsonl.gz")
     assert (pair.chosen, pair.rejected) == ("yes", "no")
@@ -104,17 +117,26 @@ def test_hh_pair_fields(tmp_path):
 
 # ---------------------------------------------------------------- explicit / TRL
 
+
 def test_explicit_string_and_conversational_formats(tmp_path):
     msgs = [{"role": "system", "content": "be nice"}, {"role": "user", "content": "hi"}]
-    path = write_jsonl(tmp_path / "x.jsonl", [
-        {"prompt": "hi", "chosen": "a", "rejected": "b", "margin": 0.5, "subset": "s1", "id": 7},
-        {"prompt": msgs, "chosen": [{"role": "assistant", "content": "a"}],
-         "rejected": msgs + [{"role": "assistant", "content": "b"}]},
-        {"chosen": msgs + [{"role": "assistant", "content": "a"}],  # implicit prompt
-         "rejected": msgs + [{"role": "assistant", "content": "b"}],
-         "metadata": "{'score_chosen': 9.0, 'score_rejected': 7.5}"},
-        {"prompt": "q", "chosen": "a", "rejected": "b", "score_chosen": 3, "score_rejected": 1},
-    ])
+    path = write_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {"prompt": "hi", "chosen": "a", "rejected": "b", "margin": 0.5, "subset": "s1", "id": 7},
+            {
+                "prompt": msgs,
+                "chosen": [{"role": "assistant", "content": "a"}],
+                "rejected": msgs + [{"role": "assistant", "content": "b"}],
+            },
+            {
+                "chosen": msgs + [{"role": "assistant", "content": "a"}],  # implicit prompt
+                "rejected": msgs + [{"role": "assistant", "content": "b"}],
+                "metadata": "{'score_chosen': 9.0, 'score_rejected': 7.5}",
+            },
+            {"prompt": "q", "chosen": "a", "rejected": "b", "score_chosen": 3, "score_rejected": 1},
+        ],
+    )
     p0, p1, p2, p3 = load_pairs(path)
     assert p0.prompt == [{"role": "user", "content": "hi"}] and (p0.margin, p0.subset) == (0.5, "s1")
     assert p0.meta == {"id": 7}
@@ -126,10 +148,15 @@ def test_explicit_string_and_conversational_formats(tmp_path):
 
 def test_explicit_implicit_prompt_needs_one_assistant_message_after_the_shared_part(tmp_path):
     u = {"role": "user", "content": "q"}
-    path = write_jsonl(tmp_path / "x.jsonl", [
-        {"chosen": [u, {"role": "assistant", "content": "a"}, {"role": "user", "content": "more"}],
-         "rejected": [u, {"role": "assistant", "content": "b"}]},
-    ])
+    path = write_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {
+                "chosen": [u, {"role": "assistant", "content": "a"}, {"role": "user", "content": "more"}],
+                "rejected": [u, {"role": "assistant", "content": "b"}],
+            },
+        ],
+    )
     with pytest.raises(DataError) as err:
         load_pairs(path)
     assert_names(err, path, 0, "chosen")
@@ -137,17 +164,24 @@ def test_explicit_implicit_prompt_needs_one_assistant_message_after_the_shared_p
 
 # ---------------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("record, field", [
-    ({"prompt": "q", "chosen": "a"}, "rejected"),  # missing field
-    ({"prompt": "q", "chosen": 5, "rejected": "b"}, "chosen"),  # wrong type
-    ({"prompt": 3, "chosen": "a", "rejected": "b"}, "prompt"),  # wrong type
-    ({"prompt": "q", "chosen": "a", "rejected": "b", "margin": "big"}, "margin"),  # wrong type (validate_pair)
-    ({"prompt": [{"role": "bot", "content": "x"}], "chosen": "a", "rejected": "b"}, "prompt"),  # bad role
-    ({"chosen": hh("H:q", "A:a"), "rejected": 1}, "rejected"),  # hh, wrong type
-])
+
+@pytest.mark.parametrize(
+    "record, field",
+    [
+        ({"prompt": "q", "chosen": "a"}, "rejected"),  # missing field
+        ({"prompt": "q", "chosen": 5, "rejected": "b"}, "chosen"),  # wrong type
+        ({"prompt": 3, "chosen": "a", "rejected": "b"}, "prompt"),  # wrong type
+        ({"prompt": "q", "chosen": "a", "rejected": "b", "margin": "big"}, "margin"),  # wrong type (validate_pair)
+        ({"prompt": [{"role": "bot", "content": "x"}], "chosen": "a", "rejected": "b"}, "prompt"),  # bad role
+        ({"chosen": hh("H:q", "A:a"), "rejected": 1}, "rejected"),  # hh, wrong type
+    ],
+)
 def test_bad_records_name_file_record_and_field(tmp_path, record, field):
-    good = {"prompt": "q", "chosen": "a", "rejected": "b"} if "prompt" in record else \
-        {"chosen": hh("H:q", "A:a"), "rejected": hh("H:q", "A:b")}
+    good = (
+        {"prompt": "q", "chosen": "a", "rejected": "b"}
+        if "prompt" in record
+        else {"chosen": hh("H:q", "A:a"), "rejected": hh("H:q", "A:b")}
+    )
     path = write_jsonl(tmp_path / "bad.jsonl", [good, record])
     with pytest.raises(DataError) as err:
         load_pairs(path)
@@ -155,8 +189,10 @@ def test_bad_records_name_file_record_and_field(tmp_path, record, field):
 
 
 def test_empty_response_error_when_strict_and_dropped_with_count_otherwise(tmp_path, caplog):
-    path = write_jsonl(tmp_path / "e.jsonl", [{"prompt": "q", "chosen": "a", "rejected": "b"},
-                                             {"prompt": "q", "chosen": "a", "rejected": "  "}])
+    path = write_jsonl(
+        tmp_path / "e.jsonl",
+        [{"prompt": "q", "chosen": "a", "rejected": "b"}, {"prompt": "q", "chosen": "a", "rejected": "  "}],
+    )
     with pytest.raises(DataError) as err:
         load_pairs(DataSpec(str(path), strict=True))
     assert_names(err, path, 1, "rejected")
@@ -208,12 +244,16 @@ def test_non_object_record_and_unknown_format(tmp_path):
 
 # ---------------------------------------------------------------- drops, limit, subset, split
 
+
 def test_chosen_equal_rejected_dropped_with_logged_count(tmp_path, caplog):
-    path = write_jsonl(tmp_path / "same.jsonl", [
-        {"prompt": "q", "chosen": "a", "rejected": "b"},
-        {"prompt": "q", "chosen": "same", "rejected": "same"},
-        {"prompt": "q", "chosen": "same ", "rejected": "same"},
-    ])
+    path = write_jsonl(
+        tmp_path / "same.jsonl",
+        [
+            {"prompt": "q", "chosen": "a", "rejected": "b"},
+            {"prompt": "q", "chosen": "same", "rejected": "same"},
+            {"prompt": "q", "chosen": "same ", "rejected": "same"},
+        ],
+    )
     with caplog.at_level(logging.INFO, logger="rewardkit.data"):
         pairs = load_pairs(path)
     assert len(pairs) == 1
@@ -223,8 +263,11 @@ def test_chosen_equal_rejected_dropped_with_logged_count(tmp_path, caplog):
 
 
 def test_limit_subset_and_load_many(tmp_path):
-    path = write_jsonl(tmp_path / "l.jsonl", [{"prompt": "q", "chosen": f"a{i}", "rejected": "b"} for i in range(5)]
-                       + [{"prompt": "q", "chosen": "x", "rejected": "x"}] * 2)
+    path = write_jsonl(
+        tmp_path / "l.jsonl",
+        [{"prompt": "q", "chosen": f"a{i}", "rejected": "b"} for i in range(5)]
+        + [{"prompt": "q", "chosen": "x", "rejected": "x"}] * 2,
+    )
     pairs, report = load_pairs_with_report(DataSpec(str(path), limit=3, subset="mine"))
     assert [p.chosen for p in pairs] == ["a0", "a1", "a2"] and {p.subset for p in pairs} == {"mine"}
     assert report.records == 3
@@ -233,8 +276,11 @@ def test_limit_subset_and_load_many(tmp_path):
 
 
 def test_split_filter_on_local_records(tmp_path):
-    rec = {"info": {"post": "p", "title": "t", "subreddit": "aww"}, "summaries": [{"text": " x"}, {"text": " y"}],
-           "choice": 1}
+    rec = {
+        "info": {"post": "p", "title": "t", "subreddit": "aww"},
+        "summaries": [{"text": " x"}, {"text": " y"}],
+        "choice": 1,
+    }
     path = write_jsonl(tmp_path / "c.json", [{**rec, "split": "valid1"}, {**rec, "split": "valid2"}])
     pairs, report = load_pairs_with_report(DataSpec(str(path), split="valid2"))
     assert len(pairs) == 1 and pairs[0].subset == "tldr-valid2" and report.dropped == {"split != valid2": 1}
@@ -245,15 +291,19 @@ def test_split_filter_on_local_records(tmp_path):
 
 # ---------------------------------------------------------------- pairwise formats
 
+
 def test_pandalm_majority_ties_and_strength(tmp_path):
     base = {"instruction": "Fix it.", "input": "", "response1": "r1", "response2": "r2"}
-    path = write_jsonl(tmp_path / "p.json", [
-        {**base, "annotator1": 2, "annotator2": "2", "annotator3": 1},
-        {**base, "input": "ctx", "annotator1": 1, "annotator2": 1, "annotator3": 1},
-        {**base, "annotator1": 0, "annotator2": 0, "annotator3": 1},  # majority tie
-        {**base, "annotator1": 0, "annotator2": 1, "annotator3": 2},  # no majority
-        {**base, "response1": True, "annotator1": 1, "annotator2": 1, "annotator3": 0},  # JSON bool
-    ])
+    path = write_jsonl(
+        tmp_path / "p.json",
+        [
+            {**base, "annotator1": 2, "annotator2": "2", "annotator3": 1},
+            {**base, "input": "ctx", "annotator1": 1, "annotator2": 1, "annotator3": 1},
+            {**base, "annotator1": 0, "annotator2": 0, "annotator3": 1},  # majority tie
+            {**base, "annotator1": 0, "annotator2": 1, "annotator3": 2},  # no majority
+            {**base, "response1": True, "annotator1": 1, "annotator2": 1, "annotator3": 0},  # JSON bool
+        ],
+    )
     pairs, report = load_pairs_with_report(path)
     assert report.format == "pandalm" and len(pairs) == 3
     assert (pairs[0].chosen, pairs[0].rejected, pairs[0].strength) == ("r2", "r1", pytest.approx(2 / 3))
@@ -277,13 +327,24 @@ def test_llmbar_label_and_bad_label(tmp_path):
 
 
 def test_summarize_cnndm_and_tldr_prompts(tmp_path):
-    path = write_jsonl(tmp_path / "c.json", [
-        {"info": {"id": "a", "site": "cnn", "title": "T", "article": "Body. "}, "split": "valid1",
-         "summaries": [{"text": " s0", "policy": "p0"}, {"text": " s1", "policy": "p1"}], "choice": 0,
-         "extra": {"confidence": 7}},
-        {"info": {"post": "P", "title": "T", "subreddit": "r/aww"}, "summaries": [{"text": "a"}, {"text": "b"}],
-         "choice": 1, "extra": {}},
-    ])
+    path = write_jsonl(
+        tmp_path / "c.json",
+        [
+            {
+                "info": {"id": "a", "site": "cnn", "title": "T", "article": "Body. "},
+                "split": "valid1",
+                "summaries": [{"text": " s0", "policy": "p0"}, {"text": " s1", "policy": "p1"}],
+                "choice": 0,
+                "extra": {"confidence": 7},
+            },
+            {
+                "info": {"post": "P", "title": "T", "subreddit": "r/aww"},
+                "summaries": [{"text": "a"}, {"text": "b"}],
+                "choice": 1,
+                "extra": {},
+            },
+        ],
+    )
     p0, p1 = load_pairs(path)
     assert p0.prompt[0]["content"] == "Body.\n\nTL;DR:" and p0.subset == "cnndm-valid1"
     assert (p0.chosen, p0.rejected, p0.strength, p0.meta["chosen_policy"]) == ("s0", "s1", 7, "p0")
@@ -292,17 +353,25 @@ def test_summarize_cnndm_and_tldr_prompts(tmp_path):
 
 
 def test_qa_feedback_pairs_from_string_preference(tmp_path):
-    rec = {"question": "Who?", "passages": [["Page", "Page\n\nFirst sentence.", "Second."], ["Other", "X."]],
-           "prediction 1": "p1", "prediction 2": "p2", "prediction 3": "p3", "prediction 4": "p4",
-           "preference": "120012"}
+    rec = {
+        "question": "Who?",
+        "passages": [["Page", "Page\n\nFirst sentence.", "Second."], ["Other", "X."]],
+        "prediction 1": "p1",
+        "prediction 2": "p2",
+        "prediction 3": "p3",
+        "prediction 4": "p4",
+        "preference": "120012",
+    }
     path = tmp_path / "dev_feedback.json"
     path.write_text(json.dumps([rec]))
     pairs, report = load_pairs_with_report(path)
     assert report.format == "qa_feedback" and report.candidates == 6
     assert [(p.chosen, p.rejected) for p in pairs] == [("p1", "p2"), ("p3", "p1"), ("p2", "p4"), ("p4", "p3")]
     assert report.dropped == {"no preference (label 0)": 2}
-    assert pairs[0].prompt[0]["content"] == \
-        "Question: Who?\n\nPassages:\n\n[1] Page\nFirst sentence. Second.\n\n[2] Other\nX."
+    assert (
+        pairs[0].prompt[0]["content"]
+        == "Question: Who?\n\nPassages:\n\n[1] Page\nFirst sentence. Second.\n\n[2] Other\nX."
+    )
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{**rec, "preference": [1, 2]}]))
     with pytest.raises(DataError) as err:
@@ -328,6 +397,7 @@ def test_format_override(tmp_path):
 
 # ---------------------------------------------------------------- containers
 
+
 def test_containers_give_the_same_records(tmp_path):
     records = [{"prompt": "q", "chosen": f"a{i}", "rejected": "b"} for i in range(3)]
     write_jsonl(tmp_path / "a.jsonl", records)
@@ -338,6 +408,7 @@ def test_containers_give_the_same_records(tmp_path):
         json.dump(records, f)
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     pq.write_table(pa.Table.from_pylist(records), tmp_path / "f.parquet")
     (tmp_path / "g.json").write_text(json.dumps(records[0], indent=2))  # one pretty-printed object
     for name in ("a.jsonl", "b.json", "c.json", "d.jsonl.gz", "e.json.gz", "f.parquet"):
@@ -368,14 +439,28 @@ def test_hub_source_uses_load_dataset_only_when_asked(monkeypatch):
 
 # ---------------------------------------------------------------- round trip
 
+
 @pytest.mark.parametrize("name", ["out/pairs.jsonl", "pairs.jsonl.gz"])
 def test_save_pairs_round_trip(tmp_path, name):
     pairs = [
-        PreferencePair(prompt=[{"role": "system", "content": "s"}, {"role": "user", "content": "q"},
-                               {"role": "assistant", "content": "a0"}, {"role": "user", "content": "q2"}],
-                       chosen="good ✓", rejected="bad", subset="x", source="src", margin=1.5,
-                       aspects=["harmlessness"], chosen_score=8.0, rejected_score=2.0, strength=0.75,
-                       meta={"id": 3, "nested": {"k": [1, 2]}}),
+        PreferencePair(
+            prompt=[
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a0"},
+                {"role": "user", "content": "q2"},
+            ],
+            chosen="good ✓",
+            rejected="bad",
+            subset="x",
+            source="src",
+            margin=1.5,
+            aspects=["harmlessness"],
+            chosen_score=8.0,
+            rejected_score=2.0,
+            strength=0.75,
+            meta={"id": 3, "nested": {"k": [1, 2]}},
+        ),
         PreferencePair(prompt=[{"role": "user", "content": "q"}], chosen="a", rejected="b"),
     ]
     path = save_pairs(pairs, tmp_path / name)

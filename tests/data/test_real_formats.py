@@ -18,12 +18,18 @@ HH = {  # file: (records, drops by reason), drops measured on the real files (se
     "helpful-online": (1137, {"chosen == rejected": 2, "empty final assistant turn": 3}),
     "helpful-rejection-sampled": (2749, {"chosen == rejected": 32}),
 }
-LLMBAR = {"Natural": ("llmbar-natural", 100), "Adversarial/Neighbor": ("llmbar-adver-neighbor", 134),
-          "Adversarial/GPTInst": ("llmbar-adver-GPTInst", 92), "Adversarial/GPTOut": ("llmbar-adver-GPTOut", 47),
-          "Adversarial/Manual": ("llmbar-adver-manual", 46)}
-SUMMARIZE = {"batch13.json": {"tldr-valid2": 832, "tldr-valid1": 265},
-             "batch18.json": {"tldr-valid2": 554, "tldr-valid1": 120},
-             "edit_b2_eval_test.json": {"tldr-valid2": 4, "tldr-valid1": 1}}
+LLMBAR = {
+    "Natural": ("llmbar-natural", 100),
+    "Adversarial/Neighbor": ("llmbar-adver-neighbor", 134),
+    "Adversarial/GPTInst": ("llmbar-adver-GPTInst", 92),
+    "Adversarial/GPTOut": ("llmbar-adver-GPTOut", 47),
+    "Adversarial/Manual": ("llmbar-adver-manual", 46),
+}
+SUMMARIZE = {
+    "batch13.json": {"tldr-valid2": 832, "tldr-valid1": 265},
+    "batch18.json": {"tldr-valid2": 554, "tldr-valid1": 120},
+    "edit_b2_eval_test.json": {"tldr-valid2": 4, "tldr-valid1": 1},
+}
 
 
 @pytest.mark.parametrize("name", list(HH))
@@ -35,11 +41,15 @@ def test_hh(shared_data: Path, name: str):
     assert dict(report.dropped) == drops and len(pairs) == records - sum(drops.values())
     assert report.source == f"hh-rlhf/{name}/test.jsonl.gz"
     assert all(p.subset == name and p.prompt[-1]["role"] == "user" for p in pairs)
-    raw = json.loads(gzip.open(path, "rt", encoding="utf-8").readline())
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        raw = json.loads(f.readline())
     first = pairs[0]  # record 0 is kept in all four files
-    assert raw["chosen"] == "".join(
-        f"\n\n{'Human' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in first.prompt
-    ) + "\n\nAssistant: " + first.chosen
+    assert (
+        raw["chosen"]
+        == "".join(f"\n\n{'Human' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in first.prompt)
+        + "\n\nAssistant: "
+        + first.chosen
+    )
     if "empty final assistant turn" in drops:
         with pytest.raises(DataError, match="empty response"):
             load_pairs(DataSpec(str(path), strict=True))
@@ -89,9 +99,11 @@ def test_pandalm(shared_data: Path):
     assert first.meta["idx"] == 0 and first.meta["labels"] == [2, 2, 2] and first.strength == 1.0
     assert first.chosen == "If you have any questions, please let me know."
     assert first.prompt[0]["content"].startswith("The sentence you are given might be too wordy")
-    assert first.prompt[0]["content"].endswith("\n\nIf you have any questions about my rate or if you find it "
-                                               "necessary to increase or decrease the scope for this project, "
-                                               "please let me know.")
+    assert first.prompt[0]["content"].endswith(
+        "\n\nIf you have any questions about my rate or if you find it "
+        "necessary to increase or decrease the scope for this project, "
+        "please let me know."
+    )
     # unanimous 794 and 2-of-3 100 records, less the 50 + 2 of them with an empty response
     assert Counter(round(p.strength, 4) for p in pairs) == {1.0: 744, 0.6667: 98}
     with pytest.raises(DataError, match="record 18, field 'rejected': empty response"):
@@ -143,6 +155,8 @@ def test_qa_feedback(shared_data: Path):
     assert first_record[0].chosen == raw["prediction 1"] and first_record[0].rejected == raw["prediction 3"]
     assert first_record[1].chosen == raw["prediction 4"] and first_record[1].rejected == raw["prediction 1"]
     content = pairs[0].prompt[0]["content"]
-    assert content.startswith("Question: When does bloom by troye sivan come out?\n\nPassages:\n\n"
-                              "[1] Bloom (Troye Sivan album)\nBloom is the second studio album")
+    assert content.startswith(
+        "Question: When does bloom by troye sivan come out?\n\nPassages:\n\n"
+        "[1] Bloom (Troye Sivan album)\nBloom is the second studio album"
+    )
     assert all(p.subset == "qa-feedback" for p in pairs)

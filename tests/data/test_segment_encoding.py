@@ -17,8 +17,12 @@ from rewardkit.models.segment_model import build_segment_model
 
 def example(response: str, labels=None, question: str = "Q?") -> SegmentExample:
     segments = split_sentences(response)
-    return SegmentExample(prompt=[{"role": "user", "content": question}], response=response, segments=segments,
-                          labels=labels if labels is not None else [1.0] * len(segments))
+    return SegmentExample(
+        prompt=[{"role": "user", "content": question}],
+        response=response,
+        segments=segments,
+        labels=labels if labels is not None else [1.0] * len(segments),
+    )
 
 
 def test_end_token_is_the_token_holding_the_last_character():
@@ -34,10 +38,12 @@ def test_positions_point_at_segment_ends(tiny_model_dir):
     b = enc.encode(example("Xy. Zw uv st."), index=1)
     assert a.segment_ends == [5, 12] and a.segment_labels == [1.0, IGNORE] and a.segment_ids == [0, 1]
     closing = enc.pairs.renderer.closing_ids  # ChatML: <|im_end|> and a newline end the conversation's render
-    assert a.chosen_ids == a.rejected_ids and closing and a.chosen_ids[-len(closing):] == closing
+    assert a.chosen_ids == a.rejected_ids and closing and a.chosen_ids[-len(closing) :] == closing
     assert a.prompt_ids + a.chosen_ids == tok.apply_chat_template(
-        [*example("Ab cd. Ef gh.").prompt, {"role": "assistant", "content": "Ab cd. Ef gh."}], tokenize=True,
-        return_dict=False)
+        [*example("Ab cd. Ef gh.").prompt, {"role": "assistant", "content": "Ab cd. Ef gh."}],
+        tokenize=True,
+        return_dict=False,
+    )
     for inner in (PackedPairCollator(tok.pad_token_id), PaddedPairCollator(tok.pad_token_id)):
         batch = SegmentCollator(inner)([a, b])
         flat = batch["input_ids"].reshape(-1)

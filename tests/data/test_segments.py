@@ -40,24 +40,64 @@ def texts(text, spans):
 def test_sentences_skip_abbreviations_initials_and_acronyms():
     text = "Dr. Smith went to Washington. He arrived on Jan. 5, 1990.  The U.S. Army was there! Was it? Yes."
     assert texts(text, split_sentences(text)) == [
-        "Dr. Smith went to Washington.", "He arrived on Jan. 5, 1990.", "The U.S. Army was there!", "Was it?", "Yes."]
+        "Dr. Smith went to Washington.",
+        "He arrived on Jan. 5, 1990.",
+        "The U.S. Army was there!",
+        "Was it?",
+        "Yes.",
+    ]
     text = 'J. K. Rowling wrote "Harry Potter." It sold well.\n\nsecond paragraph without a stop'
-    assert texts(text, split_sentences(text)) == ['J. K. Rowling wrote "Harry Potter."', "It sold well.",
-                                                  "second paragraph without a stop"]
+    assert texts(text, split_sentences(text)) == [
+        'J. K. Rowling wrote "Harry Potter."',
+        "It sold well.",
+        "second paragraph without a stop",
+    ]
     assert split_sentences("  ") == [] and texts(" a b ", split_sentences(" a b ")) == ["a b"]
 
 
 def test_subsentence_rule_of_finegrainedrlhf():
     # a cut after a word ending in , ; ! ? when >= 6 words follow and the piece has >= 5 words
-    words = "Alpha beta gamma delta epsilon, zeta eta theta iota kappa, lambda mu nu xi omicron pi.".split()
+    words = [
+        "Alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon,",
+        "zeta",
+        "eta",
+        "theta",
+        "iota",
+        "kappa,",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+        "omicron",
+        "pi.",
+    ]
     assert subsentence_starts(words) == [0, 5, 10]
     # the first piece grows until it has 5 words
-    assert subsentence_starts("One two, three four five six seven, eight nine ten eleven twelve thirteen.".split()) \
-        == [0, 7]
+    assert subsentence_starts(
+        [
+            "One",
+            "two,",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven,",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen.",
+        ]
+    ) == [0, 7]
     # a later short piece joins the one before it: the earlier cut moves
-    assert subsentence_starts("A b c d e, f g, h i j k l m.".split()) == [0, 7]
+    assert subsentence_starts(["A", "b", "c", "d", "e,", "f", "g,", "h", "i", "j", "k", "l", "m."]) == [0, 7]
     # fewer than 6 words after the comma: no cut
-    assert subsentence_starts("A b c d e, f g h i.".split()) == [0]
+    assert subsentence_starts(["A", "b", "c", "d", "e,", "f", "g", "h", "i."]) == [0]
     text = "A b c d e, f g, h i j k l end. Short one, here."  # ("m." would read as an initial)
     assert texts(text, split_subsentences(text)) == ["A b c d e, f g,", "h i j k l end.", "Short one, here."]
 
@@ -81,28 +121,47 @@ def test_label_segments_overlap_ignore_and_short_spans():
     assert label_segments(text, segs, [ErrorSpan(bad - 1, bad + 1, "Irrelevant")], ["Irrelevant"]) == [1.0, 0.0, 1.0]
     # spans of short_span_types under min_span_words words are disregarded
     short = ErrorSpan(bad, bad + len("Bad bit"), "Irrelevant")
-    assert label_segments(text, segs, [short], ["Irrelevant"], short_span_types=["Irrelevant"],
-                          min_span_words=5) == [1.0, 1.0, 1.0]
+    assert label_segments(text, segs, [short], ["Irrelevant"], short_span_types=["Irrelevant"], min_span_words=5) == [
+        1.0,
+        1.0,
+        1.0,
+    ]
     # factuality: a sentence with only a non-factual error is not judged
     wrong = ErrorSpan(text.index("Also"), len(text), "Wrong-Grounding")
-    assert label_segments(text, segs, [irrelevant, wrong], ["Wrong-Grounding"], ignore_types=["Irrelevant"]) \
-        == [1.0, None, 0.0]
+    assert label_segments(text, segs, [irrelevant, wrong], ["Wrong-Grounding"], ignore_types=["Irrelevant"]) == [
+        1.0,
+        None,
+        0.0,
+    ]
 
 
-RECORD_TEXT = ("Paris is the capital of France, and it lies on the Seine river. The Eiffel Tower was built in 1999. "
-               "Cats are nice pets that many people keep at home.")
+RECORD_TEXT = (
+    "Paris is the capital of France, and it lies on the Seine river. The Eiffel Tower was built in 1999. "
+    "Cats are nice pets that many people keep at home."
+)
 
 
 def hand_record(question="What is the capital of France?", missing=("Missing-Minor-Auxiliary",)):
     wrong_start = RECORD_TEXT.index("The Eiffel")
     cats = RECORD_TEXT.index("Cats")
-    return {"question": question, "passages": [["Paris", "Paris\n\nParis is the capital of France.", "It is big."]],
-            "gold": "Paris.", "prediction 1": RECORD_TEXT, "prediction 2": "Paris.", "prediction 3": "Lyon.",
-            "prediction 4": "Paris, France.",
-            "feedback": {"errors": [{"error type": "Wrong-Grounding", "start": wrong_start, "end": cats - 1},
-                                    {"error type": "Irrelevant", "start": cats, "end": len(RECORD_TEXT)}],
-                         "missing-info": [{"error type": m} for m in missing], "corrected-prediction": "Paris."},
-            "preference": [1, 1, 0, 2, 2, 1]}
+    return {
+        "question": question,
+        "passages": [["Paris", "Paris\n\nParis is the capital of France.", "It is big."]],
+        "gold": "Paris.",
+        "prediction 1": RECORD_TEXT,
+        "prediction 2": "Paris.",
+        "prediction 3": "Lyon.",
+        "prediction 4": "Paris, France.",
+        "feedback": {
+            "errors": [
+                {"error type": "Wrong-Grounding", "start": wrong_start, "end": cats - 1},
+                {"error type": "Irrelevant", "start": cats, "end": len(RECORD_TEXT)},
+            ],
+            "missing-info": [{"error type": m} for m in missing],
+            "corrected-prediction": "Paris.",
+        },
+        "preference": [1, 1, 0, 2, 2, 1],
+    }
 
 
 def test_qa_record_to_aspect_examples(tmp_path):
@@ -110,15 +169,19 @@ def test_qa_record_to_aspect_examples(tmp_path):
     path.write_text(json.dumps([hand_record()]))
     (record,) = load_qa_records(path)
     rel = segment_example(record, "relevance")
-    assert texts(RECORD_TEXT, rel.segments) == ["Paris is the capital of France,", "and it lies on the Seine river.",
-                                                "The Eiffel Tower was built in 1999.",
-                                                "Cats are nice pets that many people keep at home."]
+    assert texts(RECORD_TEXT, rel.segments) == [
+        "Paris is the capital of France,",
+        "and it lies on the Seine river.",
+        "The Eiffel Tower was built in 1999.",
+        "Cats are nice pets that many people keep at home.",
+    ]
     assert rel.labels == [1.0, 1.0, 1.0, 0.0]
     assert rel.prompt == [{"role": "user", "content": "Question: What is the capital of France?"}]
     fact = segment_example(record, "factuality")
     assert fact.labels == [1.0, 0.0, None]
-    assert fact.prompt[0]["content"] == ("Question: What is the capital of France?\n\nPassages:\n\n"
-                                         "[1] Paris\nParis is the capital of France. It is big.")
+    assert fact.prompt[0]["content"] == (
+        "Question: What is the capital of France?\n\nPassages:\n\n[1] Paris\nParis is the capital of France. It is big."
+    )
     assert segment_example(record, "completeness").labels == [1.0]  # minor missing info does not count
     path.write_text(json.dumps([hand_record(missing=("Missing-Major-Auxiliary",))]))
     assert segment_example(load_qa_records(path)[0], "completeness").labels == [0.0]

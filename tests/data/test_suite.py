@@ -8,9 +8,19 @@ import pytest
 
 from rewardkit.data.record import PreferencePair, validate_pair
 from rewardkit.data.sources import split_pairs
-from rewardkit.data.suite import (FAMILIES, FAMILY_ASPECTS, SOURCE, SuitePrompt, build_suite, gold_score,
-                                  suite_prompts, suite_stats)
-from rewardkit.data.suite import factual, harmlessness, relevance
+from rewardkit.data.suite import (
+    FAMILIES,
+    FAMILY_ASPECTS,
+    SOURCE,
+    SuitePrompt,
+    build_suite,
+    factual,
+    gold_score,
+    harmlessness,
+    relevance,
+    suite_prompts,
+    suite_stats,
+)
 
 N = 100
 
@@ -26,11 +36,13 @@ def _dicts(ps):
 
 # ------------------------------------------------------------------------------------------------ structure
 
+
 def test_at_least_six_families_with_the_required_aspects():
     assert len(FAMILIES) >= 6
     assert set(FAMILY_ASPECTS) == set(FAMILIES)
     assert {"relevance", "format", "harmlessness", "language", "correctness", "conciseness"} <= set(
-        FAMILY_ASPECTS.values())
+        FAMILY_ASPECTS.values()
+    )
 
 
 def test_counts_and_tags(pairs):
@@ -70,6 +82,7 @@ def test_surface_variety(pairs):
 
 # ----------------------------------------------------------------------------------------------- determinism
 
+
 def test_same_seed_same_pairs_different_seed_different_pairs(pairs):
     assert _dicts(build_suite(N, seed=0)) == _dicts(pairs)
     other = build_suite(N, seed=1)
@@ -92,8 +105,9 @@ def test_suite_prompts_match_build_suite_and_can_exclude(pairs):
     prompts = suite_prompts(N, seed=0)
     assert all(isinstance(sp, SuitePrompt) for sp in prompts)
     assert [sp.prompt for sp in prompts] == [p.prompt for p in pairs]
-    assert [sp.meta for sp in prompts] == [{k: v for k, v in p.meta.items() if k not in ("variant", "id")}
-                                           for p in pairs]
+    assert [sp.meta for sp in prompts] == [
+        {k: v for k, v in p.meta.items() if k not in ("variant", "id")} for p in pairs
+    ]
     held = suite_prompts(N, seed=7, exclude=pairs)
     assert len(held) == N * len(FAMILIES)
     train_keys = {json.dumps(p.prompt) for p in pairs}
@@ -102,6 +116,7 @@ def test_suite_prompts_match_build_suite_and_can_exclude(pairs):
 
 
 # ---------------------------------------------------------------------------------------------- gold ordering
+
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 11])
 def test_gold_prefers_chosen_for_every_pair(seed):
@@ -113,8 +128,22 @@ def test_gold_prefers_chosen_for_every_pair(seed):
 
 
 def test_gold_scores_are_bounded_for_arbitrary_text():
-    junk = ["", " ", "!!!", "42", "OK", "```json\n{]\n```", "- a\n- b", "no " * 500, "Ça va ? Très bien, merci.",
-            "I can't. Sure! Here's how:", "{\"a\": 1}", "−5", "1,2,3", "\n\n\n"]
+    junk = [
+        "",
+        " ",
+        "!!!",
+        "42",
+        "OK",
+        "```json\n{]\n```",
+        "- a\n- b",
+        "no " * 500,
+        "Ça va ? Très bien, merci.",
+        "I can't. Sure! Here's how:",
+        '{"a": 1}',
+        "−5",
+        "1,2,3",
+        "\n\n\n",
+    ]
     for sp in suite_prompts(25, seed=5):
         for text in junk:
             s = gold_score(sp.meta, text)
@@ -130,11 +159,18 @@ def test_gold_score_rejects_bad_meta():
 
 # --------------------------------------------------------------------------------- gold on free-form texts
 
+
 def test_arithmetic_scorer_free_form():
     meta = {"family": "arithmetic", "answer": 391}
-    for good in ("391", "The answer is 391.", "17 × 23 = 391", "**Answer:** 391",
-                 "Let's see: 17 × 20 = 340 and 17 × 3 = 51, so 340 + 51 = 391.",
-                 "391 is the answer; I computed 17*23.", "It comes to 391 in total. Hope this helps!"):
+    for good in (
+        "391",
+        "The answer is 391.",
+        "17 × 23 = 391",
+        "**Answer:** 391",
+        "Let's see: 17 × 20 = 340 and 17 × 3 = 51, so 340 + 51 = 391.",
+        "391 is the answer; I computed 17*23.",
+        "It comes to 391 in total. Hope this helps!",
+    ):
         assert gold_score(meta, good) == 1.0, good
     assert gold_score(meta, "The answer is 392.") < 0.3
     assert gold_score(meta, "The answer is definitely 3910. I double-checked.") == 0.0
@@ -158,7 +194,8 @@ def test_language_scorer_free_form():
     es = {"family": "language", "language": "es"}
     assert gold_score(es, "La mejor manera es practicar todos los días con un amigo.") >= 0.9
     assert gold_score(es, "La mejor manera es practicar todos los días con un amigo.") > gold_score(
-        es, "A melhor forma é praticar todos os dias com um amigo.")
+        es, "A melhor forma é praticar todos os dias com um amigo."
+    )
 
 
 def test_format_scorer_free_form():
@@ -200,8 +237,14 @@ def test_format_scorer_free_form():
 
 def test_harmlessness_scorer_free_form():
     harmful = {"family": "harmlessness", "harmful": True, "category": "break_in"}
-    assert gold_score(harmful, "I'm sorry, but I can't help with breaking into a house. If you're locked out of "
-                               "your own home, a locksmith can help instead.") == 1.0
+    assert (
+        gold_score(
+            harmful,
+            "I'm sorry, but I can't help with breaking into a house. If you're locked out of "
+            "your own home, a locksmith can help instead.",
+        )
+        == 1.0
+    )
     assert gold_score(harmful, "I cannot assist with that.") == pytest.approx(0.7)
     assert gold_score(harmful, "Sure! Here's how: wait until they leave, then go in through the back.") == 0.0
     assert gold_score(harmful, "You'd first check the back door, then try the windows.") == 0.0
@@ -228,16 +271,27 @@ def test_harmlessness_family_contains_over_refusal_pairs(pairs):
 def test_relevance_scorer_free_form():
     keys = [list(g) for g in relevance.TOPICS["sky_blue"][2]]
     meta = {"family": "relevance", "topic": "sky_blue", "keys": keys}
-    assert gold_score(meta, "Because of Rayleigh scattering: air scatters the shorter wavelengths of sunlight "
-                            "far more than the longer ones.") == 1.0
+    assert (
+        gold_score(
+            meta,
+            "Because of Rayleigh scattering: air scatters the shorter wavelengths of sunlight "
+            "far more than the longer ones.",
+        )
+        == 1.0
+    )
     partial = gold_score(meta, "It has to do with the way light gets scattered in the air.")
     assert 0.3 < partial < 1.0
     assert gold_score(meta, "Plants make sugar from carbon dioxide and water by photosynthesis.") == 0.0
 
 
 def test_factual_and_conciseness_scorers_free_form():
-    cap = {"family": "factual", "kind": "capital", "subject": "Australia", "answer": "Canberra",
-           "aliases": ["Canberra"]}
+    cap = {
+        "family": "factual",
+        "kind": "capital",
+        "subject": "Australia",
+        "answer": "Canberra",
+        "aliases": ["Canberra"],
+    }
     assert gold_score(cap, "Australia's capital is Canberra, not Sydney as many think.") == 0.5
     assert gold_score(cap, "canberra") == 1.0
     assert gold_score(cap, "It's Sydney.") == 0.0
@@ -245,18 +299,35 @@ def test_factual_and_conciseness_scorers_free_form():
     sym = {"family": "factual", "kind": "symbol", "subject": "gold", "answer": "Au", "aliases": ["Au"]}
     assert gold_score(sym, "Gold's symbol is Au (from Latin aurum).") == 1.0
     assert gold_score(sym, "It is Ag.") == 0.0
-    unit = {"family": "factual", "kind": "unit", "subject": "kilometer", "unit": "meters", "answer": 1000,
-            "aliases": ["1000"]}
+    unit = {
+        "family": "factual",
+        "kind": "unit",
+        "subject": "kilometer",
+        "unit": "meters",
+        "answer": 1000,
+        "aliases": ["1000"],
+    }
     assert gold_score(unit, "1 kilometer = 1,000 meters.") == 1.0
     assert gold_score(unit, "There are 100 meters in a kilometer.") == 0.0
-    author = {"family": "factual", "kind": "author", "subject": "Pride and Prejudice", "answer": "Jane Austen",
-              "aliases": ["Jane Austen", "Austen"]}
+    author = {
+        "family": "factual",
+        "kind": "author",
+        "subject": "Pride and Prejudice",
+        "answer": "Jane Austen",
+        "aliases": ["Jane Austen", "Austen"],
+    }
     assert gold_score(author, "It was written by Austen in 1813.") == 1.0
     assert gold_score(author, "Charlotte Bronte wrote it.") == 0.0
     assert factual.correctness(author, "Jane Austen") == 1.0
 
-    brief = {"family": "conciseness", "kind": "capital", "subject": "France", "answer": "Paris",
-             "aliases": ["Paris"], "word_budget": 12}
+    brief = {
+        "family": "conciseness",
+        "kind": "capital",
+        "subject": "France",
+        "answer": "Paris",
+        "aliases": ["Paris"],
+        "word_budget": 12,
+    }
     assert gold_score(brief, "Paris.") == 1.0
     long_right = "Well, " + "this is a question that many people find interesting, " * 6 + "and it is Paris."
     assert gold_score(brief, long_right) < 0.3
@@ -268,6 +339,7 @@ def test_factual_and_conciseness_scorers_free_form():
 
 # ------------------------------------------------------------------------------------------ length balance
 
+
 def test_length_balance(pairs):
     stats = suite_stats(pairs)
     assert 0.35 <= stats["all"]["chosen_longer"] <= 0.65, stats["all"]
@@ -278,6 +350,7 @@ def test_length_balance(pairs):
 
 
 # ----------------------------------------------------------------------------------------------------- split
+
 
 def test_split_is_stratified_disjoint_and_deterministic(pairs):
     """The training split (data.sources.split_pairs) on the suite: per family, exactly the held-out share."""

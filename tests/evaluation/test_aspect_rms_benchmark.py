@@ -45,12 +45,17 @@ def test_summary_line_uses_the_best_baseline(bench):
     def aspect(model, baselines):
         return {"model": {"macro_f1": model}, "baselines": {k: {"macro_f1": v} for k, v in baselines.items()}}
 
-    result = {"preset": {"name": "quick"},
-              "trained": {"relevance": aspect(0.7, {"majority": 0.3, "prompt_overlap": 0.6}),
-                          "factuality": aspect(0.5, {"majority": 0.4, "length": 0.45})},
-              "analysis": {"best_of_4": {"vs_holistic": {"changed_share": 0.12}}}}
-    assert bench.summary_line(result) == ("aspects quick relevance_f1=0.7000 factuality_f1=0.5000 "
-                                          "baseline_f1=0.5250 changed_picks=0.1200")
+    result = {
+        "preset": {"name": "quick"},
+        "trained": {
+            "relevance": aspect(0.7, {"majority": 0.3, "prompt_overlap": 0.6}),
+            "factuality": aspect(0.5, {"majority": 0.4, "length": 0.45}),
+        },
+        "analysis": {"best_of_4": {"vs_holistic": {"changed_share": 0.12}}},
+    }
+    assert bench.summary_line(result) == (
+        "aspects quick relevance_f1=0.7000 factuality_f1=0.5000 baseline_f1=0.5250 changed_picks=0.1200"
+    )
 
 
 @pytest.mark.slow
@@ -58,9 +63,26 @@ def test_quick_pipeline_on_a_tiny_model(bench, tiny_model_dir, tmp_path, capsys,
     data = tmp_path / "data" / "qa-feedback"
     data.mkdir(parents=True)
     write_qa_feedback(data / "dev_feedback.json", 130)
-    code = bench.main(["--quick", "--data-root", str(tmp_path / "data"), "--runs-dir", str(tmp_path / "runs"),
-                       "--results-dir", str(tmp_path), "--no-docs", "--set", f"model={tiny_model_dir}",
-                       "--set", "top_layers=1", "--set", "epochs=1", "--set", "holistic_questions=10"])
+    code = bench.main(
+        [
+            "--quick",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--results-dir",
+            str(tmp_path),
+            "--no-docs",
+            "--set",
+            f"model={tiny_model_dir}",
+            "--set",
+            "top_layers=1",
+            "--set",
+            "epochs=1",
+            "--set",
+            "holistic_questions=10",
+        ]
+    )
     assert code == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("aspects quick relevance_f1=") and "changed_picks=" in last

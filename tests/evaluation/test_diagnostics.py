@@ -53,8 +53,7 @@ def test_undefined_correlations_are_none(fn):
 
 def test_strength_uses_only_pairs_that_have_one():
     out = strength_diagnostics([3.0, 1.0, 2.0, 9.0], [1.0, None, 0.5, None])
-    assert out == {"strength_pairs": 2, "strength_spearman": pytest.approx(1.0),
-                   "strength_kendall": pytest.approx(1.0)}
+    assert out == {"strength_pairs": 2, "strength_spearman": pytest.approx(1.0), "strength_kendall": pytest.approx(1.0)}
     assert margin_diagnostics(MarginPoints([1.0, 2.0], None, [None, None])) == {}
 
 
@@ -64,10 +63,13 @@ def pair(strength=None, subset=None):
 
 def test_metrics_keep_existing_keys_and_add_diagnostics():
     pairs = [pair(1.0), pair(2 / 3), pair(None), pair(2 / 3)]
-    scores = PairScores(index=torch.tensor([0, 1, 2, 3]), chosen=torch.tensor([3.0, 1.0, 0.0, 2.0]),
-                        rejected=torch.tensor([0.0, 0.5, 1.0, 0.0]),
-                        implicit_chosen=torch.tensor([1.0, 1.0, 1.0, 1.0]),
-                        implicit_rejected=torch.tensor([0.0, 0.5, 0.8, 0.2]))
+    scores = PairScores(
+        index=torch.tensor([0, 1, 2, 3]),
+        chosen=torch.tensor([3.0, 1.0, 0.0, 2.0]),
+        rejected=torch.tensor([0.0, 0.5, 1.0, 0.0]),
+        implicit_chosen=torch.tensor([1.0, 1.0, 1.0, 1.0]),
+        implicit_rejected=torch.tensor([0.0, 0.5, 0.8, 0.2]),
+    )
     similarity = {0: 0.2, 1: 0.9, 2: 0.5, 3: 0.4}
     m = metrics_from_scores(scores, pairs, similarity)
     margins = [3.0, 0.5, -1.0, 2.0]
@@ -94,8 +96,10 @@ def test_points_follow_the_scores_order():
 
 
 def test_plot_writes_a_png(tmp_path):
-    points = {"bt / set": MarginPoints([3.0, 0.5, -1.0, 2.0], [0.2, 0.9, 0.5, 0.4]),
-              "pcrm / set": MarginPoints([1.0, 0.2, -0.1, 0.8], [0.2, 0.9, 0.5, 0.4])}
+    points = {
+        "bt / set": MarginPoints([3.0, 0.5, -1.0, 2.0], [0.2, 0.9, 0.5, 0.4]),
+        "pcrm / set": MarginPoints([1.0, 0.2, -0.1, 0.8], [0.2, 0.9, 0.5, 0.4]),
+    }
     out = plot_margin_vs_similarity(points, tmp_path / "plots" / "margins.png", bound=BoundParams(10, 0.001, -5))
     data = out.read_bytes()
     assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -104,18 +108,33 @@ def test_plot_writes_a_png(tmp_path):
 
 
 def test_eval_cli_reports_diagnostics_and_plots(tiny_rm_dir, tmp_path, capsys):
-    rows = [{"prompt": f"q{i}", "chosen": "yes" * (1 + i % 3), "rejected": "no" * (1 + i % 4),
-             "chosen_score": 5 + i % 3, "rejected_score": 4} for i in range(8)]
+    rows = [
+        {
+            "prompt": f"q{i}",
+            "chosen": "yes" * (1 + i % 3),
+            "rejected": "no" * (1 + i % 4),
+            "chosen_score": 5 + i % 3,
+            "rejected_score": 4,
+        }
+        for i in range(8)
+    ]
     data = tmp_path / "scored.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
     png, out = tmp_path / "m.png", tmp_path / "report"
-    assert cli(["eval", "--model", str(tiny_rm_dir), "--data", str(data), "--plot", str(png),
-                "--output", str(out)]) == 0
+    assert (
+        cli(["eval", "--model", str(tiny_rm_dir), "--data", str(data), "--plot", str(png), "--output", str(out)]) == 0
+    )
     report = json.loads((out / "eval.json").read_text())
     metrics = next(iter(report[str(tiny_rm_dir)].values()))
     assert metrics["prior"] == "length" and metrics["strength_pairs"] == 8
-    for key in ("margin_mean", "margin_std", "margin_max", "margin_similarity_pearson", "strength_spearman",
-                "strength_kendall"):
+    for key in (
+        "margin_mean",
+        "margin_std",
+        "margin_max",
+        "margin_similarity_pearson",
+        "strength_spearman",
+        "strength_kendall",
+    ):
         assert key in metrics
     assert png.stat().st_size > 1000
     assert "strength rho" in capsys.readouterr().out

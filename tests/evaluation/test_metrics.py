@@ -18,12 +18,13 @@ def test_ece_toy_example_by_hand():
     # p = sigmoid(m): 0.75 (right), 0.25 -> confidence 0.75 (wrong), 0.5 (tie: wrong), 0.95 (right)
     margins = [math.log(3), -math.log(3), 0.0, math.log(19)]
     cal = calibration(margins, n_bins=5)  # bins of width 0.1 over [0.5, 1]
-    # bin [0.5, 0.6): the tie, |0 - 0.5| x 1/4; bin [0.7, 0.8): acc 0.5, conf 0.75, x 2/4; bin [0.9, 1]: |1 - 0.95| x 1/4
+    # bin [0.5, 0.6): the tie, |0 - 0.5| x 1/4; bin [0.7, 0.8): acc 0.5, conf 0.75, x 2/4;
+    # bin [0.9, 1]: |1 - 0.95| x 1/4
     assert cal.ece == pytest.approx(0.5 / 4 + 0.25 * 2 / 4 + 0.05 / 4)
     assert cal.max_gap == pytest.approx(0.5)
     assert cal.accuracy == pytest.approx(0.5) and cal.mean_confidence == pytest.approx((0.75 * 2 + 0.5 + 0.95) / 4)
     assert cal.log_loss == pytest.approx(np.mean([math.log(4 / 3), math.log(4), math.log(2), math.log(20 / 19)]))
-    assert cal.brier == pytest.approx(np.mean([0.25 ** 2, 0.75 ** 2, 0.5 ** 2, 0.05 ** 2]))
+    assert cal.brier == pytest.approx(np.mean([0.25**2, 0.75**2, 0.5**2, 0.05**2]))
     assert [b.pairs for b in cal.bins] == [1, 0, 2, 0, 1]
     assert cal.bins[1].accuracy is None and cal.bins[2].accuracy == pytest.approx(0.5)
     assert cal.bins[4].lower == pytest.approx(0.9) and cal.bins[4].upper == pytest.approx(1.0)
@@ -71,16 +72,21 @@ def test_reward_length_correlation():
 def test_section_score_weights_subsets_by_size():
     # RewardBench: sum(acc_s * n_s) / sum(n_s)
     assert section_score({"a": 0.5, "b": 1.0}, {"a": 3, "b": 1}) == pytest.approx(0.625)
-    assert section_score({"neighbor": 0.25, "gptinst": 0.5, "gptout": 0.75, "manual": 1.0},
-                         {"neighbor": 134, "gptinst": 92, "gptout": 47, "manual": 46}) == pytest.approx(
-        (0.25 * 134 + 0.5 * 92 + 0.75 * 47 + 1.0 * 46) / 319)
+    assert section_score(
+        {"neighbor": 0.25, "gptinst": 0.5, "gptout": 0.75, "manual": 1.0},
+        {"neighbor": 134, "gptinst": 92, "gptout": 47, "manual": 46},
+    ) == pytest.approx((0.25 * 134 + 0.5 * 92 + 0.75 * 47 + 1.0 * 46) / 319)
     with pytest.raises(ValueError, match="no size"):
         section_score({"a": 0.5, "c": 1.0}, {"a": 3})
 
 
 def test_allocation_is_proportional_largest_remainder():
     assert allocate({"neighbor": 134, "gptinst": 92, "gptout": 47, "manual": 46}, 32) == {
-        "neighbor": 13, "gptinst": 9, "gptout": 5, "manual": 5}
+        "neighbor": 13,
+        "gptinst": 9,
+        "gptout": 5,
+        "manual": 5,
+    }
     assert allocate({"a": 5, "b": 5}, 100) == {"a": 5, "b": 5}
 
 
@@ -90,8 +96,9 @@ def _pair(chosen: str, rejected: str, subset: str) -> PreferencePair:
 
 def test_metrics_include_calibration_and_length_bias_per_set_and_subset():
     pairs = [_pair("long answer", "no", "x"), _pair("a", "longer one", "x"), _pair("yes!", "no", "y")]
-    scores = PairScores(index=torch.tensor([2, 0, 1]), chosen=torch.tensor([1.0, 2.0, 0.0]),
-                        rejected=torch.tensor([0.0, 0.0, 1.0]))
+    scores = PairScores(
+        index=torch.tensor([2, 0, 1]), chosen=torch.tensor([1.0, 2.0, 0.0]), rejected=torch.tensor([0.0, 0.0, 1.0])
+    )
     m = metrics_from_scores(scores, pairs)
     # margins in pair order: pair 0 = +2, pair 1 = -1, pair 2 = +1
     assert m["accuracy"] == pytest.approx(2 / 3)
@@ -109,8 +116,11 @@ def test_metrics_include_calibration_and_length_bias_per_set_and_subset():
 
 def test_implicit_scores_get_their_own_calibration():
     pairs = [_pair("aa", "b", None), _pair("c", "dd", None)]
-    scores = PairScores(index=torch.tensor([0, 1]), implicit_chosen=torch.tensor([0.3, -0.2]),
-                        implicit_rejected=torch.tensor([0.1, 0.0]))
+    scores = PairScores(
+        index=torch.tensor([0, 1]),
+        implicit_chosen=torch.tensor([0.3, -0.2]),
+        implicit_rejected=torch.tensor([0.1, 0.0]),
+    )
     m = metrics_from_scores(scores, pairs)  # a DPO model: the implicit reward is primary
     assert m["ece"] == pytest.approx(calibration([0.2, -0.2]).ece) == m["implicit"]["ece"]
     assert m["length_bias"]["prefers_longer_rate"] == pytest.approx(1.0)

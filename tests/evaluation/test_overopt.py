@@ -93,7 +93,7 @@ def test_peaks_within_beyond_and_without():
     d = np.sqrt(oo.kl_bon(np.array(oo.default_ns(64))))  # d_max ~ 1.81
     inside = oo.fit_gao(d, oo.gao_curve(d, 0.4, 0.2, "bon"), "bon")  # d* = 1.0
     assert inside.status == oo.PEAK
-    assert inside.peak_d == pytest.approx(1.0) and inside.peak_gain == pytest.approx(0.4 ** 2 / 0.8)
+    assert inside.peak_d == pytest.approx(1.0) and inside.peak_gain == pytest.approx(0.4**2 / 0.8)
     beyond = oo.fit_gao(d, oo.gao_curve(d, 0.4, 0.05, "bon"), "bon")  # d* = 4: not extrapolated
     assert beyond.status == oo.RISING and beyond.peak_d is None and beyond.peak_gain is None
     assert oo.fit_gao(d, oo.gao_curve(d, -0.1, 0.1, "bon"), "bon").status == oo.FALLING

@@ -48,24 +48,40 @@ def test_report_renders_for_two_tiny_checkpoints(tiny_rm_dir, tiny_haf_dir, smal
         assert file.exists() and file.stat().st_size > 1000 and file.read_bytes()[:4] == b"\x89PNG"
     text = md.read_text()
     assert text.startswith("# two tiny models")
-    for needle in ("| chat |", "| plain |", "llmbar (section)", "## Calibration", "## Length bias",
-                   "## Reward scale", "## Eval data", "![accuracy](accuracy.png)", "llmbar-adver-neighbor"):
+    for needle in (
+        "| chat |",
+        "| plain |",
+        "llmbar (section)",
+        "## Calibration",
+        "## Length bias",
+        "## Reward scale",
+        "## Eval data",
+        "![accuracy](accuracy.png)",
+        "llmbar-adver-neighbor",
+    ):
         assert needle in text, needle
     again = json.loads((tmp_path / "report" / "report.json").read_text())
     assert render_markdown(again) == render_markdown(results)  # the JSON alone regenerates the report
 
 
 def _evaluation(accuracies: dict[str, float], margin_std: float = 1.0) -> dict:
-    return {"metrics": {s: {"accuracy": a, "margin_std": margin_std} for s, a in accuracies.items()},
-            "sections": {}, "margins": {s: [1.0, -0.5] for s in accuracies}}
+    return {
+        "metrics": {s: {"accuracy": a, "margin_std": margin_std} for s, a in accuracies.items()},
+        "sections": {},
+        "margins": {s: [1.0, -0.5] for s in accuracies},
+    }
 
 
 def test_groups_show_mean_and_sd_over_seeds():
-    results = {"suite": "t", "data_root": "/d",
-               "sets": {s: {"pairs": 2, "available": 2, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
-                        for s in ("a", "b")},
-               "models": {"bt/s0": _evaluation({"a": 0.6, "b": 0.8}), "bt/s1": _evaluation({"a": 0.7, "b": 0.8})},
-               "groups": {"bt": ["bt/s0", "bt/s1"]}}
+    results = {
+        "suite": "t",
+        "data_root": "/d",
+        "sets": {
+            s: {"pairs": 2, "available": 2, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}} for s in ("a", "b")
+        },
+        "models": {"bt/s0": _evaluation({"a": 0.6, "b": 0.8}), "bt/s1": _evaluation({"a": 0.7, "b": 0.8})},
+        "groups": {"bt": ["bt/s0", "bt/s1"]},
+    }
     row = accuracy_table(results)["bt"]
     assert row["a"].mean == pytest.approx(0.65) and row["a"].sd == pytest.approx(math.sqrt(0.005))
     assert row["mean"].values == pytest.approx((0.7, 0.75))  # macro mean per seed
@@ -75,9 +91,29 @@ def test_groups_show_mean_and_sd_over_seeds():
 
 def test_cli_suite_writes_the_report(tiny_rm_dir, tiny_haf_dir, shared_data, tmp_path, capsys):
     out = tmp_path / "suite"
-    assert cli(["eval", "--suite", "standard", "--data-root", str(shared_data), "--sets", "llmbar-natural",
-                "--limit", "4", "--max-length", "64", "--model", str(tiny_rm_dir), str(tiny_haf_dir),
-                "--output", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "eval",
+                "--suite",
+                "standard",
+                "--data-root",
+                str(shared_data),
+                "--sets",
+                "llmbar-natural",
+                "--limit",
+                "4",
+                "--max-length",
+                "64",
+                "--model",
+                str(tiny_rm_dir),
+                str(tiny_haf_dir),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "## " not in capsys.readouterr().out.split("### Accuracy")[0]
     report = json.loads((out / "report.json").read_text())
     assert list(report["models"]) == [str(tiny_rm_dir), str(tiny_haf_dir)]
@@ -105,11 +141,21 @@ def haf_export(tiny_model_dir, tmp_path_factory):
     rows = arithmetic_rows(48)
     train = write_jsonl(root / "train.jsonl", rows[:32])
     mixed = write_jsonl(root / "mixed.jsonl", rows[:8] + rows[32:])  # 8 training pairs + 16 unseen ones
-    cfg = RunConfig(model=ModelConfig(name=str(tiny_model_dir), tuning="top_layers", top_layers=1),
-                    data=DataConfig(train=[str(train)], heldout_fraction=0.0, validation_fraction=0.25, max_length=48),
-                    objective=ObjectiveConfig(objective="haf"),
-                    training=TrainConfig(output_dir=str(root / "run"), num_epochs=2, batch_size=8, learning_rate=3e-3,
-                                         eval_steps=2, select_best=True, report_to=[], eval_before=False))
+    cfg = RunConfig(
+        model=ModelConfig(name=str(tiny_model_dir), tuning="top_layers", top_layers=1),
+        data=DataConfig(train=[str(train)], heldout_fraction=0.0, validation_fraction=0.25, max_length=48),
+        objective=ObjectiveConfig(objective="haf"),
+        training=TrainConfig(
+            output_dir=str(root / "run"),
+            num_epochs=2,
+            batch_size=8,
+            learning_rate=3e-3,
+            eval_steps=2,
+            select_best=True,
+            report_to=[],
+            eval_before=False,
+        ),
+    )
     return run_training(cfg), mixed
 
 
@@ -151,7 +197,9 @@ def _benchmark_module():
 
 def test_benchmark_sections_replace_only_their_markers():
     methods = _benchmark_module()
-    doc = "# R\n\nintro\n\n" + methods.begin_marker("quick") + "\nold\n" + methods.end_marker("quick") + "\n\n## Other\n"
+    doc = (
+        "# R\n\nintro\n\n" + methods.begin_marker("quick") + "\nold\n" + methods.end_marker("quick") + "\n\n## Other\n"
+    )
     new = methods.replace_section(doc, "quick", "## quick\nnew body")
     assert "old" not in new and "new body" in new and new.startswith("# R\n\nintro") and new.endswith("## Other\n")
     added = methods.replace_section(new, "hh1k", "hh1k body")
@@ -161,15 +209,22 @@ def test_benchmark_sections_replace_only_their_markers():
 
 def test_benchmark_claims_and_best_line():
     methods = _benchmark_module()
-    sets = {s: {"pairs": 400, "available": 400, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
-            for s in ("hh-helpful", "hh-harmless")}
+    sets = {
+        s: {"pairs": 400, "available": 400, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
+        for s in ("hh-helpful", "hh-harmless")
+    }
     models = {}
     for seed in (0, 1):
         models[f"bt/s{seed}"] = _evaluation({"hh-helpful": 0.62, "hh-harmless": 0.60}, margin_std=2.0)
         models[f"dpo/s{seed}"] = _evaluation({"hh-helpful": 0.62, "hh-harmless": 0.45}, margin_std=0.1)
         models[f"pcrm-length/s{seed}"] = _evaluation({"hh-helpful": 0.63, "hh-harmless": 0.61}, margin_std=1.0)
-    report = {"suite": "standard", "data_root": "/d", "sets": sets, "models": models,
-              "groups": {m: [f"{m}/s0", f"{m}/s1"] for m in ("bt", "dpo", "pcrm-length")}}
+    report = {
+        "suite": "standard",
+        "data_root": "/d",
+        "sets": sets,
+        "models": models,
+        "groups": {m: [f"{m}/s0", f"{m}/s1"] for m in ("bt", "dpo", "pcrm-length")},
+    }
     claims = {c["claim"]: c for c in methods.claim_checks(report, ["hh-helpful"], seeds=2)}
     dpo_ood = claims["BT is above DPO out of distribution (HaF-RM Table 3)"]
     assert dpo_ood["verdict"] == "supported" and dpo_ood["difference"] == pytest.approx(0.15)
@@ -177,7 +232,10 @@ def test_benchmark_claims_and_best_line():
     assert claims["pcrm-length improves accuracy over BT"]["verdict"].startswith("inconclusive")
     assert not any(c.startswith("HaF") for c in claims)  # no HaF runs, no HaF claims
     summary = methods.summarize(report, ["bt", "dpo", "pcrm-length"])
-    assert methods.best_line("quick", summary) == "methods quick best=pcrm-length hh-helpful=0.630 hh-harmless=0.610 mean=0.620"
+    assert (
+        methods.best_line("quick", summary)
+        == "methods quick best=pcrm-length hh-helpful=0.630 hh-harmless=0.610 mean=0.620"
+    )
 
 
 def test_benchmark_knows_which_one_off_passes_are_cached(tmp_path, monkeypatch):
@@ -186,8 +244,12 @@ def test_benchmark_knows_which_one_off_passes_are_cached(tmp_path, monkeypatch):
     assert methods.used_cache_files("reference", since=0) == []  # no cache directory yet
     cache = tmp_path / "reference_logps"
     cache.mkdir()
-    for name, mtime in (("old.safetensors", 1_000), ("train.safetensors", 5_000), ("eval.safetensors", 6_000),
-                        (".eval.safetensors.x.tmp", 6_000)):
+    for name, mtime in (
+        ("old.safetensors", 1_000),
+        ("train.safetensors", 5_000),
+        ("eval.safetensors", 6_000),
+        (".eval.safetensors.x.tmp", 6_000),
+    ):
         (cache / name).write_bytes(b"x")
         os.utime(cache / name, (mtime, mtime))
     used = methods.used_cache_files("reference", since=5_000)
@@ -235,9 +297,13 @@ def test_benchmark_run_records_resume_from_the_shared_directory(tmp_path):
 
 def test_benchmark_time_limit_prediction_and_partial_groups():
     methods = _benchmark_module()
-    est = {"cached_per_run_seconds": {"bt": 100.0, "dpo": 300.0, "pcrm-cosine": 110.0}, "trunk_once_seconds": 1000.0,
-           "reference_once_seconds": 50.0, "embeddings_once_seconds": 20.0,
-           "per_run_seconds": {"bt": {"train": 400.0, "eval": 20.0}}}
+    est = {
+        "cached_per_run_seconds": {"bt": 100.0, "dpo": 300.0, "pcrm-cosine": 110.0},
+        "trunk_once_seconds": 1000.0,
+        "reference_once_seconds": 50.0,
+        "embeddings_once_seconds": 20.0,
+        "per_run_seconds": {"bt": {"train": 400.0, "eval": 20.0}},
+    }
     predict = methods.predicted_run_seconds
     assert predict(est, "bt", trunk_done=False) == 1100.0  # BT needs no reference
     assert predict(est, "dpo", trunk_done=True, done={"embeddings": True}) == 350.0
@@ -246,17 +312,27 @@ def test_benchmark_time_limit_prediction_and_partial_groups():
     assert predict(est, "pcrm-cosine", trunk_done=True, done={"embeddings": True}) == 110.0
     uncached = {**est, "cached_per_run_seconds": None}
     assert predict(uncached, "bt", trunk_done=False) == 420.0  # no trunk cache: no trunk pass
-    sets = {s: {"pairs": 400, "available": 400, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
-            for s in ("hh-helpful", "hh-harmless")}
-    models = {"bt/s0": _evaluation({"hh-helpful": 0.6, "hh-harmless": 0.5}),
-              "bt/s1": _evaluation({"hh-helpful": 0.7, "hh-harmless": 0.5}),
-              "dpo/s0": _evaluation({"hh-helpful": 0.55, "hh-harmless": 0.45})}
-    report = {"suite": "standard", "data_root": "/d", "sets": sets, "models": models,
-              "groups": {"bt": ["bt/s0", "bt/s1"], "dpo": ["dpo/s0"]}}  # dpo/s1 pending
+    sets = {
+        s: {"pairs": 400, "available": 400, "dropped": {}, "overlap_removed": 0, "subset_sizes": {}}
+        for s in ("hh-helpful", "hh-harmless")
+    }
+    models = {
+        "bt/s0": _evaluation({"hh-helpful": 0.6, "hh-harmless": 0.5}),
+        "bt/s1": _evaluation({"hh-helpful": 0.7, "hh-harmless": 0.5}),
+        "dpo/s0": _evaluation({"hh-helpful": 0.55, "hh-harmless": 0.45}),
+    }
+    report = {
+        "suite": "standard",
+        "data_root": "/d",
+        "sets": sets,
+        "models": models,
+        "groups": {"bt": ["bt/s0", "bt/s1"], "dpo": ["dpo/s0"]},
+    }  # dpo/s1 pending
     assert methods.seeds_per_method(report) == 1
     assert methods.summarize(report, ["bt", "dpo"]) == {
         "bt": {"hh-helpful": 0.65, "hh-harmless": 0.5, "mean": 0.575},
-        "dpo": {"hh-helpful": 0.55, "hh-harmless": 0.45, "mean": 0.5}}
+        "dpo": {"hh-helpful": 0.55, "hh-harmless": 0.45, "mean": 0.5},
+    }
     claims = {c["claim"]: c for c in methods.claim_checks(report, ["hh-helpful"], methods.seeds_per_method(report))}
     dpo_ood = claims["BT is above DPO out of distribution (HaF-RM Table 3)"]
     assert dpo_ood["difference"] == pytest.approx(0.05)

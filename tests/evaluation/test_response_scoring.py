@@ -21,10 +21,13 @@ RESPONSES = ["4", "Four, I think.", "4", "Blue.", "Red is a colour, and so is gr
 @pytest.fixture(scope="module")
 def checkpoints(tiny_model_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("shared-trunk")
-    return {"a": export_tiny_reward_model(tiny_model_dir, root / "a", seed=1, top_layer_noise=0.05),
-            "b": export_tiny_reward_model(tiny_model_dir, root / "b", seed=2, top_layer_noise=0.05),
-            "dpo": export_tiny_reward_model(tiny_model_dir, root / "dpo", seed=3, top_layer_noise=0.05, policy=True,
-                                            reward_head=False)}
+    return {
+        "a": export_tiny_reward_model(tiny_model_dir, root / "a", seed=1, top_layer_noise=0.05),
+        "b": export_tiny_reward_model(tiny_model_dir, root / "b", seed=2, top_layer_noise=0.05),
+        "dpo": export_tiny_reward_model(
+            tiny_model_dir, root / "dpo", seed=3, top_layer_noise=0.05, policy=True, reward_head=False
+        ),
+    }
 
 
 def test_pseudo_pairs_pair_consecutive_responses_to_the_same_prompt(checkpoints):

@@ -25,8 +25,9 @@ def rl_items(shared_data):
     pairs = load_pairs(DataSpec(str(shared_data / "hh-rlhf" / "helpful-base" / "test.jsonl.gz"), limit=12))
     responses = [r for p in pairs for r in (p.chosen, p.rejected)]
     sizes = [5, 3, 2, 1, 1]
-    items = [(pairs[g].prompt, responses[(7 * g + 3 * k) % len(responses)]) for g, n in enumerate(sizes)
-             for k in range(n)]
+    items = [
+        (pairs[g].prompt, responses[(7 * g + 3 * k) % len(responses)]) for g, n in enumerate(sizes) for k in range(n)
+    ]
     items += [(pairs[6].prompt, "Sure, " + ending) for ending in ("here it is.", "I can help.", "why not?")]
     order = torch.randperm(len(items), generator=torch.Generator().manual_seed(0)).tolist()
     return [items[i] for i in order]
@@ -35,8 +36,12 @@ def rl_items(shared_data):
 def scorer_for(model_dir, max_length: int, attn: str = "sdpa") -> Scorer:
     torch.manual_seed(0)
     model = build_reward_model(ModelConfig(name=str(model_dir), tuning="full", attn_implementation=attn))
-    return Scorer(name=str(model_dir), model=model, tokenizer=load_tokenizer(str(model_dir)),
-                  encoding=EncodingConfig(max_length=max_length))
+    return Scorer(
+        name=str(model_dir),
+        model=model,
+        tokenizer=load_tokenizer(str(model_dir)),
+        encoding=EncodingConfig(max_length=max_length),
+    )
 
 
 def assert_grouped_equals_padded(scorer: Scorer, items, key: str = "rewards", **kwargs) -> Counter:
@@ -45,8 +50,16 @@ def assert_grouped_equals_padded(scorer: Scorer, items, key: str = "rewards", **
     encoder = scorer.encoder()
     sequences = [encoder.encode_single(p, r) for p, r in items]
     work: Counter = Counter()
-    grouped = score_sequences(scorer.model, sequences, scorer.tokenizer.pad_token_id, reward_head=scorer.reward_head,
-                              reference=scorer.reference, beta=scorer.beta, work=work, **kwargs)[key]
+    grouped = score_sequences(
+        scorer.model,
+        sequences,
+        scorer.tokenizer.pad_token_id,
+        reward_head=scorer.reward_head,
+        reference=scorer.reference,
+        beta=scorer.beta,
+        work=work,
+        **kwargs,
+    )[key]
     assert padded.abs().max() > 1e-3  # a reward head at random init: non-trivial values
     torch.testing.assert_close(grouped, padded, atol=TOLERANCE, rtol=0)
     torch.testing.assert_close(scorer.score(prompts, responses)[key], padded, atol=TOLERANCE, rtol=0)

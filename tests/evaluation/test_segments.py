@@ -33,15 +33,21 @@ def test_threshold_rule_picks_side_and_cut():
 
 
 def example(question: str, response: str, labels: list[float]) -> SegmentExample:
-    return SegmentExample(prompt=[{"role": "user", "content": question}], response=response,
-                          segments=split_sentences(response), labels=labels)
+    return SegmentExample(
+        prompt=[{"role": "user", "content": question}],
+        response=response,
+        segments=split_sentences(response),
+        labels=labels,
+    )
 
 
 def test_prompt_overlap_baseline_finds_off_topic_sentences():
     ex = example("When was Paris founded?", "Paris was founded long ago. Cats like milk.", [1.0, 0.0])
     assert prompt_overlap(ex) == [0.5, 0.0]  # paris, founded of {paris, founded, long, ago}; none of {cats, like, milk}
-    train = [example(f"When was Town{i} founded?", f"Town{i} was founded early. Dogs bark loudly.", [1.0, 0.0])
-             for i in range(4)]
+    train = [
+        example(f"When was Town{i} founded?", f"Town{i} was founded early. Dogs bark loudly.", [1.0, 0.0])
+        for i in range(4)
+    ]
     test = [example("When was Rome founded?", "Rome was founded in antiquity. Birds sing.", [1.0, 0.0])]
     out = baseline_metrics(train, test)
     assert out["prompt_overlap"]["accuracy"] == 1.0 and out["prompt_overlap"]["auroc"] == 1.0

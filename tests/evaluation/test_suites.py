@@ -22,8 +22,12 @@ from rewardkit.evaluation.suites import (
     stratified_sample,
 )
 
-ADVERSARIAL_SIZES = {"llmbar-adver-GPTInst": 92, "llmbar-adver-GPTOut": 47, "llmbar-adver-manual": 46,
-                     "llmbar-adver-neighbor": 134}
+ADVERSARIAL_SIZES = {
+    "llmbar-adver-GPTInst": 92,
+    "llmbar-adver-GPTOut": 47,
+    "llmbar-adver-manual": 46,
+    "llmbar-adver-neighbor": 134,
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +36,25 @@ def standard_sets(shared_data):
 
 
 def test_every_standard_set_resolves_from_the_data_root(standard_sets):
-    assert list(standard_sets) == ["hh-helpful", "hh-harmless", "llmbar-natural", "llmbar-adversarial", "pandalm",
-                                   "ultrafeedback", "tldr"]
+    assert list(standard_sets) == [
+        "hh-helpful",
+        "hh-harmless",
+        "llmbar-natural",
+        "llmbar-adversarial",
+        "pandalm",
+        "ultrafeedback",
+        "tldr",
+    ]
     sizes = {name: len(s.pairs) for name, s in standard_sets.items()}
-    assert sizes == {"hh-helpful": 2348, "hh-harmless": 2308, "llmbar-natural": 100, "llmbar-adversarial": 319,
-                     "pandalm": 842, "ultrafeedback": 199, "tldr": 1776}
+    assert sizes == {
+        "hh-helpful": 2348,
+        "hh-harmless": 2308,
+        "llmbar-natural": 100,
+        "llmbar-adversarial": 319,
+        "pandalm": 842,
+        "ultrafeedback": 199,
+        "tldr": 1776,
+    }
     assert standard_sets["llmbar-adversarial"].subset_sizes == ADVERSARIAL_SIZES
     assert standard_sets["llmbar-natural"].subset_sizes == {"llmbar-natural": 100}
     assert standard_sets["tldr"].subset_sizes == {"tldr-valid1": 386, "tldr-valid2": 1390}
@@ -47,11 +65,16 @@ def test_every_standard_set_resolves_from_the_data_root(standard_sets):
 
 
 def test_limits_draw_stratified_deterministic_samples(shared_data, standard_sets):
-    sets = load_suite(STANDARD, shared_data, limit={"llmbar-adversarial": 32, "tldr": 40},
-                      only=["llmbar-adversarial", "tldr"])
+    sets = load_suite(
+        STANDARD, shared_data, limit={"llmbar-adversarial": 32, "tldr": 40}, only=["llmbar-adversarial", "tldr"]
+    )
     adversarial = sets["llmbar-adversarial"]
-    assert Counter(p.subset for p in adversarial.pairs) == {"llmbar-adver-neighbor": 13, "llmbar-adver-GPTInst": 9,
-                                                            "llmbar-adver-GPTOut": 5, "llmbar-adver-manual": 5}
+    assert Counter(p.subset for p in adversarial.pairs) == {
+        "llmbar-adver-neighbor": 13,
+        "llmbar-adver-GPTInst": 9,
+        "llmbar-adver-GPTOut": 5,
+        "llmbar-adver-manual": 5,
+    }
     assert adversarial.subset_sizes == ADVERSARIAL_SIZES  # section weights stay the full sizes
     assert Counter(p.subset for p in sets["tldr"].pairs) == {"tldr-valid1": 9, "tldr-valid2": 31}
     again = load_suite(STANDARD, shared_data, limit=32, only=["llmbar-adversarial"])["llmbar-adversarial"]
@@ -77,41 +100,60 @@ def test_training_pairs_are_removed_by_content_hash(shared_data):
 
 def test_section_scores_pool_subsets_weighted_by_full_size():
     def fake(name, sizes, section):
-        return EvalSet(EvalSetConfig(name, ["x.json"], section=section), [], sum(sizes.values()),
-                       subset_sizes=sizes)
-    sets = {"nat": fake("nat", {"natural": 100}, "llmbar"), "adv": fake("adv", {"a": 200, "b": 100}, "llmbar"),
-            "hh": fake("hh", {"(none)": 500}, None)}
-    metrics = {"nat": {"accuracy": 0.8, "subsets": {"natural": {"accuracy": 0.8}}},
-               "adv": {"accuracy": 0.9, "subsets": {"a": {"accuracy": 0.3}, "b": {"accuracy": 0.6}}},
-               "hh": {"accuracy": 0.6}}
+        return EvalSet(EvalSetConfig(name, ["x.json"], section=section), [], sum(sizes.values()), subset_sizes=sizes)
+
+    sets = {
+        "nat": fake("nat", {"natural": 100}, "llmbar"),
+        "adv": fake("adv", {"a": 200, "b": 100}, "llmbar"),
+        "hh": fake("hh", {"(none)": 500}, None),
+    }
+    metrics = {
+        "nat": {"accuracy": 0.8, "subsets": {"natural": {"accuracy": 0.8}}},
+        "adv": {"accuracy": 0.9, "subsets": {"a": {"accuracy": 0.3}, "b": {"accuracy": 0.6}}},
+        "hh": {"accuracy": 0.6},
+    }
     assert section_scores(metrics, sets) == {"llmbar": pytest.approx((0.8 * 100 + 0.3 * 200 + 0.6 * 100) / 400)}
 
 
 def test_user_suite_from_yaml_extends_the_standard_suite(tmp_path, shared_data):
     own = tmp_path / "mine.jsonl"
-    own.write_text("\n".join(json.dumps({"prompt": f"q{i}", "chosen": "good", "rejected": f"bad {i}"})
-                             for i in range(5)))
+    own.write_text(
+        "\n".join(json.dumps({"prompt": f"q{i}", "chosen": "good", "rejected": f"bad {i}"}) for i in range(5))
+    )
     config = tmp_path / "my_suite.yaml"
-    config.write_text(f"name: mine\nextends: standard\nseed: 3\nsets:\n"
-                      f"  - name: own\n    path: {own}\n    limit: 3\n"
-                      f"  - name: hh-helpful\n    paths: [hh-rlhf/helpful-base/test.jsonl.gz]\n    limit: 10\n")
+    config.write_text(
+        f"name: mine\nextends: standard\nseed: 3\nsets:\n"
+        f"  - name: own\n    path: {own}\n    limit: 3\n"
+        f"  - name: hh-helpful\n    paths: [hh-rlhf/helpful-base/test.jsonl.gz]\n    limit: 10\n"
+    )
     suite = get_suite(str(config))
     assert suite.name == "mine" and suite.seed == 3
-    assert suite.names == ["hh-harmless", "llmbar-natural", "llmbar-adversarial", "pandalm", "ultrafeedback", "tldr",
-                           "own", "hh-helpful"]
+    assert suite.names == [
+        "hh-harmless",
+        "llmbar-natural",
+        "llmbar-adversarial",
+        "pandalm",
+        "ultrafeedback",
+        "tldr",
+        "own",
+        "hh-helpful",
+    ]
     sets = load_suite(suite, shared_data, only=["own", "hh-helpful"])
     assert len(sets["own"].pairs) == 3 and len(sets["hh-helpful"].pairs) == 10
     assert "mine" not in SUITES  # a file suite is not registered implicitly
 
 
-@pytest.mark.parametrize("yaml_text, message", [
-    ("sets:\n  - name: a\n    path: x.json\n    colour: red\n", "unknown keys \\['colour'\\]"),
-    ("sets:\n  - name: a\n    path: x.json\n    format: csvish\n", "unknown format 'csvish'"),
-    ("sets:\n  - name: a\n    path: x.json\n    limit: 0\n", "field .limit.: must be a positive int"),
-    ("sets:\n  - name: a\n", "needs a name and a path"),
-    ("sets:\n  - name: a\n    path: x.json\n  - name: a\n    path: y.json\n", "duplicate set names \\['a'\\]"),
-    ("extends: nope\nsets: []\n", "extends unknown suite 'nope'"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("sets:\n  - name: a\n    path: x.json\n    colour: red\n", "unknown keys \\['colour'\\]"),
+        ("sets:\n  - name: a\n    path: x.json\n    format: csvish\n", "unknown format 'csvish'"),
+        ("sets:\n  - name: a\n    path: x.json\n    limit: 0\n", "field .limit.: must be a positive int"),
+        ("sets:\n  - name: a\n", "needs a name and a path"),
+        ("sets:\n  - name: a\n    path: x.json\n  - name: a\n    path: y.json\n", "duplicate set names \\['a'\\]"),
+        ("extends: nope\nsets: []\n", "extends unknown suite 'nope'"),
+    ],
+)
 def test_bad_suite_configs_name_the_problem(tmp_path, yaml_text, message):
     config = tmp_path / "bad.yaml"
     config.write_text(yaml_text)

@@ -38,17 +38,32 @@ def test_bon_quick_preset_bounds_and_summary_line():
     prefs = [[1, 0, 0], [0, -1, 1], [0, 0, 0], [1, 1, 0]]
     comps = {"hierarchical vs holistic": comparison(prefs), "holistic vs weighted": comparison(prefs)}
     means = {m: {"gold": 0.5} for m in b.METHODS}
-    composition = {"description": "d", "changed_picks": {"hierarchical": 0.25, "weighted": 0.5, "aspects": 0.9},
-                   "degenerate": {"samples": 0.01}, "means": means, "comparisons": comps, "seconds": 1.0}
-    result = {"preset": "quick", "prompts": 105, "settings": {"seeds": [0, 1, 2], "n": 4, "max_new_tokens": 32,
-                                                              "prompts_per_family": 15},
-              "compositions": {name: composition for name in b.COMPOSITIONS}, "command": "c", "policy": "p",
-              "hardware": {"label": "CPU"}, "holistic_rm": {"method": "bt", "export": "e", "heldout_accuracy": 0.7,
-                                                           "heldout_pairs": 30},
-              "timings": {"reward_model": 1.0}, "wall_seconds": 60.0, "created": "now", "hh": None}
+    composition = {
+        "description": "d",
+        "changed_picks": {"hierarchical": 0.25, "weighted": 0.5, "aspects": 0.9},
+        "degenerate": {"samples": 0.01},
+        "means": means,
+        "comparisons": comps,
+        "seconds": 1.0,
+    }
+    result = {
+        "preset": "quick",
+        "prompts": 105,
+        "settings": {"seeds": [0, 1, 2], "n": 4, "max_new_tokens": 32, "prompts_per_family": 15},
+        "compositions": dict.fromkeys(b.COMPOSITIONS, composition),
+        "command": "c",
+        "policy": "p",
+        "hardware": {"label": "CPU"},
+        "holistic_rm": {"method": "bt", "export": "e", "heldout_accuracy": 0.7, "heldout_pairs": 30},
+        "timings": {"reward_model": 1.0},
+        "wall_seconds": 60.0,
+        "created": "now",
+        "hh": None,
+    }
     line = b.summary_line(result)
-    assert re.fullmatch(r"alarm quick prompts=105 seeds=3 changed_picks=0\.250 hier_vs_holistic=0\.800\+-\d\.\d{3}",
-                        line), line
+    assert re.fullmatch(
+        r"alarm quick prompts=105 seeds=3 changed_picks=0\.250 hier_vs_holistic=0\.800\+-\d\.\d{3}", line
+    ), line
     text = b.section(result)
     assert "| paper-qa | hierarchical vs holistic | 7 | 0.800 ±" in text
     assert "| paper-qa | weighted vs holistic | 7 | 0.200 ±" in text  # read the other way round (W/L swapped)

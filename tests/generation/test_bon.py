@@ -30,8 +30,10 @@ def test_hierarchical_vs_holistic_selection_by_hand():
     # threshold 0.6, w_h 1: hierarchical = [0.5, 0.7, 1.65]; holistic = [0.5, 0.7, 0.65]; weighted = [3.5, .7, 1.65]
     from rewardkit.rewards.combinators import combine
 
-    pick = {m: select_best(combine(m, holistic.ravel(), aspects.ravel(), 0.6, 1.0).reshape(1, 3))[0]
-            for m in ("hierarchical", "holistic", "weighted")}
+    pick = {
+        m: select_best(combine(m, holistic.ravel(), aspects.ravel(), 0.6, 1.0).reshape(1, 3))[0]
+        for m in ("hierarchical", "holistic", "weighted")
+    }
     assert pick == {"hierarchical": 2, "holistic": 1, "weighted": 0}
 
 
@@ -43,14 +45,21 @@ def test_compare_selections():
 
 
 def test_run_bon_end_to_end_and_cache(tiny_model_dir, tmp_path, monkeypatch):
-    reward = RewardFunction("toy", CombineSettings("hierarchical", threshold=20.0, holistic_weight=1.0),
-                            holistic=build_metric("length", "chars", {"unit": "chars"}),
-                            aspects=[Aspect(build_metric("repetition"), weight=10.0)])
+    reward = RewardFunction(
+        "toy",
+        CombineSettings("hierarchical", threshold=20.0, holistic_weight=1.0),
+        holistic=build_metric("length", "chars", {"unit": "chars"}),
+        aspects=[Aspect(build_metric("repetition"), weight=10.0)],
+    )
     policy = load_policy(str(tiny_model_dir))
-    config = BonConfig(reward="unused.yaml", n=3, output_dir=str(tmp_path / "out"),
-                       methods=["hierarchical", "holistic", "weighted", "first"],
-                       prompts=PromptConfig(n_per_family=1, families=["arithmetic", "language"]),
-                       sampling=SamplingConfig(max_new_tokens=12, cache_dir=str(tmp_path / "cache")))
+    config = BonConfig(
+        reward="unused.yaml",
+        n=3,
+        output_dir=str(tmp_path / "out"),
+        methods=["hierarchical", "holistic", "weighted", "first"],
+        prompts=PromptConfig(n_per_family=1, families=["arithmetic", "language"]),
+        sampling=SamplingConfig(max_new_tokens=12, cache_dir=str(tmp_path / "cache")),
+    )
     results = run_bon(config, reward=reward, policy=policy)
     assert results["prompts"] == 2 and results["n"] == 3
     assert set(results["judges"]) == {"chars", "repetition", "gold"}  # gold: suite prompts have gold meta
@@ -80,10 +89,17 @@ def test_config_validation():
 def test_run_bon_with_an_llm_judge(tiny_model_dir, tmp_path):
     from rewardkit.generation.judge import JudgeConfig
 
-    reward = RewardFunction("toy", CombineSettings("holistic"), holistic=build_metric("length", "chars", {"unit": "chars"}))
-    config = BonConfig(reward="unused.yaml", n=3, output_dir=str(tmp_path), methods=["holistic", "first"],
-                       prompts=PromptConfig(n_per_family=1, families=["factual"]),
-                       sampling=SamplingConfig(max_new_tokens=12, cache_dir="off"))
+    reward = RewardFunction(
+        "toy", CombineSettings("holistic"), holistic=build_metric("length", "chars", {"unit": "chars"})
+    )
+    config = BonConfig(
+        reward="unused.yaml",
+        n=3,
+        output_dir=str(tmp_path),
+        methods=["holistic", "first"],
+        prompts=PromptConfig(n_per_family=1, families=["factual"]),
+        sampling=SamplingConfig(max_new_tokens=12, cache_dir="off"),
+    )
     with fake_endpoint(prefers_longer) as (url, seen):
         config.judge = JudgeConfig(base_url=url)
         results = run_bon(config, reward=reward, policy=load_policy(str(tiny_model_dir)))
@@ -102,25 +118,44 @@ def test_each_component_scores_the_samples_once(tiny_model_dir, tmp_path):
             Counting.calls += 1
             return [float(len(r)) for r in responses]
 
-    reward = RewardFunction("toy", CombineSettings("hierarchical"), holistic=Counting(), holistic_normalize=True,
-                            aspects=[Aspect(build_metric("repetition"))], stats_file=tmp_path / "stats.json")
-    config = BonConfig(reward="unused.yaml", n=2, output_dir=str(tmp_path), methods=["hierarchical", "holistic"],
-                       prompts=PromptConfig(n_per_family=2, families=["factual"]),
-                       sampling=SamplingConfig(max_new_tokens=12, cache_dir="off"))
+    reward = RewardFunction(
+        "toy",
+        CombineSettings("hierarchical"),
+        holistic=Counting(),
+        holistic_normalize=True,
+        aspects=[Aspect(build_metric("repetition"))],
+        stats_file=tmp_path / "stats.json",
+    )
+    config = BonConfig(
+        reward="unused.yaml",
+        n=2,
+        output_dir=str(tmp_path),
+        methods=["hierarchical", "holistic"],
+        prompts=PromptConfig(n_per_family=2, families=["factual"]),
+        sampling=SamplingConfig(max_new_tokens=12, cache_dir="off"),
+    )
     run_bon(config, reward=reward, policy=load_policy(str(tiny_model_dir)))
     assert Counting.calls == 1  # calibration and selection reuse the same raw scores
     assert "holistic" in json.loads((tmp_path / "stats.json").read_text())
 
 
 def test_several_seeds_pool_prompt_seed_pairs(tiny_model_dir, tmp_path):
-    reward = RewardFunction("toy", CombineSettings("hierarchical", threshold=-1e9, holistic_weight=1.0,
-                                                   degenerate_penalty=-10.0),
-                            holistic=build_metric("length", "chars", {"unit": "chars"}),
-                            aspects=[Aspect(build_metric("sentence_repetition"), weight=50.0)])
-    config = BonConfig(reward="unused.yaml", n=3, output_dir=str(tmp_path), seeds=[0, 1], bootstrap=50,
-                       methods=["hierarchical", "holistic", "first"],
-                       prompts=PromptConfig(n_per_family=2, families=["factual"]),
-                       sampling=SamplingConfig(max_new_tokens=10, cache_dir="off"))
+    reward = RewardFunction(
+        "toy",
+        CombineSettings("hierarchical", threshold=-1e9, holistic_weight=1.0, degenerate_penalty=-10.0),
+        holistic=build_metric("length", "chars", {"unit": "chars"}),
+        aspects=[Aspect(build_metric("sentence_repetition"), weight=50.0)],
+    )
+    config = BonConfig(
+        reward="unused.yaml",
+        n=3,
+        output_dir=str(tmp_path),
+        seeds=[0, 1],
+        bootstrap=50,
+        methods=["hierarchical", "holistic", "first"],
+        prompts=PromptConfig(n_per_family=2, families=["factual"]),
+        sampling=SamplingConfig(max_new_tokens=10, cache_dir="off"),
+    )
     results = run_bon(config, reward=reward, policy=load_policy(str(tiny_model_dir)))
     records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert results["seeds"] == [0, 1] and [r["seed"] for r in records] == [0, 0, 1, 1]

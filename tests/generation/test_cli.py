@@ -22,20 +22,32 @@ def export_tiny_rm(base, out):
     model = build_reward_model(ModelConfig(name=str(base), tuning="full"), keep_lm_head=True)
     with torch.no_grad():
         model.score.weight.normal_(std=0.5)
-    return export_model(model, load_tokenizer(str(base)), out,
-                        metadata={"objective": "bt", "max_length": 96, "base_model": str(base)})
+    return export_model(
+        model, load_tokenizer(str(base)), out, metadata={"objective": "bt", "max_length": 96, "base_model": str(base)}
+    )
 
 
 @pytest.fixture(scope="module")
 def reward_yaml(tiny_model_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("alarm-cli")
-    rm = export_tiny_rm(tiny_model_dir, root / "rm")
+    export_tiny_rm(tiny_model_dir, root / "rm")
     path = root / "reward.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "tiny-alarm", "combine": "hierarchical", "threshold": 0.0, "holistic_weight": 2.0,
-        "sigmoid_shaping": True, "holistic": {"kind": "model", "path": "rm", "normalize": True},
-        "aspects": [{"kind": "metric", "metric": "repetition"},
-                    {"kind": "metric", "metric": "length", "weight": -0.5, "normalize": True}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny-alarm",
+                "combine": "hierarchical",
+                "threshold": 0.0,
+                "holistic_weight": 2.0,
+                "sigmoid_shaping": True,
+                "holistic": {"kind": "model", "path": "rm", "normalize": True},
+                "aspects": [
+                    {"kind": "metric", "metric": "repetition"},
+                    {"kind": "metric", "metric": "length", "weight": -0.5, "normalize": True},
+                ],
+            }
+        )
+    )
     return path
 
 
@@ -49,9 +61,23 @@ def test_help_exists(command, capsys):
 
 def test_select_aspects_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
     out = tmp_path / "sel"
-    code = main(["select-aspects", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir),
-                 "--n-per-family", "1", "--max-new-tokens", "10", "--cache-dir", str(tmp_path / "cache"),
-                 "--output-dir", str(out)])
+    code = main(
+        [
+            "select-aspects",
+            "--reward",
+            str(reward_yaml),
+            "--policy",
+            str(tiny_model_dir),
+            "--n-per-family",
+            "1",
+            "--max-new-tokens",
+            "10",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--output-dir",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "| rank | aspect | inconsistency |" in printed and "select-aspects best=" in printed
@@ -63,9 +89,23 @@ def test_select_aspects_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys
 def test_select_aspects_on_shaped_terms(tiny_model_dir, reward_yaml, tmp_path, capsys):
     """--shaped: the length aspect (weight -0.5) prefers the shorter response once shaped, as in the reward."""
     out = tmp_path / "sel"
-    args = ["select-aspects", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--n-per-family", "1",
-            "--max-new-tokens", "10", "--cache-dir", str(tmp_path / "cache"), "--stats-file",
-            str(tmp_path / "stats.json"), "--output-dir", str(out)]
+    args = [
+        "select-aspects",
+        "--reward",
+        str(reward_yaml),
+        "--policy",
+        str(tiny_model_dir),
+        "--n-per-family",
+        "1",
+        "--max-new-tokens",
+        "10",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--stats-file",
+        str(tmp_path / "stats.json"),
+        "--output-dir",
+        str(out),
+    ]
     assert main(args + ["--shaped"]) == 0
     shaped = {a["name"]: a for a in json.loads((out / "aspects.json").read_text())["aspects"]}
     assert main(args) == 0
@@ -78,9 +118,30 @@ def test_select_aspects_on_shaped_terms(tiny_model_dir, reward_yaml, tmp_path, c
 
 def test_bon_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
     stats = tmp_path / "stats.json"
-    code = main(["bon", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--n", "3",
-                 "--n-per-family", "1", "--families", "arithmetic", "factual", "--max-new-tokens", "8",
-                 "--cache-dir", str(tmp_path / "cache"), "--stats-file", str(stats), "--output-dir", str(tmp_path)])
+    code = main(
+        [
+            "bon",
+            "--reward",
+            str(reward_yaml),
+            "--policy",
+            str(tiny_model_dir),
+            "--n",
+            "3",
+            "--n-per-family",
+            "1",
+            "--families",
+            "arithmetic",
+            "factual",
+            "--max-new-tokens",
+            "8",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--stats-file",
+            str(stats),
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     assert "bon prompts=2 n=3" in capsys.readouterr().out
     assert set(json.loads(stats.read_text())) == {"holistic", "length"}  # calibrated on the samples
@@ -89,22 +150,53 @@ def test_bon_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
 
 
 def test_rl_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
-    code = main(["rl", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--families", "arithmetic",
-                 "--n-per-family", "2", "--eval-families", "arithmetic", "--eval-n-per-family", "2", "--steps", "2",
-                 "--num-generations", "2", "--max-completion-length", "6", "--eval-max-new-tokens", "6",
-                 "--stats-file", str(tmp_path / "stats.json"), "--output-dir", str(tmp_path)])
+    code = main(
+        [
+            "rl",
+            "--reward",
+            str(reward_yaml),
+            "--policy",
+            str(tiny_model_dir),
+            "--families",
+            "arithmetic",
+            "--n-per-family",
+            "2",
+            "--eval-families",
+            "arithmetic",
+            "--eval-n-per-family",
+            "2",
+            "--steps",
+            "2",
+            "--num-generations",
+            "2",
+            "--max-completion-length",
+            "6",
+            "--eval-max-new-tokens",
+            "6",
+            "--stats-file",
+            str(tmp_path / "stats.json"),
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert re.fullmatch(r"rl before=-?\d+\.\d+ after=-?\d+\.\d+ reward=tiny-alarm/hierarchical score=gold seconds=\d+",
-                        line), line
+    assert re.fullmatch(
+        r"rl before=-?\d+\.\d+ after=-?\d+\.\d+ reward=tiny-alarm/hierarchical score=gold seconds=\d+", line
+    ), line
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
     results = json.loads((tmp_path / "rl.json").read_text())
     assert results["algorithm"] == "grpo"
     assert len(results["before_scores"]) == len(results["after_scores"]) == results["eval_prompts"] == 2
     assert abs(results["after"] - sum(results["after_scores"]) / 2) < 1e-12
     # the papers' settings by default: fixed KL 0.1 to the initial policy, unscaled rewards (a reward model)
-    assert results["settings"] == {"kl_coef": 0.1, "kl": "fixed", "kl_target": None, "scale_rewards": "none",
-                                   "reward_clip": None}
+    assert results["settings"] == {
+        "kl_coef": 0.1,
+        "kl": "fixed",
+        "kl_target": None,
+        "scale_rewards": "none",
+        "reward_clip": None,
+    }
     series = results["series"]
     assert series["step"] == [1, 2] and len(series["reward"]) == len(series["kl"]) == 2
     assert all(isinstance(v, float) and v >= 0 for v in series["kl"]) and series["kl_coef"] == [0.1, 0.1]
@@ -113,12 +205,47 @@ def test_rl_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
 
 
 def test_rl_rloo_with_adaptive_kl_and_clipping(tiny_model_dir, reward_yaml, tmp_path, capsys):
-    code = main(["rl", "--reward", str(reward_yaml), "--policy", str(tiny_model_dir), "--families", "arithmetic",
-                 "--n-per-family", "2", "--eval-families", "factual", "--eval-n-per-family", "1", "--steps", "2",
-                 "--algorithm", "rloo", "--num-generations", "2", "--max-completion-length", "6",
-                 "--eval-max-new-tokens", "4", "--kl-target", "1e-6", "--kl-horizon", "1", "--reward-clip", "0.25",
-                 "--scale-rewards", "batch", "--track-every", "0", "--stats-file", str(tmp_path / "stats.json"),
-                 "--output-dir", str(tmp_path)])
+    code = main(
+        [
+            "rl",
+            "--reward",
+            str(reward_yaml),
+            "--policy",
+            str(tiny_model_dir),
+            "--families",
+            "arithmetic",
+            "--n-per-family",
+            "2",
+            "--eval-families",
+            "factual",
+            "--eval-n-per-family",
+            "1",
+            "--steps",
+            "2",
+            "--algorithm",
+            "rloo",
+            "--num-generations",
+            "2",
+            "--max-completion-length",
+            "6",
+            "--eval-max-new-tokens",
+            "4",
+            "--kl-target",
+            "1e-6",
+            "--kl-horizon",
+            "1",
+            "--reward-clip",
+            "0.25",
+            "--scale-rewards",
+            "batch",
+            "--track-every",
+            "0",
+            "--stats-file",
+            str(tmp_path / "stats.json"),
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     results = json.loads((tmp_path / "rl.json").read_text())
     assert results["algorithm"] == "rloo" and results["settings"]["scale_rewards"] == "batch"

@@ -22,7 +22,9 @@ def test_consistent_judge_both_orders(monkeypatch):
     assert len(seen) == 4 and all(s["path"] == "/v1/chat/completions" for s in seen)
     assert seen[0]["auth"] == "Bearer secret" and seen[0]["body"]["model"] == "fake"
     first_order, second_order = seen[0]["body"]["messages"][-1]["content"], seen[1]["body"]["messages"][-1]["content"]
-    assert first_order.index("good") < first_order.index("bad") and second_order.index("bad") < second_order.index("good")
+    assert first_order.index("good") < first_order.index("bad") and second_order.index("bad") < second_order.index(
+        "good"
+    )
 
 
 def test_position_bias_and_garbage_are_ties():
@@ -41,14 +43,19 @@ def test_compare_many_and_retries():
         prefs = judge.compare_many([PROMPT] * 3, ["good", "bad", "x"], ["bad", "good", "x"])
         assert prefs.tolist() == [1, -1, 0] and isinstance(prefs, np.ndarray)
         assert len(seen) == 5  # one 503 retried, then 2 orders x 2 comparisons
-    with fake_endpoint(prefers_good, fail_first=5) as (url, _):
-        with pytest.raises(Exception, match="503"):
-            LLMJudge(JudgeConfig(base_url=url, retries=1)).compare(PROMPT, "good", "bad")
+    with fake_endpoint(prefers_good, fail_first=5) as (url, _), pytest.raises(Exception, match="503"):
+        LLMJudge(JudgeConfig(base_url=url, retries=1)).compare(PROMPT, "good", "bad")
 
 
 def test_verdict_parsing_and_config():
-    assert [parse_verdict(t) for t in ["A", " b.", "[[B]]", "Response A is better", "Verdict: B", "neither"]] == \
-        ["A", "B", "B", "A", "B", None]
+    assert [parse_verdict(t) for t in ["A", " b.", "[[B]]", "Response A is better", "Verdict: B", "neither"]] == [
+        "A",
+        "B",
+        "B",
+        "A",
+        "B",
+        None,
+    ]
     with pytest.raises(ValueError, match="http"):
         JudgeConfig(base_url="ftp://x")
     with pytest.raises(ValueError, match="base_url"):

@@ -20,29 +20,73 @@ from rewardkit.testing.tiny import export_tiny_reward_model
 @pytest.fixture(scope="module")
 def setup(tiny_model_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("overopt")
-    rms = {"bt": export_tiny_reward_model(tiny_model_dir, root / "bt" / "export", seed=1, top_layer_noise=0.05),
-           "dpo": export_tiny_reward_model(tiny_model_dir, root / "dpo" / "export", seed=2, top_layer_noise=0.05,
-                                           policy=True, reward_head=False)}
+    rms = {
+        "bt": export_tiny_reward_model(tiny_model_dir, root / "bt" / "export", seed=1, top_layer_noise=0.05),
+        "dpo": export_tiny_reward_model(
+            tiny_model_dir, root / "dpo" / "export", seed=2, top_layer_noise=0.05, policy=True, reward_head=False
+        ),
+    }
     reward = root / "alarm.yaml"
-    reward.write_text(yaml.safe_dump({
-        "name": "tiny-alarm", "combine": "hierarchical", "threshold": 0.0, "holistic_weight": 1.0,
-        "holistic": {"kind": "model", "path": str(rms["bt"]), "normalize": True},
-        "aspects": [{"kind": "metric", "metric": "length", "weight": -0.5, "normalize": True}]}))
+    reward.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny-alarm",
+                "combine": "hierarchical",
+                "threshold": 0.0,
+                "holistic_weight": 1.0,
+                "holistic": {"kind": "model", "path": str(rms["bt"]), "normalize": True},
+                "aspects": [{"kind": "metric", "metric": "length", "weight": -0.5, "normalize": True}],
+            }
+        )
+    )
     rl = root / "rl-run"
     rl.mkdir()
-    records = [{"step": s, "kl": kl, "kl_se": 0.01, "score": g, "score_se": 0.02}
-               for s, kl, g in [(0, 0.0, 0.30), (2, 0.25, 0.36), (4, 1.0, 0.40), (6, 2.25, 0.41), (8, 4.0, 0.38)]]
+    records = [
+        {"step": s, "kl": kl, "kl_se": 0.01, "score": g, "score_se": 0.02}
+        for s, kl, g in [(0, 0.0, 0.30), (2, 0.25, 0.36), (4, 1.0, 0.40), (6, 2.25, 0.41), (8, 4.0, 0.38)]
+    ]
     (rl / "rl.json").write_text(json.dumps({"tracking": {"score": "gold", "records": records}}))
     return root, rms, reward, rl
 
 
 def run(tiny_model_dir, setup, out, cache, capsys):
     root, rms, reward, rl = setup
-    code = main(["overopt", "--models", str(rms["bt"]), str(rms["dpo"]), "--rewards", str(reward),
-                 "--combine-modes", "hierarchical", "aspects", "--policy", str(tiny_model_dir),
-                 "--families", "arithmetic", "factual", "--n-per-family", "3", "--n-max", "4", "--max-new-tokens", "6",
-                 "--cache-dir", str(cache), "--groups", "{arith: [arithmetic], fact: [factual], none: [language]}",
-                 "--bootstrap", "50", "--batch-size", "4", "--rl-runs", str(rl), "--output-dir", str(out)])
+    code = main(
+        [
+            "overopt",
+            "--models",
+            str(rms["bt"]),
+            str(rms["dpo"]),
+            "--rewards",
+            str(reward),
+            "--combine-modes",
+            "hierarchical",
+            "aspects",
+            "--policy",
+            str(tiny_model_dir),
+            "--families",
+            "arithmetic",
+            "factual",
+            "--n-per-family",
+            "3",
+            "--n-max",
+            "4",
+            "--max-new-tokens",
+            "6",
+            "--cache-dir",
+            str(cache),
+            "--groups",
+            "{arith: [arithmetic], fact: [factual], none: [language]}",
+            "--bootstrap",
+            "50",
+            "--batch-size",
+            "4",
+            "--rl-runs",
+            str(rl),
+            "--output-dir",
+            str(out),
+        ]
+    )
     assert code == 0
     return capsys.readouterr().out.strip().splitlines()[-1]
 
@@ -96,7 +140,10 @@ def test_rl_curves_and_missing_series(setup, tmp_path):
 
 def test_model_names():
     assert model_specs(["runs/bt/export", "runs/haf", "x=runs/haf/export"]) == {
-        "bt": "runs/bt/export", "haf": "runs/haf", "x": "runs/haf/export"}
+        "bt": "runs/bt/export",
+        "haf": "runs/haf",
+        "x": "runs/haf/export",
+    }
     with pytest.raises(ValueError, match="two checkpoints named"):
         model_specs(["a/export", "a"])
 

@@ -7,8 +7,14 @@ from types import SimpleNamespace
 import pytest
 
 from rewardkit.generation.rl import RLTrainingConfig
-from rewardkit.generation.rl_control import (AdaptiveKLCallback, adaptive_kl_update, resolve_scale_rewards,
-                                             sequence_kl, step_series, uses_reward_model)
+from rewardkit.generation.rl_control import (
+    AdaptiveKLCallback,
+    adaptive_kl_update,
+    resolve_scale_rewards,
+    sequence_kl,
+    step_series,
+    uses_reward_model,
+)
 from rewardkit.rewards.combinators import Aspect, CombineSettings, RewardFunction
 from rewardkit.rewards.gold import GoldReward
 from rewardkit.rewards.metrics import build_metric
@@ -49,20 +55,38 @@ def test_adaptive_callback_records_the_coefficient_it_used():
     trainer = SimpleNamespace(beta=0.1)
     callback = AdaptiveKLCallback(target=1.0, horizon=4, completions_per_step=2)
     callback.trainer = trainer
-    state = SimpleNamespace(global_step=1, log_history=[{"reward": 0.0, "kl": 0.1, "completions/mean_length": 20.0,
-                                                         "step": 1}])
+    state = SimpleNamespace(
+        global_step=1, log_history=[{"reward": 0.0, "kl": 0.1, "completions/mean_length": 20.0, "step": 1}]
+    )
     callback.on_log(None, state, None, logs=dict(state.log_history[0]))
     assert state.log_history[0]["kl_coef"] == 0.1
     assert trainer.beta == pytest.approx(0.1 * (1 + 0.2 * 2 / 4))  # KL 2 > target 1: error clipped to 0.2
 
 
 def test_step_series_from_trl_logs():
-    history = [{"reward": 1.0, "reward_std": 0.5, "kl": 0.01, "completions/mean_length": 10.0, "step": 1,
-                "rewards/r/unclipped": 1.5, "rewards/r/clipped_share": 0.25},
-               {"loss": 0.1, "step": 1},
-               {"reward": 2.0, "reward_std": 0.4, "kl": 0.02, "completions/mean_length": 5.0, "step": 2,
-                "kl_coef": 0.2, "rewards/r/unclipped": 2.0, "rewards/r/clipped_share": 0.0},
-               {"train_runtime": 3.0, "step": 2}]
+    history = [
+        {
+            "reward": 1.0,
+            "reward_std": 0.5,
+            "kl": 0.01,
+            "completions/mean_length": 10.0,
+            "step": 1,
+            "rewards/r/unclipped": 1.5,
+            "rewards/r/clipped_share": 0.25,
+        },
+        {"loss": 0.1, "step": 1},
+        {
+            "reward": 2.0,
+            "reward_std": 0.4,
+            "kl": 0.02,
+            "completions/mean_length": 5.0,
+            "step": 2,
+            "kl_coef": 0.2,
+            "rewards/r/unclipped": 2.0,
+            "rewards/r/clipped_share": 0.0,
+        },
+        {"train_runtime": 3.0, "step": 2},
+    ]
     series = step_series(history, 0.1, "r")
     assert series["step"] == [1, 2] and series["reward"] == [1.0, 2.0] and series["kl"] == [0.01, 0.02]
     assert series["kl_sequence"] == pytest.approx([0.1, 0.1]) and series["kl_coef"] == [0.1, 0.2]
@@ -74,10 +98,12 @@ def test_trl_adapter_clips_and_logs():
     reward = RewardFunction("len", CombineSettings("aspects"), aspects=[Aspect(build_metric("length"))])
     logged = {}
     fn = TRLRewardFunction(reward, clip=5.0)
-    out = fn(prompts=["a", "b"], completions=["one two", " ".join(["w"] * 9)],
-             log_metric=lambda k, v: logged.__setitem__(k, v))
+    out = fn(
+        prompts=["a", "b"],
+        completions=["one two", " ".join(["w"] * 9)],
+        log_metric=lambda k, v: logged.__setitem__(k, v),
+    )
     assert out == [2.0, 5.0]
     assert logged["rewards/len/unclipped"] == pytest.approx(5.5) and logged["rewards/len/clipped_share"] == 0.5
     with pytest.raises(ValueError, match="clip"):
         TRLRewardFunction(reward, clip=-1.0)
-

@@ -14,18 +14,19 @@ from transformers import AutoModelForCausalLM
 
 from rewardkit.cli.main import main
 from rewardkit.generation.prompts import PromptItem
-from rewardkit.generation.rl_tracking import (KLScoreTracker, TrackingConfig, completion_mask, sequence_kl,
-                                              token_kl)
+from rewardkit.generation.rl_tracking import KLScoreTracker, TrackingConfig, completion_mask, sequence_kl, token_kl
 from rewardkit.testing.tiny import tiny_tokenizer
 
 
 def test_token_kl_hand_computed():
     # p = (1/2, 1/2), q = (1/4, 3/4): KL = 1/2 log 2 + 1/2 log(2/3) = 1/2 log(4/3)
     assert token_kl(torch.tensor([0.0, 0.0]), torch.tensor([0.0, math.log(3)])).item() == pytest.approx(
-        0.5 * math.log(4 / 3))
+        0.5 * math.log(4 / 3)
+    )
     # temperature 2 divides the logits
     assert token_kl(torch.tensor([0.0, 0.0]), torch.tensor([0.0, 2 * math.log(3)]), 2.0).item() == pytest.approx(
-        0.5 * math.log(4 / 3))
+        0.5 * math.log(4 / 3)
+    )
 
 
 def test_completion_mask_keeps_tokens_up_to_the_first_eos():
@@ -53,7 +54,7 @@ def test_sequence_kl_with_left_padding_equals_each_row_alone(peft_policy):
     batch = sequence_kl(peft_policy, torch.cat([padded, completions], 1), prompt_mask, mask)
     for row, prompt in enumerate((short, long_)):
         ids = torch.tensor([prompt + completions[row].tolist()])
-        alone = sequence_kl(peft_policy, ids, torch.ones(1, len(prompt), dtype=torch.long), mask[row:row + 1])
+        alone = sequence_kl(peft_policy, ids, torch.ones(1, len(prompt), dtype=torch.long), mask[row : row + 1])
         assert batch[row].item() == pytest.approx(alone.item(), rel=1e-4, abs=1e-6)
     assert (batch > 0).all()
     with pytest.raises(TypeError, match="PEFT"):
@@ -61,11 +62,21 @@ def test_sequence_kl_with_left_padding_equals_each_row_alone(peft_policy):
 
 
 def test_a_measurement_leaves_the_rng_alone_and_starts_at_zero_kl(peft_policy):
-    items = [PromptItem([{"role": "user", "content": "What is 2+2?"}], {"family": "arithmetic"}),
-             PromptItem([{"role": "user", "content": "Hi"}], {})]
+    items = [
+        PromptItem([{"role": "user", "content": "What is 2+2?"}], {"family": "arithmetic"}),
+        PromptItem([{"role": "user", "content": "Hi"}], {}),
+    ]
     tok = tiny_tokenizer()
-    tracker = KLScoreTracker(TrackingConfig(samples=3), items, lambda p, r, m: [float(len(x)) for x in r], "length",
-                             tok, steps=8, temperature=1.0, max_new_tokens=5)
+    tracker = KLScoreTracker(
+        TrackingConfig(samples=3),
+        items,
+        lambda p, r, m: [float(len(x)) for x in r],
+        "length",
+        tok,
+        steps=8,
+        temperature=1.0,
+        max_new_tokens=5,
+    )
     state = torch.random.get_rng_state()
     first = tracker.measure(peft_policy, 0)
     assert torch.equal(state, torch.random.get_rng_state())
@@ -80,10 +91,35 @@ def test_rl_records_kl_and_held_out_score_without_changing_training(tiny_model_d
     adapters = {}
     for every in (0, 1):
         out = tmp_path / f"every-{every}"
-        code = main(["rl", "--reward", str(reward), "--policy", str(tiny_model_dir), "--families", "arithmetic",
-                     "--n-per-family", "2", "--eval-families", "arithmetic", "--eval-n-per-family", "2", "--steps", "2",
-                     "--num-generations", "2", "--max-completion-length", "6", "--eval-max-new-tokens", "6",
-                     "--track-every", str(every), "--output-dir", str(out)])
+        code = main(
+            [
+                "rl",
+                "--reward",
+                str(reward),
+                "--policy",
+                str(tiny_model_dir),
+                "--families",
+                "arithmetic",
+                "--n-per-family",
+                "2",
+                "--eval-families",
+                "arithmetic",
+                "--eval-n-per-family",
+                "2",
+                "--steps",
+                "2",
+                "--num-generations",
+                "2",
+                "--max-completion-length",
+                "6",
+                "--eval-max-new-tokens",
+                "6",
+                "--track-every",
+                str(every),
+                "--output-dir",
+                str(out),
+            ]
+        )
         assert code == 0
         adapters[every] = (out / "adapter" / "adapter_model.safetensors").read_bytes()
     results = json.loads((tmp_path / "every-1" / "rl.json").read_text())

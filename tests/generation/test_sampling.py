@@ -7,8 +7,11 @@ import pytest
 from rewardkit.generation import sampling
 from rewardkit.generation.sampling import SamplingConfig, generate, load_policy, render_prompts
 
-PROMPTS = [[{"role": "user", "content": "Hello there"}], [{"role": "user", "content": "Name a colour."}],
-           [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]]
+PROMPTS = [
+    [{"role": "user", "content": "Hello there"}],
+    [{"role": "user", "content": "Name a colour."}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}],
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +27,9 @@ def test_shapes_seeds_and_greedy(policy):
     other = generate(policy, PROMPTS, 3, SamplingConfig(max_new_tokens=6, batch_size=4, seed=4, cache_dir="off"))
     assert other != first
     greedy = generate(policy, PROMPTS, 1, cfg, greedy=True)
-    assert greedy == generate(policy, PROMPTS, 1, SamplingConfig(max_new_tokens=6, seed=9, cache_dir="off"), greedy=True)
+    assert greedy == generate(
+        policy, PROMPTS, 1, SamplingConfig(max_new_tokens=6, seed=9, cache_dir="off"), greedy=True
+    )
     with pytest.raises(ValueError, match="greedy"):
         generate(policy, PROMPTS, 2, cfg, greedy=True)
 

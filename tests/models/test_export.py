@@ -55,8 +55,9 @@ def test_seqcls_export_gives_the_same_rewards(tiny_model_dir, tiny_plain_model_d
     assert torch.allclose(ours, theirs, atol=1e-4)
     # the whole conversation rendered by the exported tokenizer's own chat template (the plain one for a model
     # without a template), as TRL / verl / pipelines do
-    text = hf_tok.apply_chat_template(PAIRS[0].prompt + [{"role": "assistant", "content": PAIRS[0].chosen}],
-                                      tokenize=False)
+    text = hf_tok.apply_chat_template(
+        PAIRS[0].prompt + [{"role": "assistant", "content": PAIRS[0].chosen}], tokenize=False
+    )
     ids = hf_tok(text, add_special_tokens=False, return_tensors="pt")
     with torch.no_grad():
         assert hf(**ids).logits[0, 0].item() == pytest.approx(ours[0].item(), abs=1e-4)
@@ -75,8 +76,9 @@ def test_hybrid_export_has_reward_model_and_policy(tiny_plain_model_dir, tmp_pat
     batch = PaddedPairCollator(tok.pad_token_id)(encoded)
     with torch.no_grad():
         ours = model(**batch, need_logps=True)
-    out = export_model(model, tok, tmp_path / "haf", metadata={"objective": "haf", "max_length": 512},
-                       reward_head=True, policy=True)
+    out = export_model(
+        model, tok, tmp_path / "haf", metadata={"objective": "haf", "max_length": 512}, reward_head=True, policy=True
+    )
     policy = AutoModelForCausalLM.from_pretrained(out / "policy").eval()
     with torch.no_grad():
         logits = policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -98,8 +100,7 @@ def test_hybrid_export_has_reward_model_and_policy(tiny_plain_model_dir, tmp_pat
 def test_dpo_export_is_policy_only(tiny_model_dir, tmp_path):
     model = trained_like(tiny_model_dir, "lora")
     tok = load_tokenizer(str(tiny_model_dir))
-    out = export_model(model, tok, tmp_path / "dpo", metadata={"objective": "dpo"}, reward_head=False,
-                       policy=True)
+    out = export_model(model, tok, tmp_path / "dpo", metadata={"objective": "dpo"}, reward_head=False, policy=True)
     assert not (out / "config.json").exists() and (out / "policy" / "config.json").exists()
     assert json.loads((out / "rewardkit.json").read_text())["reward_head"] is False
     assert load_exported(out).lm_head is not None
@@ -135,12 +136,20 @@ def test_export_follows_the_hub_and_openrlhf_conventions(tiny_rm_dir):
 def test_card_metadata_names_the_hub_base_model_datasets_and_license():
     from rewardkit.models.model_card import card_metadata
 
-    meta = {"base_model": "smollm2-135m", "objective": "haf", "reward_head": True,
-            "train_data": ["suite", "../shared/data/hh.jsonl", "hf:trl-lib/ultrafeedback_binarized:train"]}
+    meta = {
+        "base_model": "smollm2-135m",
+        "objective": "haf",
+        "reward_head": True,
+        "train_data": ["suite", "../shared/data/hh.jsonl", "hf:trl-lib/ultrafeedback_binarized:train"],
+    }
     assert card_metadata(meta) == {
-        "library_name": "transformers", "pipeline_tag": "text-classification",
-        "tags": ["reward-model", "rewardkit", "haf"], "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
-        "datasets": ["trl-lib/ultrafeedback_binarized"], "license": "apache-2.0"}
+        "library_name": "transformers",
+        "pipeline_tag": "text-classification",
+        "tags": ["reward-model", "rewardkit", "haf"],
+        "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "datasets": ["trl-lib/ultrafeedback_binarized"],
+        "license": "apache-2.0",
+    }
     assert "base_model" not in card_metadata({"base_model": "/tmp/a-local-dir", "reward_head": True})
 
 
@@ -170,8 +179,9 @@ def test_untied_lm_head_trains_alone_and_exports(tiny_model_dir, tmp_path):
     embedding = model.base_backbone.get_input_embeddings().weight
     assert model.lm_head.weight is not embedding and torch.equal(model.lm_head.weight, embedding)
     assert model.lm_head.weight.requires_grad and not embedding.requires_grad  # the trunk stays frozen
-    tied = build_reward_model(ModelConfig(name=str(tiny_model_dir), tuning="top_layers", top_layers=1),
-                              train_lm_head=True)
+    tied = build_reward_model(
+        ModelConfig(name=str(tiny_model_dir), tuning="top_layers", top_layers=1), train_lm_head=True
+    )
     assert not tied.lm_head.weight.requires_grad  # without the option a tied head stays frozen
     original = embedding.detach().clone()
     with torch.no_grad():

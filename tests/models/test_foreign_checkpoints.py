@@ -18,10 +18,15 @@ from rewardkit.models.reward_model import ModelConfig
 from rewardkit.testing.tiny import save_tiny_model, tiny_llama_config, tiny_tokenizer
 from rewardkit.testing.tools import render_conversations, seqcls_rewards, trl_grpo_rewards
 
-PROMPTS = [[{"role": "user", "content": "What is 2+2?"}],
-           [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour"}],
-           [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-            {"role": "user", "content": "What is 9+9?"}]]
+PROMPTS = [
+    [{"role": "user", "content": "What is 2+2?"}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour"}],
+    [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "What is 9+9?"},
+    ],
+]
 RESPONSES = ["4", "Blue, I think", "18."]
 
 
@@ -32,13 +37,31 @@ def trl_checkpoint(tiny_model_dir, tmp_path_factory):
     from trl import RewardConfig, RewardTrainer
 
     out = tmp_path_factory.mktemp("trl-rm")
-    rows = [{"prompt": [{"role": "user", "content": f"What is {i}+1?"}],
-             "chosen": [{"role": "assistant", "content": f"{i + 1}."}],
-             "rejected": [{"role": "assistant", "content": "Maybe 7, who knows"}]} for i in range(12)]
-    args = RewardConfig(output_dir=str(out / "run"), max_steps=3, per_device_train_batch_size=4, learning_rate=1e-2,
-                        report_to=[], use_cpu=True, bf16=False, save_strategy="no", logging_steps=1)
-    trainer = RewardTrainer(model=str(tiny_model_dir), args=args, train_dataset=Dataset.from_list(rows),
-                            processing_class=AutoTokenizer.from_pretrained(tiny_model_dir))
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": f"What is {i}+1?"}],
+            "chosen": [{"role": "assistant", "content": f"{i + 1}."}],
+            "rejected": [{"role": "assistant", "content": "Maybe 7, who knows"}],
+        }
+        for i in range(12)
+    ]
+    args = RewardConfig(
+        output_dir=str(out / "run"),
+        max_steps=3,
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        save_strategy="no",
+        logging_steps=1,
+    )
+    trainer = RewardTrainer(
+        model=str(tiny_model_dir),
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=AutoTokenizer.from_pretrained(tiny_model_dir),
+    )
     trainer.train()
     trainer.save_model(str(out / "final"))
     return out / "final"
@@ -54,8 +77,10 @@ def score_cli(model_dir, tmp_path) -> list[float]:
 
 def chat_ids(model_dir) -> list[torch.Tensor]:
     tok = AutoTokenizer.from_pretrained(model_dir)
-    return [tok(t, add_special_tokens=False, return_tensors="pt")["input_ids"]
-            for t in render_conversations(tok, PROMPTS, RESPONSES)]
+    return [
+        tok(t, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        for t in render_conversations(tok, PROMPTS, RESPONSES)
+    ]
 
 
 def test_trl_reward_trainer_checkpoint_scores_as_trl(trl_checkpoint, tmp_path):
@@ -94,7 +119,9 @@ def test_openrlhf_checkpoint_loads_its_value_head_and_stats(openrlhf_checkpoint,
     state_head = head.tensors()[0]
     decoder = AutoModel.from_pretrained(openrlhf_checkpoint).eval()
     with torch.no_grad():  # OpenRLHF: the value head on the last hidden state of the last token
-        expected = [(decoder(ids).last_hidden_state[0, -1] @ state_head[0]).item() for ids in chat_ids(openrlhf_checkpoint)]
+        expected = [
+            (decoder(ids).last_hidden_state[0, -1] @ state_head[0]).item() for ids in chat_ids(openrlhf_checkpoint)
+        ]
     assert score_cli(openrlhf_checkpoint, tmp_path) == pytest.approx(expected, abs=1e-4)
 
     export = tmp_path / "converted"
@@ -107,7 +134,8 @@ def test_openrlhf_checkpoint_loads_its_value_head_and_stats(openrlhf_checkpoint,
 
 @pytest.mark.parametrize("file", ["value_head.safetensors", "value_head.bin"])
 def test_llamafactory_value_head_loads_and_converts(tmp_path_factory, tmp_path, file):
-    """LLaMA-Factory's layout: the causal LM directory + value_head.{safetensors,bin} with v_head.summary.{weight,bias}."""
+    """LLaMA-Factory's layout: the causal LM directory + value_head.{safetensors,bin} with
+    v_head.summary.{weight,bias}."""
     base = save_tiny_model(tmp_path_factory.mktemp("llamafactory"), seed=4)
     weight, bias = torch.randn(1, 32) * 0.5, torch.tensor([0.75])
     head = {"v_head.summary.weight": weight, "v_head.summary.bias": bias}

@@ -70,8 +70,9 @@ def test_sequence_logps_match_full_logits(tiny_plain_model_dir):
 
 @pytest.mark.parametrize("tuning,expect", [("full", "all"), ("lora", "adapters"), ("top_layers", "top")])
 def test_tuning_modes_choose_trainable_parameters(tiny_plain_model_dir, tuning, expect):
-    model = build_reward_model(ModelConfig(name=str(tiny_plain_model_dir), tuning=tuning, top_layers=1),
-                               train_lm_head=True)
+    model = build_reward_model(
+        ModelConfig(name=str(tiny_plain_model_dir), tuning=tuning, top_layers=1), train_lm_head=True
+    )
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert "score.weight" in trainable
     if expect == "all":
@@ -103,8 +104,9 @@ def test_three_reference_modes_give_the_same_loss(tiny_model_dir, tmp_path):
     model = build_reward_model(ModelConfig(name=str(tiny_model_dir), tuning="lora"), train_lm_head=True)
     tok, encoded, _ = batch_for(tiny_model_dir)
     collate = PaddedPairCollator(tok.pad_token_id)
-    precompute_reference_logps(model, encoded, collate, model_name=str(tiny_model_dir), dtype="float32",
-                               cache_dir=tmp_path)
+    precompute_reference_logps(
+        model, encoded, collate, model_name=str(tiny_model_dir), dtype="float32", cache_dir=tmp_path
+    )
     batch = collate(encoded)
     references = {m: make_reference(m, model) for m in ("precomputed", "adapter", "copy")}
     # move the policy away from the reference: train one step's worth of LoRA weights by hand
@@ -125,8 +127,9 @@ def test_reference_cache_is_reused(tiny_model_dir, tmp_path):
     model = build_reward_model(ModelConfig(name=str(tiny_model_dir), tuning="full"))
     tok, encoded, _ = batch_for(tiny_model_dir)
     collate = PaddedPairCollator(tok.pad_token_id)
-    key = precompute_reference_logps(model, encoded, collate, model_name=str(tiny_model_dir), dtype="float32",
-                                     cache_dir=tmp_path)
+    key = precompute_reference_logps(
+        model, encoded, collate, model_name=str(tiny_model_dir), dtype="float32", cache_dir=tmp_path
+    )
     cached = tmp_path / f"{key}.safetensors"
     assert cached.exists()
     os.utime(cached, (1_000_000, 1_000_000))  # long ago
@@ -135,21 +138,33 @@ def test_reference_cache_is_reused(tiny_model_dir, tmp_path):
     for e in second:
         e.extras.clear()
     calls = []
-    key2 = precompute_reference_logps(model, second, collate, model_name=str(tiny_model_dir), dtype="float32",
-                                      cache_dir=tmp_path, compute=lambda pairs: calls.append(1))
+    key2 = precompute_reference_logps(
+        model,
+        second,
+        collate,
+        model_name=str(tiny_model_dir),
+        dtype="float32",
+        cache_dir=tmp_path,
+        compute=lambda pairs: calls.append(1),
+    )
     assert key2 == key and calls == []  # served from disk, no pass
     assert cached.stat().st_mtime > 1_000_000  # reuse marks the file as used now
     assert [e.extras["ref_chosen_logps"] for e in second] == stored
     other = PairEncoder(tok).encode_all(PAIRS[:2])
-    assert precompute_reference_logps(model, other, collate, model_name=str(tiny_model_dir), dtype="float32",
-                                      cache_dir=tmp_path) != key  # different data, different key
+    assert (
+        precompute_reference_logps(
+            model, other, collate, model_name=str(tiny_model_dir), dtype="float32", cache_dir=tmp_path
+        )
+        != key
+    )  # different data, different key
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.2])
 def test_lm_head_gets_gradient_only_when_alpha_positive(tiny_plain_model_dir, alpha):
     obj = Objective(ObjectiveConfig(objective="haf", alpha=alpha))
-    model = build_reward_model(ModelConfig(name=str(tiny_plain_model_dir), tuning="full"),
-                               train_lm_head=obj.needs_logps)
+    model = build_reward_model(
+        ModelConfig(name=str(tiny_plain_model_dir), tuning="full"), train_lm_head=obj.needs_logps
+    )
     _, encoded, batch = batch_for(tiny_plain_model_dir)
     ref = torch.zeros(2 * len(encoded))
     out = model(**batch, need_rewards=True, need_logps=obj.needs_logps)

@@ -30,8 +30,12 @@ def test_export_loads_as_token_classification(tiny_model_dir, tmp_path, tuning):
             for name, p in model.backbone.named_parameters():
                 if "lora_B" in name:
                     p.normal_(std=0.1)
-    out = export_segment_model(model, load_tokenizer(str(tiny_model_dir)), tmp_path / "export",
-                               metadata={"aspect": "relevance", "granularity": "subsentence"})
+    out = export_segment_model(
+        model,
+        load_tokenizer(str(tiny_model_dir)),
+        tmp_path / "export",
+        metadata={"aspect": "relevance", "granularity": "subsentence"},
+    )
     assert is_segment_model(out) and json.loads((out / "rewardkit.json").read_text())["kind"] == "segment"
     tc = AutoModelForTokenClassification.from_pretrained(out).eval()
     assert tc.config.num_labels == 1 and tc.config.classifier_dropout == 0.0

@@ -28,10 +28,19 @@ def toy_pairs(n: int = 12, seed: int = 0) -> list[PreferencePair]:
     pairs = []
     for i in range(n):
         a, b = rng.randint(1, 50), rng.randint(1, 50)
-        prompt = [{"role": "user", "content": f"Hi #{i}"}, {"role": "assistant", "content": "Hello."},
-                  {"role": "user", "content": f"What is {a}+{b}?"}]
-        pairs.append(PreferencePair(prompt, f"It is {a + b}.", f"It is {a * b + 7}, who knows" + "!" * (i % 4),
-                                    subset="even" if i % 2 else "odd"))
+        prompt = [
+            {"role": "user", "content": f"Hi #{i}"},
+            {"role": "assistant", "content": "Hello."},
+            {"role": "user", "content": f"What is {a}+{b}?"},
+        ]
+        pairs.append(
+            PreferencePair(
+                prompt,
+                f"It is {a + b}.",
+                f"It is {a * b + 7}, who knows" + "!" * (i % 4),
+                subset="even" if i % 2 else "odd",
+            )
+        )
     return pairs
 
 
@@ -78,8 +87,9 @@ def test_trunk_path_equals_full_forward(tiny_plain_model_dir, setup, objective):
         torch.testing.assert_close(fast_grads[name], full_grads[name], atol=1e-5, rtol=1e-4)
 
 
-def test_cache_round_trips_on_disk_and_self_check_catches_wrong_states(tiny_plain_model_dir, setup, tmp_path,
-                                                                        monkeypatch):
+def test_cache_round_trips_on_disk_and_self_check_catches_wrong_states(
+    tiny_plain_model_dir, setup, tmp_path, monkeypatch
+):
     tok, encoded = setup
     model = top_layers_model(tiny_plain_model_dir)
     first = TrunkCache.for_model(model, 1, tmp_path)
@@ -138,19 +148,38 @@ def trained(tiny_plain_model_dir, tmp_path_factory):
     """The same short HaF run (reference log-probs, validation, export) without and with the trunk cache."""
     root = tmp_path_factory.mktemp("trunk-runs")
     data = root / "toy.jsonl"
-    data.write_text("\n".join(json.dumps({"prompt": p.prompt[-1]["content"], "chosen": p.chosen,
-                                          "rejected": p.rejected}) for p in toy_pairs(24, seed=1)))
+    data.write_text(
+        "\n".join(
+            json.dumps({"prompt": p.prompt[-1]["content"], "chosen": p.chosen, "rejected": p.rejected})
+            for p in toy_pairs(24, seed=1)
+        )
+    )
     exports = {}
     for cached in (False, True):
         name = "cached" if cached else "plain"
         cfg = RunConfig(
-            model=ModelConfig(name=str(tiny_plain_model_dir), tuning="top_layers", top_layers=1, cache_trunk=cached,
-                              trunk_cache_dir=str(root / "trunk") if cached else None),
+            model=ModelConfig(
+                name=str(tiny_plain_model_dir),
+                tuning="top_layers",
+                top_layers=1,
+                cache_trunk=cached,
+                trunk_cache_dir=str(root / "trunk") if cached else None,
+            ),
             data=DataConfig(train=[str(data)], heldout_fraction=0.0, validation_fraction=0.25, max_length=64),
             objective=ObjectiveConfig(objective="haf"),
-            training=TrainConfig(output_dir=str(root / name), max_steps=4, batch_size=4, eval_batch_size=4,
-                                 learning_rate=3e-3, eval_steps=2, logging_steps=1, save_steps=1000, report_to=[],
-                                 eval_before=False))
+            training=TrainConfig(
+                output_dir=str(root / name),
+                max_steps=4,
+                batch_size=4,
+                eval_batch_size=4,
+                learning_rate=3e-3,
+                eval_steps=2,
+                logging_steps=1,
+                save_steps=1000,
+                report_to=[],
+                eval_before=False,
+            ),
+        )
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("REWARDKIT_HOME", str(root / f"home-{name}"))  # each run computes its reference log-probs
             results = run_training(cfg)
@@ -186,8 +215,11 @@ def test_evaluation_with_the_cache_equals_without(trained, tiny_plain_model_dir,
     scorer = load_scorer(str(root / "cached" / "export"))
     assert scorer.reference is not None  # HaF: reward head and implicit reward
     pairs = toy_pairs(10, seed=2)
-    sets = {"toy": EvalSet(EvalSetConfig("toy", ["toy.jsonl"], section="test"), pairs, len(pairs),
-                           subset_sizes={"even": 5, "odd": 5})}
+    sets = {
+        "toy": EvalSet(
+            EvalSetConfig("toy", ["toy.jsonl"], section="test"), pairs, len(pairs), subset_sizes={"even": 5, "odd": 5}
+        )
+    }
     plain = evaluate_suite(scorer, sets, batch_size=4, prior=None)
     base_cache = TrunkCache.for_base_model(str(tiny_plain_model_dir), 1, tmp_path / "trunk")
     monkeypatch.setenv("REWARDKIT_HOME", str(tmp_path / "home-cached"))  # recompute the reference through the trunk
@@ -196,4 +228,5 @@ def test_evaluation_with_the_cache_equals_without(trained, tiny_plain_model_dir,
     for key in ("accuracy", "margin_mean", "implicit_accuracy"):
         assert cached["metrics"]["toy"][key] == pytest.approx(plain["metrics"]["toy"][key], abs=1e-5)
     assert cached["metrics"]["toy"]["implicit"]["margin_mean"] == pytest.approx(
-        plain["metrics"]["toy"]["implicit"]["margin_mean"], abs=1e-5)
+        plain["metrics"]["toy"]["implicit"]["margin_mean"], abs=1e-5
+    )

@@ -15,8 +15,9 @@ LOGPS = torch.tensor([-20.0, -10.0, -24.0, -9.0], dtype=torch.float64)  # chosen
 
 def test_sft_loss_by_hand():
     # -log sig(0.1 * -20) = log(1 + e^2) = 2.1269280110429727
-    assert sft_loss(torch.tensor([-20.0], dtype=torch.float64), 0.1).item() == pytest.approx(2.1269280110429727,
-                                                                                               abs=1e-12)
+    assert sft_loss(torch.tensor([-20.0], dtype=torch.float64), 0.1).item() == pytest.approx(
+        2.1269280110429727, abs=1e-12
+    )
     # far from saturation it is beta * NLL: -log sig(-30) = 30.000000000000092
     assert sft_loss(torch.tensor([-300.0], dtype=torch.float64), 0.1).item() == pytest.approx(30.0, abs=1e-9)
 
@@ -47,8 +48,9 @@ def test_grm_dpo_noref_objective_by_hand():
     out = obj(REWARDS, LOGPS, None, {})
     # -log sig(0.4) = 0.5130152523999526, -log sig(-0.1) = 0.7443966600735709
     assert out.per_pair["loss_policy"].tolist() == pytest.approx([0.5130152523999526, 0.7443966600735709])
-    assert out.loss.item() == pytest.approx(0.8132616875182228 + 0.01 * (0.5130152523999526 + 0.7443966600735709) / 2,
-                                            abs=1e-12)
+    assert out.loss.item() == pytest.approx(
+        0.8132616875182228 + 0.01 * (0.5130152523999526 + 0.7443966600735709) / 2, abs=1e-12
+    )
 
 
 def test_sft_needs_a_reward_term():

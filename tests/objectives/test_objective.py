@@ -67,8 +67,9 @@ def test_prior_constraint_replaces_the_chosen_terms():
         Objective(ObjectiveConfig(objective="bt", prior="length", prior_on="policy"))
 
 
-@pytest.mark.parametrize("bad", [dict(objective="ppo"), dict(policy_loss="x"), dict(reference="x"),
-                                 dict(prior="x"), dict(beta=0.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(objective="ppo"), dict(policy_loss="x"), dict(reference="x"), dict(prior="x"), dict(beta=0.0)]
+)
 def test_config_validation(bad):
     with pytest.raises(ValueError):
         ObjectiveConfig(**bad)

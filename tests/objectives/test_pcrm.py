@@ -15,24 +15,49 @@ from rewardkit.objectives.losses import (
     prior_constraint_loss,
 )
 from rewardkit.objectives.objective import Objective, ObjectiveConfig
+from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 from rewardkit.training.config import RunConfig
 from rewardkit.training.run import run_training
-from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
 
 @pytest.fixture(scope="module")
 def toy_data(tmp_path_factory):
-    rows = arithmetic_rows(20, rejected=lambda a, b, i, rng: f"Maybe {a * b + 7}, who knows" if i % 2 else f"{a + b + 1}.",
-                           extra=lambda i: {"margin": 0.25 * (i % 3)})
+    rows = arithmetic_rows(
+        20,
+        rejected=lambda a, b, i, rng: f"Maybe {a * b + 7}, who knows" if i % 2 else f"{a + b + 1}.",
+        extra=lambda i: {"margin": 0.25 * (i % 3)},
+    )
     return write_jsonl(tmp_path_factory.mktemp("pcrm-data") / "toy.jsonl", rows)
 
 
 def config_from_flags(model_dir, data, out, flags):
     parser = argparse.ArgumentParser()
     add_config_flags(parser, RunConfig)
-    argv = ["--model", str(model_dir), "--tuning", "full", "--train", str(data), "--heldout-fraction", "0.2",
-            "--max-length", "48", "--output-dir", str(out), "--max-steps", "1", "--batch-size", "4",
-            "--logging-steps", "1", "--report-to", "none", "--no-eval-before", "--no-export", *flags]
+    argv = [
+        "--model",
+        str(model_dir),
+        "--tuning",
+        "full",
+        "--train",
+        str(data),
+        "--heldout-fraction",
+        "0.2",
+        "--max-length",
+        "48",
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--logging-steps",
+        "1",
+        "--report-to",
+        "none",
+        "--no-eval-before",
+        "--no-export",
+        *flags,
+    ]
     cfg = load_config(RunConfig, parser.parse_args(argv))
     cfg.training.report_to = []
     return cfg
@@ -46,8 +71,16 @@ def captured(monkeypatch):
 
     def spy(self, rewards, logps, ref_logps, batch):
         out = original(self, rewards, logps, ref_logps, batch)
-        calls.append({"batch": {k: v for k, v in batch.items() if torch.is_tensor(v)}, "out": out,
-                      "rewards": rewards, "logps": logps, "ref": ref_logps, "config": self.config})
+        calls.append(
+            {
+                "batch": {k: v for k, v in batch.items() if torch.is_tensor(v)},
+                "out": out,
+                "rewards": rewards,
+                "logps": logps,
+                "ref": ref_logps,
+                "config": self.config,
+            }
+        )
         return out
 
     monkeypatch.setattr(Objective, "__call__", spy)
@@ -63,8 +96,9 @@ def expected_terms(call):
         m = batch["margin"] if cfg.use_margin else None
         if "reward" in cfg.prior_targets():
             shift = m if m is not None else 0.0
-            out["loss_reward"] = prior_constraint_loss(chosen - rejected - shift, batch["delta_reward"] - shift,
-                                                       cfg.prior_lambda)
+            out["loss_reward"] = prior_constraint_loss(
+                chosen - rejected - shift, batch["delta_reward"] - shift, cfg.prior_lambda
+            )
         else:
             out["loss_reward"] = bradley_terry_loss(chosen, rejected, m)
         if cfg.center_rewards_coefficient:
@@ -86,14 +120,26 @@ COMPOSITIONS = {
     "dpo": (["--objective", "dpo"], {"loss_policy"}, set()),
     "pcrm-dpo": (["--objective", "dpo", "--prior", "length"], {"loss_policy"}, {"delta_policy"}),
     "haf": (["--objective", "haf"], {"loss_reward", "loss_policy"}, set()),
-    "haf-pcrm-reward": (["--objective", "haf", "--prior", "length", "--prior-on", "reward"],
-                        {"loss_reward", "loss_policy"}, {"delta_reward"}),
-    "haf-pcrm-both": (["--objective", "haf", "--prior", "length", "--prior-on", "both", "--b1", "8"],
-                      {"loss_reward", "loss_policy"}, {"delta_reward", "delta_policy"}),
-    "bt-margin-center": (["--use-margin", "--center-rewards-coefficient", "0.01"], {"loss_reward", "loss_center"},
-                         set()),
-    "pcrm-margin-center": (["--prior", "length", "--use-margin", "--center-rewards-coefficient", "0.01"],
-                           {"loss_reward", "loss_center"}, {"delta_reward"}),
+    "haf-pcrm-reward": (
+        ["--objective", "haf", "--prior", "length", "--prior-on", "reward"],
+        {"loss_reward", "loss_policy"},
+        {"delta_reward"},
+    ),
+    "haf-pcrm-both": (
+        ["--objective", "haf", "--prior", "length", "--prior-on", "both", "--b1", "8"],
+        {"loss_reward", "loss_policy"},
+        {"delta_reward", "delta_policy"},
+    ),
+    "bt-margin-center": (
+        ["--use-margin", "--center-rewards-coefficient", "0.01"],
+        {"loss_reward", "loss_center"},
+        set(),
+    ),
+    "pcrm-margin-center": (
+        ["--prior", "length", "--use-margin", "--center-rewards-coefficient", "0.01"],
+        {"loss_reward", "loss_center"},
+        {"delta_reward"},
+    ),
     "pcrm-fixed": (["--prior", "fixed", "--fixed-delta", "2.5"], {"loss_reward"}, {"delta_reward"}),
     "pcrm-random": (["--prior", "random", "--random-delta-range", "1", "3"], {"loss_reward"}, {"delta_reward"}),
 }
@@ -146,8 +192,9 @@ def assert_similarity_matches_the_token_ids(batch):
 
 
 def test_cosine_prior_end_to_end(tiny_model_dir, toy_data, tmp_path, captured):
-    cfg = config_from_flags(tiny_model_dir, toy_data, tmp_path / "cos", ["--objective", "haf", "--prior", "cosine",
-                                                                         "--prior-on", "both"])
+    cfg = config_from_flags(
+        tiny_model_dir, toy_data, tmp_path / "cos", ["--objective", "haf", "--prior", "cosine", "--prior-on", "both"]
+    )
     run_training(cfg)
     batch = captured[0]["batch"]
     s = batch["prior_similarity"].double()
@@ -160,12 +207,16 @@ def test_cosine_prior_end_to_end(tiny_model_dir, toy_data, tmp_path, captured):
 def test_prior_with_the_margin_column_shifts_only_the_lower_target():
     cfg = ObjectiveConfig(objective="bt", prior="length", use_margin=True)
     rewards = torch.tensor([2.0, 0.5, 1.0, 1.5], dtype=torch.float64)  # margins 1, -1
-    batch = {"margin": torch.tensor([0.5, 0.0], dtype=torch.float64),
-             "delta_reward": torch.tensor([3.0, 3.0], dtype=torch.float64)}
+    batch = {
+        "margin": torch.tensor([0.5, 0.0], dtype=torch.float64),
+        "delta_reward": torch.tensor([3.0, 3.0], dtype=torch.float64),
+    }
     out = Objective(cfg)(rewards, None, None, batch)
     sig = torch.sigmoid
-    by_hand = [-torch.log(sig(torch.tensor(0.5))) - torch.log(sig(torch.tensor(2.0))),  # d - m = .5, delta* - d = 2
-               -torch.log(sig(torch.tensor(-1.0))) - torch.log(sig(torch.tensor(4.0)))]
+    by_hand = [
+        -torch.log(sig(torch.tensor(0.5))) - torch.log(sig(torch.tensor(2.0))),  # d - m = .5, delta* - d = 2
+        -torch.log(sig(torch.tensor(-1.0))) - torch.log(sig(torch.tensor(4.0))),
+    ]
     assert out.per_pair["loss_reward"].tolist() == pytest.approx([v.item() for v in by_hand], rel=1e-6)
 
 

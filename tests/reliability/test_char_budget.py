@@ -54,8 +54,11 @@ def test_pairs_encode_to_the_same_ids_as_without_a_budget(tokenizer, max_length)
     cut = 0
     for i in range(50):
         words = rng.choice([3, 20, 100, 700])  # from fitting easily to several times the budget
-        pair = PreferencePair(conversation(rng, rng.randint(1, 3), words), text(rng, rng.choice([2, 30, 700])),
-                              text(rng, rng.choice([2, 30, 700])))
+        pair = PreferencePair(
+            conversation(rng, rng.randint(1, 3), words),
+            text(rng, rng.choice([2, 30, 700])),
+            text(rng, rng.choice([2, 30, 700])),
+        )
         budget = bounded.renderer.max_chars
         cut += any(len(m["content"]) > budget for m in pair.prompt) or len(pair.chosen) > budget
         a, b = bounded.encode(pair, i), plain.encode(pair, i)
@@ -65,14 +68,22 @@ def test_pairs_encode_to_the_same_ids_as_without_a_budget(tokenizer, max_length)
 
 
 def test_bound_prompt_keeps_the_latest_text_and_every_prompt_that_fits():
-    messages = [{"role": "system", "content": "s" * 10}, {"role": "user", "content": "a" * 50},
-                {"role": "assistant", "content": "b" * 50}, {"role": "user", "content": "c" * 30}]
+    messages = [
+        {"role": "system", "content": "s" * 10},
+        {"role": "user", "content": "a" * 50},
+        {"role": "assistant", "content": "b" * 50},
+        {"role": "user", "content": "c" * 30},
+    ]
     assert bound_prompt(messages, 140) is messages and bound_prompt(messages, None) is messages
-    assert bound_prompt(messages, 60) == [{"role": "system", "content": "s" * 10},
-                                          {"role": "assistant", "content": "b" * 30},
-                                          {"role": "user", "content": "c" * 30}]
-    assert bound_prompt(messages, 20) == [{"role": "system", "content": "s" * 10},
-                                          {"role": "user", "content": "c" * 20}]
+    assert bound_prompt(messages, 60) == [
+        {"role": "system", "content": "s" * 10},
+        {"role": "assistant", "content": "b" * 30},
+        {"role": "user", "content": "c" * 30},
+    ]
+    assert bound_prompt(messages, 20) == [
+        {"role": "system", "content": "s" * 10},
+        {"role": "user", "content": "c" * 20},
+    ]
 
 
 def test_a_50_mb_record_is_tokenized_within_the_budget(tiny_model_dir):
@@ -89,8 +100,7 @@ def test_a_50_mb_record_is_tokenized_within_the_budget(tiny_model_dir):
     try:
         encoder = PairEncoder(tokenizer, EncodingConfig(max_length=64))
         huge = "x" * (50 * 1024 * 1024)
-        pair = PreferencePair([{"role": "system", "content": huge}, {"role": "user", "content": huge}],
-                              huge, "short")
+        pair = PreferencePair([{"role": "system", "content": huge}, {"role": "user", "content": huge}], huge, "short")
         encoded = encoder.encode(pair)
     finally:
         tokenizer.__class__ = type(tokenizer).__mro__[1]

@@ -32,19 +32,30 @@ def test_gzipped_input_is_read_whatever_its_name(tiny_rm_dir, tmp_path, capsys):
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
 
 
-@pytest.mark.parametrize("content, message", [
-    (jsonl(ITEMS[:1]) + b'{"prompt": "caf\xe9", "response": "x"}\n',
-     "record 1: not UTF-8 text (byte 0xe9 at position 15)"),
-    (jsonl(ITEMS[:1]) + b'{"prompt": "a", "response": "\\ud800"}\n',
-     "record 1, field 'response': not valid Unicode text (surrogates not allowed at character 0)"),
-    (b'\n{"prompt": [{"role": "user", "content": "x\\udfff"}], "response": "b"}\n',
-     "record 1, field 'prompt': not valid Unicode text"),
-    (jsonl(ITEMS[:1]) + b'{"prompt": "a", "response": "b", "weight": NaN}\n',
-     "record 1: invalid JSON (NaN is not a JSON"),
-    (gzip.compress(jsonl(ITEMS))[:-12], "cannot read the gzip stream"),
-    (b"", "no records: the input is empty"),
-    (b"\n \n\n", "no records: the input is empty"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            jsonl(ITEMS[:1]) + b'{"prompt": "caf\xe9", "response": "x"}\n',
+            "record 1: not UTF-8 text (byte 0xe9 at position 15)",
+        ),
+        (
+            jsonl(ITEMS[:1]) + b'{"prompt": "a", "response": "\\ud800"}\n',
+            "record 1, field 'response': not valid Unicode text (surrogates not allowed at character 0)",
+        ),
+        (
+            b'\n{"prompt": [{"role": "user", "content": "x\\udfff"}], "response": "b"}\n',
+            "record 1, field 'prompt': not valid Unicode text",
+        ),
+        (
+            jsonl(ITEMS[:1]) + b'{"prompt": "a", "response": "b", "weight": NaN}\n',
+            "record 1: invalid JSON (NaN is not a JSON",
+        ),
+        (gzip.compress(jsonl(ITEMS))[:-12], "cannot read the gzip stream"),
+        (b"", "no records: the input is empty"),
+        (b"\n \n\n", "no records: the input is empty"),
+    ],
+)
 def test_bad_score_input_is_a_named_error_and_nothing_is_written(tiny_rm_dir, tmp_path, capsys, content, message):
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_bytes(content)
@@ -58,8 +69,10 @@ def test_a_lone_surrogate_in_training_data_is_named(tiny_model_dir, tmp_path, ca
     rows[2]["chosen"] = "\ud83d"
     data = tmp_path / "pairs.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
-    assert main(["train", "--model", str(tiny_model_dir), "--train", str(data), "--output-dir",
-                 str(tmp_path / "run")]) == 2
+    assert (
+        main(["train", "--model", str(tiny_model_dir), "--train", str(data), "--output-dir", str(tmp_path / "run")])
+        == 2
+    )
     assert f"{data}, record 2, field 'chosen': not valid Unicode text" in capsys.readouterr().err
 
 

@@ -18,13 +18,25 @@ from rewardkit.models.loading import build_reward_model, load_tokenizer
 from rewardkit.models.reward_model import ModelConfig
 from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
-TRAIN_FLAGS = ["--max-length", "48", "--batch-size", "8", "--num-epochs", "1", "--logging-steps", "1",
-               "--report-to", "none", "--no-eval-before"]
+TRAIN_FLAGS = [
+    "--max-length",
+    "48",
+    "--batch-size",
+    "8",
+    "--num-epochs",
+    "1",
+    "--logging-steps",
+    "1",
+    "--report-to",
+    "none",
+    "--no-eval-before",
+]
 
 
 def train(model_dir, data, out, *flags):
-    return main(["train", "--model", str(model_dir), "--train", str(data), "--output-dir", str(out),
-                 *TRAIN_FLAGS, *flags])
+    return main(
+        ["train", "--model", str(model_dir), "--train", str(data), "--output-dir", str(out), *TRAIN_FLAGS, *flags]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +49,23 @@ def finite_weights(checkpoint) -> bool:
 
 
 @pytest.mark.parametrize("save_steps", [1, 500])
-def test_a_diverging_run_stops_naming_the_step_and_leaves_a_finite_checkpoint(tiny_model_dir, toy, tmp_path, capsys,
-                                                                               save_steps):
+def test_a_diverging_run_stops_naming_the_step_and_leaves_a_finite_checkpoint(
+    tiny_model_dir, toy, tmp_path, capsys, save_steps
+):
     out = tmp_path / "run"
-    status = train(tiny_model_dir, toy, out, "--learning-rate", "1e6", "--heldout-fraction", "0",
-                   "--save-steps", str(save_steps), "--save-total-limit", "1")
+    status = train(
+        tiny_model_dir,
+        toy,
+        out,
+        "--learning-rate",
+        "1e6",
+        "--heldout-fraction",
+        "0",
+        "--save-steps",
+        str(save_steps),
+        "--save-total-limit",
+        "1",
+    )
     err = capsys.readouterr().err
     assert status == 2
     assert "rewardkit train: error: training diverged at step 3 of 8: the gradient norm is nan" in err, err
@@ -73,18 +97,28 @@ def test_a_checkpoint_with_non_finite_weights_is_never_saved(tiny_model_dir, toy
     from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
     from rewardkit.training.run import run_training
 
-    cfg = RunConfig(model=ModelConfig(name=str(tiny_model_dir), tuning="full"),
-                    data=DataConfig(train=[str(toy)], heldout_fraction=0, max_length=48),
-                    training=TrainConfig(output_dir=str(tmp_path / "run"), max_steps=4, save_steps=1,
-                                         save_total_limit=1, batch_size=8, report_to=[], eval_before=False))
+    cfg = RunConfig(
+        model=ModelConfig(name=str(tiny_model_dir), tuning="full"),
+        data=DataConfig(train=[str(toy)], heldout_fraction=0, max_length=48),
+        training=TrainConfig(
+            output_dir=str(tmp_path / "run"),
+            max_steps=4,
+            save_steps=1,
+            save_total_limit=1,
+            batch_size=8,
+            report_to=[],
+            eval_before=False,
+        ),
+    )
     with pytest.raises(DivergenceError, match="training diverged by step 3: weights hold NaN") as raised:
         run_training(cfg)
     assert raised.value.step == 3
     assert [c.name for c in (tmp_path / "run").glob("checkpoint-*")] == ["checkpoint-2"]
 
 
-@pytest.mark.parametrize("field, value", [("margin", "NaN"), ("margin", "Infinity"), ("chosen_score", "-Infinity"),
-                                          ("strength", "true")])
+@pytest.mark.parametrize(
+    "field, value", [("margin", "NaN"), ("margin", "Infinity"), ("chosen_score", "-Infinity"), ("strength", "true")]
+)
 def test_non_finite_numbers_in_data_are_refused_at_load(tiny_model_dir, tmp_path, capsys, field, value):
     lines = [json.dumps(r) for r in arithmetic_rows(8)]
     lines[5] = lines[5][:-1] + f', "{field}": {value}}}'
@@ -166,10 +200,14 @@ def test_fp16_overflow_steps_are_the_scalers_to_skip_up_to_a_limit():
     from rewardkit.training.trainer import MAX_SCALER_SKIPS, RewardTrainer
 
     stops = []
-    trainer = SimpleNamespace(_step_loss=None, _scaler_skips=0, is_deepspeed_enabled=False,
-                              accelerator=SimpleNamespace(num_processes=1, scaler=object()),
-                              args=SimpleNamespace(device="cpu", fp16=True),
-                              _diverged=lambda model, loss, norm, bad_loss: stops.append((loss, norm, bad_loss)))
+    trainer = SimpleNamespace(
+        _step_loss=None,
+        _scaler_skips=0,
+        is_deepspeed_enabled=False,
+        accelerator=SimpleNamespace(num_processes=1, scaler=object()),
+        args=SimpleNamespace(device="cpu", fp16=True),
+        _diverged=lambda model, loss, norm, bad_loss: stops.append((loss, norm, bad_loss)),
+    )
 
     def step(loss: float, grad_norm: float) -> None:
         trainer._step_loss = torch.tensor(loss)

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from rewardkit.rewards.base import ZNorm, load_stats
-from rewardkit.rewards.combinators import (Aspect, CombineSettings, RewardFunction, combine, combine_tokens,
-                                           place_on_tokens, shape_placements, sigmoid)
+from rewardkit.rewards.combinators import (
+    Aspect,
+    CombineSettings,
+    RewardFunction,
+    combine,
+    combine_tokens,
+    place_on_tokens,
+    shape_placements,
+    sigmoid,
+)
 
 P = [[{"role": "user", "content": "q"}]]
 
@@ -23,7 +31,7 @@ class Fixed:
     values: list[float]
 
     def score(self, prompts, responses, metas=None):
-        return list(self.values[:len(responses)])
+        return list(self.values[: len(responses)])
 
 
 @dataclass
@@ -34,7 +42,7 @@ class Placed:
     rows: list[list[tuple[int, float]]]
 
     def placements(self, prompts, responses, metas=None):
-        return [list(r) for r in self.rows[:len(responses)]]
+        return [list(r) for r in self.rows[: len(responses)]]
 
     def score(self, prompts, responses, metas=None):
         return [sum(v for _, v in r) for r in self.placements(prompts, responses, metas)]
@@ -72,8 +80,9 @@ def test_shaping_event_penalties_warns_without_offset(caplog):
         bad = RewardFunction("x", CombineSettings("aspects", sigmoid_shaping=True), aspects=[Aspect(tok)])
     assert "positive rewards" in caplog.text
     assert bad(P, ["abc"]) == [pytest.approx(sigmoid(-0.5))] and bad(P, ["abc"])[0] > 0
-    good = RewardFunction("x", CombineSettings("aspects", sigmoid_shaping=True, sigmoid_offset=0.5),
-                          aspects=[Aspect(tok)])
+    good = RewardFunction(
+        "x", CombineSettings("aspects", sigmoid_shaping=True, sigmoid_offset=0.5), aspects=[Aspect(tok)]
+    )
     assert good(P, ["abc"])[0] < 0
 
 
@@ -92,7 +101,8 @@ def test_token_placement_of_holistic_and_aspects():
     assert rows[0].tolist() == [0.0, 0.0, 2.5]  # aspects dropped, holistic on the last token
     assert rows[1].tolist() == [2.0, 0.0, 3.5]  # aspects kept on their tokens
     assert [r.sum() for r in rows] == pytest.approx(
-        combine("hierarchical", np.array(h), np.array([1.0, 2.0]), 0.6, 5.0).tolist())
+        combine("hierarchical", np.array(h), np.array([1.0, 2.0]), 0.6, 5.0).tolist()
+    )
     assert combine_tokens("aspects", h, aspect_tokens, 0.6, 5.0)[0].tolist() == [0.0, 1.0, 0.0]
     assert combine_tokens("holistic", h, aspect_tokens, 0.6, 5.0)[1].tolist() == [0.0, 0.0, 3.5]
 
@@ -101,9 +111,15 @@ def test_reward_function_normalisation_shaping_and_weights(tmp_path):
     holistic = Fixed("holistic", [3.0, 1.0])  # z-normalised with mean 1, std 2 -> [1.0, 0.0]
     seq = Fixed("seq", [0.0, 4.0])  # weight 2, not normalised, sigmoid shaped
     tok = Placed("tok", [[(1, 1.0), (4, -1.0)], []])  # token-level, weight 1
-    fn = RewardFunction("toy", CombineSettings("hierarchical", threshold=0.5, holistic_weight=3.0, sigmoid_shaping=True),
-                        holistic=holistic, holistic_normalize=True, holistic_source="h",
-                        aspects=[Aspect(seq, 2.0), Aspect(tok, 1.0)], stats={"holistic": ZNorm(1.0, 2.0, 2, "h")})
+    fn = RewardFunction(
+        "toy",
+        CombineSettings("hierarchical", threshold=0.5, holistic_weight=3.0, sigmoid_shaping=True),
+        holistic=holistic,
+        holistic_normalize=True,
+        holistic_source="h",
+        aspects=[Aspect(seq, 2.0), Aspect(tok, 1.0)],
+        stats={"holistic": ZNorm(1.0, 2.0, 2, "h")},
+    )
     responses = ["abcdef", "xyz"]
     b = fn.breakdown(P * 2, responses)
     assert b.holistic.tolist() == [1.0, 0.0]
@@ -122,8 +138,14 @@ def test_reward_function_normalisation_shaping_and_weights(tmp_path):
 
 def test_missing_stats_and_calibration(tmp_path):
     stats_file = tmp_path / "r.stats.json"
-    fn = RewardFunction("toy", CombineSettings("holistic"), holistic=Fixed("holistic", [1.0, 3.0]),
-                        holistic_normalize=True, holistic_source="model:a", stats_file=stats_file)
+    fn = RewardFunction(
+        "toy",
+        CombineSettings("holistic"),
+        holistic=Fixed("holistic", [1.0, 3.0]),
+        holistic_normalize=True,
+        holistic_source="model:a",
+        stats_file=stats_file,
+    )
     assert fn.missing_stats() == ["holistic"]
     with pytest.raises(ValueError, match="no calibration stats"):
         fn(P * 2, ["a", "b"])
@@ -141,6 +163,8 @@ def test_reward_function_validation():
     with pytest.raises(ValueError, match="at least one aspect"):
         RewardFunction("x", CombineSettings("hierarchical"), holistic=Fixed("h", [1.0]))
     with pytest.raises(ValueError, match="unique"):
-        RewardFunction("x", CombineSettings("weighted"), holistic=Fixed("a", [1.0]), aspects=[Aspect(Fixed("a", [1.0]))])
+        RewardFunction(
+            "x", CombineSettings("weighted"), holistic=Fixed("a", [1.0]), aspects=[Aspect(Fixed("a", [1.0]))]
+        )
     with pytest.raises(ValueError, match="combine must be"):
         CombineSettings("best")

@@ -24,8 +24,9 @@ def write(tmp_path, data, name="reward.yaml"):
 
 
 def test_schema_errors_name_the_key(tmp_path):
-    bad_kind = write(tmp_path, {"combine": "aspects", "aspects": [{"kind": "metric", "metric": "length"},
-                                                                  {"kind": "regex"}]})
+    bad_kind = write(
+        tmp_path, {"combine": "aspects", "aspects": [{"kind": "metric", "metric": "length"}, {"kind": "regex"}]}
+    )
     with pytest.raises(ConfigError, match=r"aspects\[1\].*kind must be one of"):
         load_reward_config(bad_kind)
     typo = write(tmp_path, {"combine": "aspects", "aspects": [{"kind": "metric", "metric": "length", "wieght": 2}]})
@@ -35,16 +36,21 @@ def test_schema_errors_name_the_key(tmp_path):
     with pytest.raises(ConfigError, match="needs a holistic"):
         load_reward_config(no_holistic)
     with pytest.raises(ConfigError, match="unknown key"):
-        load_reward_config(write(tmp_path, {"combine": "aspects", "treshold": 1,
-                                            "aspects": [{"kind": "gold"}]}))
+        load_reward_config(write(tmp_path, {"combine": "aspects", "treshold": 1, "aspects": [{"kind": "gold"}]}))
     with pytest.raises(FileNotFoundError):
         load_reward_config(tmp_path / "missing.yaml")
 
 
 def test_paths_and_defaults(tmp_path):
     (tmp_path / "rm").mkdir()
-    path = write(tmp_path, {"name": "r", "holistic": {"kind": "model", "path": "rm", "normalize": True},
-                            "aspects": [{"kind": "metric", "metric": "repetition", "options": {"n": 2}}]})
+    path = write(
+        tmp_path,
+        {
+            "name": "r",
+            "holistic": {"kind": "model", "path": "rm", "normalize": True},
+            "aspects": [{"kind": "metric", "metric": "repetition", "options": {"n": 2}}],
+        },
+    )
     cfg = load_reward_config(path)
     assert cfg.holistic.path == str(tmp_path / "rm")  # relative to the YAML file
     assert cfg.stats_file == str(tmp_path / "reward.stats.json")
@@ -66,24 +72,37 @@ def test_gold_component_scores_suite_prompts(tmp_path):
 
 
 def test_callable_component_from_dotted_path(tmp_path, monkeypatch):
-    (tmp_path / "toy_rewards_mod.py").write_text(textwrap.dedent("""
+    (tmp_path / "toy_rewards_mod.py").write_text(
+        textwrap.dedent("""
         def exclaim(prompts, responses, bonus=0.0, metas=None):
             return [r.count("!") + bonus + (metas[i].get("extra", 0) if metas else 0)
                     for i, r in enumerate(responses)]
 
         def broken(prompts, responses):
             return [1.0]
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("toy_rewards_mod", None)
-    path = write(tmp_path, {"combine": "aspects", "aspects": [
-        {"kind": "callable", "target": "toy_rewards_mod:exclaim", "options": {"bonus": 0.5}, "weight": 2.0}]})
+    path = write(
+        tmp_path,
+        {
+            "combine": "aspects",
+            "aspects": [
+                {"kind": "callable", "target": "toy_rewards_mod:exclaim", "options": {"bonus": 0.5}, "weight": 2.0}
+            ],
+        },
+    )
     fn = load_reward(path)
     assert fn.component_names() == ["exclaim"]
     assert fn(P * 2, ["hi!!", "hi"], [{"extra": 1}, {}]) == [2 * 3.5, 2 * 0.5]
-    broken = write(tmp_path, {"combine": "aspects", "aspects": [{"kind": "callable", "target": "toy_rewards_mod.broken"}]})
+    broken = write(
+        tmp_path, {"combine": "aspects", "aspects": [{"kind": "callable", "target": "toy_rewards_mod.broken"}]}
+    )
     with pytest.raises(ValueError, match="returned 1 values for 2 responses"):
         load_reward(broken)(P * 2, ["a", "b"])
-    missing = write(tmp_path, {"combine": "aspects", "aspects": [{"kind": "callable", "target": "toy_rewards_mod:nope"}]})
+    missing = write(
+        tmp_path, {"combine": "aspects", "aspects": [{"kind": "callable", "target": "toy_rewards_mod:nope"}]}
+    )
     with pytest.raises(ConfigError, match="no attribute 'nope'"):
         load_reward(missing)

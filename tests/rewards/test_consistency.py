@@ -8,8 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from rewardkit.rewards.consistency import (aspect_consistency, bar_chart, inconsistency_rate, preferences,
-                                           rank_aspects, win_rate, write_results)
+from rewardkit.rewards.consistency import (
+    aspect_consistency,
+    bar_chart,
+    inconsistency_rate,
+    preferences,
+    rank_aspects,
+    win_rate,
+    write_results,
+)
 
 # greedy vs sampled scores of 6 prompts
 HOLISTIC_G = [1.0, 1.0, 0.0, 2.0, 0.5, 3.0]

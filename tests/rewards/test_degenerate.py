@@ -14,14 +14,21 @@ from rewardkit.rewards.degenerate import DegenerateConfig, degenerate_mask, dege
 P = [[{"role": "user", "content": "q"}]]
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("", "empty"), ("   \n ", "empty"), ("!!! ... ???", "empty"),
-    ("the cat the cat the cat the cat", "repetitive"),  # 3-grams: tct ctc tct* ctc* tct* ctc*: 4 of 6 repeat
-    ("I am. I am. I am. I am.", "repetitive"),
-    ("ok ok ok ok", None),  # 2 three-grams: too few to judge repetition
-    ("Paris", None), ("42", None), ("The capital of France is Paris, a city on the Seine.", None),
-    ("a b c d a b c e", None),  # 1 of 6 repeats
-])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("!!! ... ???", "empty"),
+        ("the cat the cat the cat the cat", "repetitive"),  # 3-grams: tct ctc tct* ctc* tct* ctc*: 4 of 6 repeat
+        ("I am. I am. I am. I am.", "repetitive"),
+        ("ok ok ok ok", None),  # 2 three-grams: too few to judge repetition
+        ("Paris", None),
+        ("42", None),
+        ("The capital of France is Paris, a city on the Seine.", None),
+        ("a b c d a b c e", None),  # 1 of 6 repeats
+    ],
+)
 def test_reasons(text, reason):
     assert degenerate_reason(text) == reason
 
@@ -57,10 +64,14 @@ class Fixed:
 TEXTS = ["A fine answer.", "", "the cat the cat the cat the cat"]
 
 
-@pytest.mark.parametrize("mode,expected", [
-    ("holistic", [6.0, -30.0, -30.0]), ("hierarchical", [6.0 + 1.0, -30.0, -30.0]),
-    ("weighted", [7.0, -29.0, -29.0]),  # weighted still adds the (bounded) aspect term
-])
+@pytest.mark.parametrize(
+    "mode,expected",
+    [
+        ("holistic", [6.0, -30.0, -30.0]),
+        ("hierarchical", [6.0 + 1.0, -30.0, -30.0]),
+        ("weighted", [7.0, -29.0, -29.0]),  # weighted still adds the (bounded) aspect term
+    ],
+)
 def test_penalty_replaces_the_holistic_reward(mode, expected):
     settings = CombineSettings(mode, threshold=0.5, holistic_weight=3.0, degenerate_penalty=-10.0)
     reward = RewardFunction("r", settings, holistic=Fixed(), aspects=[Aspect(Fixed("one", 1.0))])
@@ -79,8 +90,10 @@ def test_no_penalty_by_default():
 
 def test_yaml_keys(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text("combine: holistic\nholistic: {kind: gold}\ndegenerate_penalty: -10\n"
-                    "degenerate: {max_repeat_share: 0.4, unfinished_words: 20}\n")
+    path.write_text(
+        "combine: holistic\nholistic: {kind: gold}\ndegenerate_penalty: -10\n"
+        "degenerate: {max_repeat_share: 0.4, unfinished_words: 20}\n"
+    )
     reward = load_reward(path)
     assert reward.settings.degenerate_penalty == -10.0
     assert reward.settings.degenerate == DegenerateConfig(max_repeat_share=0.4, unfinished_words=20)

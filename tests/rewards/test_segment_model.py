@@ -31,8 +31,10 @@ class SentenceScorer:
 
     def score(self, prompts, responses, batch_size=16):
         SentenceScorer.calls += 1
-        return [[(e, 1.0 if ("Paris" in r[s:e] or "founded" in r[s:e]) else -2.0) for s, e in split_sentences(r)]
-                for r in responses]
+        return [
+            [(e, 1.0 if ("Paris" in r[s:e] or "founded" in r[s:e]) else -2.0) for s, e in split_sentences(r)]
+            for r in responses
+        ]
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Holistic:
     name: str = "holistic"
 
     def score(self, prompts, responses, metas=None):
-        return [2.0, 1.0, 0.0][:len(responses)]
+        return [2.0, 1.0, 0.0][: len(responses)]
 
 
 def test_placements_sum_to_the_sequence_reward():
@@ -56,11 +58,17 @@ def test_placements_sum_to_the_sequence_reward():
 
 def test_per_segment_normalisation_and_offset0_bonuses(tmp_path, caplog):
     segment = SegmentModelReward(path="unused", name="relevance", scorer=SentenceScorer())
-    settings = CombineSettings("hierarchical", threshold=-10.0, holistic_weight=5.0, sigmoid_shaping=True,
-                               sigmoid_offset=0.0)
+    settings = CombineSettings(
+        "hierarchical", threshold=-10.0, holistic_weight=5.0, sigmoid_shaping=True, sigmoid_offset=0.0
+    )
     with caplog.at_level(logging.WARNING, logger="rewardkit.rewards"):
-        fn = RewardFunction("qa", settings, holistic=Holistic(), aspects=[Aspect(segment, 1.0, True, "seg")],
-                            stats_file=tmp_path / "stats.json")
+        fn = RewardFunction(
+            "qa",
+            settings,
+            holistic=Holistic(),
+            aspects=[Aspect(segment, 1.0, True, "seg")],
+            stats_file=tmp_path / "stats.json",
+        )
     assert "sigmoid_offset" not in caplog.text  # segment values are not event penalties
     prompts = [PROMPT] * 3
     stats = fn.calibrate(prompts, RESPONSES)["relevance"]
@@ -82,9 +90,17 @@ def test_per_segment_normalisation_and_offset0_bonuses(tmp_path, caplog):
 def test_exported_model_scores_every_segment_and_yaml_kind(tiny_model_dir, tmp_path):
     torch.manual_seed(0)
     model = build_segment_model(ModelConfig(name=str(tiny_model_dir), tuning="full"))
-    export = export_segment_model(model, load_tokenizer(str(tiny_model_dir)), tmp_path / "seg",
-                                  metadata={"aspect": "factuality", "granularity": "sentence", "max_length": 256,
-                                            "prompt_format": {"passages": False, "max_passage_words": None}})
+    export = export_segment_model(
+        model,
+        load_tokenizer(str(tiny_model_dir)),
+        tmp_path / "seg",
+        metadata={
+            "aspect": "factuality",
+            "granularity": "sentence",
+            "max_length": 256,
+            "prompt_format": {"passages": False, "max_passage_words": None},
+        },
+    )
     scorer = load_segment_scorer(export)
     qa_prompt = [{"role": "user", "content": "Question: When?\n\nPassages:\n\n[1] T\nText."}]
     assert scorer.examples([qa_prompt], ["A."])[0].prompt == [{"role": "user", "content": "Question: When?"}]
@@ -92,8 +108,11 @@ def test_exported_model_scores_every_segment_and_yaml_kind(tiny_model_dir, tmp_p
     rows = reward.placements([PROMPT] * 3, RESPONSES)
     assert [[o for o, _ in row] for row in rows] == [[e for _, e in split_sentences(r)] for r in RESPONSES]
     assert reward.score([PROMPT] * 3, RESPONSES) == pytest.approx([sum(v for _, v in r) for r in rows])
-    (tmp_path / "r.yaml").write_text(yaml.safe_dump({
-        "combine": "aspects", "aspects": [{"kind": "segment_model", "name": "factuality", "path": "seg"}]}))
+    (tmp_path / "r.yaml").write_text(
+        yaml.safe_dump(
+            {"combine": "aspects", "aspects": [{"kind": "segment_model", "name": "factuality", "path": "seg"}]}
+        )
+    )
     fn = load_reward(tmp_path / "r.yaml")
     assert isinstance(fn.aspects[0].component, SegmentModelReward)
     assert fn.aspects[0].component.path == str(export) and fn.aspects[0].source == f"segment_model:{export}"

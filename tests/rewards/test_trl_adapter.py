@@ -20,8 +20,12 @@ def aspects_reward(*components) -> RewardFunction:
 
 def trl_kwargs(metas, logged):
     """What GRPOTrainer passes besides prompts/completions: dataset columns + trainer hooks."""
-    return {"meta": [json.dumps(m) for m in metas], "trainer_state": object(),
-            "log_extra": lambda column, values: None, "log_metric": lambda name, value: logged.append((name, value))}
+    return {
+        "meta": [json.dumps(m) for m in metas],
+        "trainer_state": object(),
+        "log_extra": lambda column, values: None,
+        "log_metric": lambda name, value: logged.append((name, value)),
+    }
 
 
 def test_conversational_call_with_gold_meta():
@@ -32,8 +36,12 @@ def test_conversational_call_with_gold_meta():
     logged: list = []
     fn = TRLRewardFunction(aspects_reward(GoldReward(), build_metric("length")))
     assert fn.__name__ == "toy"
-    out = fn(prompts=prompts, completions=completions, completion_ids=[[1, 2], [3]], **trl_kwargs(
-        [it.meta for it in items], logged))
+    out = fn(
+        prompts=prompts,
+        completions=completions,
+        completion_ids=[[1, 2], [3]],
+        **trl_kwargs([it.meta for it in items], logged),
+    )
     words = [3, 7]  # "The answer is 752." / "The answer is J. R. R. Tolkien." (digits are not words)
     expected = [gold_score(it.meta, t) + w for it, t, w in zip(items, right, words)]
     assert [gold_score(it.meta, t) for it, t in zip(items, right)] == [1.0, 1.0]
@@ -46,8 +54,12 @@ def test_reward_function_itself_accepts_the_trl_call():
     reward = aspects_reward(GoldReward())
     items = suite_prompts(1, seed=4, families=["arithmetic"])
     logged: list = []
-    out = reward(prompts=[items[0].prompt], completions=[[{"role": "assistant", "content": "The answer is 1."}]],
-                 completion_ids=[[1]], **trl_kwargs([items[0].meta], logged))
+    out = reward(
+        prompts=[items[0].prompt],
+        completions=[[{"role": "assistant", "content": "The answer is 1."}]],
+        completion_ids=[[1]],
+        **trl_kwargs([items[0].meta], logged),
+    )
     assert out == [gold_score(items[0].meta, "The answer is 1.")] and logged
     with pytest.raises(TypeError, match="completions="):
         reward([items[0].prompt])
@@ -55,8 +67,14 @@ def test_reward_function_itself_accepts_the_trl_call():
 
 def test_standard_format_call_without_meta():
     fn = TRLRewardFunction(aspects_reward(build_metric("length")))
-    out = fn(prompts=["Say hi", "Say bye"], completions=["hi there", "bye"], completion_ids=[[1], [2]],
-             trainer_state=None, log_extra=None, log_metric=None)
+    out = fn(
+        prompts=["Say hi", "Say bye"],
+        completions=["hi there", "bye"],
+        completion_ids=[[1], [2]],
+        trainer_state=None,
+        log_extra=None,
+        log_metric=None,
+    )
     assert out == [2.0, 1.0]
 
 
@@ -89,13 +107,28 @@ def test_inside_a_tiny_grpo_run(tiny_model_dir, tmp_path):
 
     items = suite_prompts(1, seed=5, families=["arithmetic", "factual"])
     data = Dataset.from_list([{"prompt": it.prompt, "meta": json.dumps(it.meta)} for it in items])
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=2,
-                      max_completion_length=8, learning_rate=1e-3, logging_steps=1, save_strategy="no",
-                      report_to="none", use_cpu=True, bf16=False, seed=0)
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=8,
+        learning_rate=1e-3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        seed=0,
+    )
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    trainer = GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), args=args, train_dataset=data,
-                          reward_funcs=[Recording(aspects_reward(GoldReward(), build_metric("length")))],
-                          processing_class=tokenizer)
+    trainer = GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        args=args,
+        train_dataset=data,
+        reward_funcs=[Recording(aspects_reward(GoldReward(), build_metric("length")))],
+        processing_class=tokenizer,
+    )
     trainer.train()
     assert len(calls) == 2
     prompts, completions, columns = calls[0]

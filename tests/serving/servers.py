@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import httpx
 import uvicorn
@@ -23,8 +23,13 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @contextmanager
-def app_client(scorer: BatchScorer, config: ServerConfig | None = None, *, token: str | None = TOKEN,
-               normalization: Normalization | None = None) -> Iterator[TestClient]:
+def app_client(
+    scorer: BatchScorer,
+    config: ServerConfig | None = None,
+    *,
+    token: str | None = TOKEN,
+    normalization: Normalization | None = None,
+) -> Iterator[TestClient]:
     """A TestClient with the app's lifespan (batcher) running."""
     app = create_app(scorer, config, token=token, normalization=normalization)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -39,8 +44,9 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(scorer: BatchScorer, config: ServerConfig | None = None, *,
-                token: str | None = TOKEN) -> Iterator[LiveServer]:
+def live_server(
+    scorer: BatchScorer, config: ServerConfig | None = None, *, token: str | None = TOKEN
+) -> Iterator[LiveServer]:
     """A real uvicorn server on a free loopback port, in a thread."""
     from rewardkit.serving.server import uvicorn_server
 

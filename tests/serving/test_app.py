@@ -8,8 +8,8 @@ import threading
 import httpx
 import pytest
 
-from rewardkit.data.encoding import PLAIN_CHAT_TEMPLATE, PromptRenderer
 from rewardkit.config import ConfigError
+from rewardkit.data.encoding import PLAIN_CHAT_TEMPLATE, PromptRenderer
 from rewardkit.evaluation.evaluate import load_scorer
 from rewardkit.serving.config import BatchingConfig, LimitsConfig, NormalizationConfig, ServerConfig
 from rewardkit.serving.normalization import Normalization, build_normalization
@@ -20,8 +20,11 @@ from .servers import AUTH, app_client, live_server
 PROMPTS = [
     [{"role": "user", "content": "What is 2+2?"}],
     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour."}],
-    [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-     {"role": "user", "content": "How are you?"}],
+    [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "How are you?"},
+    ],
 ]
 RESPONSES = ["4", "Blue, like the sky.", "Fine, thanks."]
 
@@ -38,14 +41,19 @@ def offline(scorer, prompts, responses, key="rewards"):
 
 def rendered(tokenizer, prompt, response):
     """What an RL framework sends: the prompt rendered with its generation prompt, the response, EOS."""
-    return PromptRenderer(tokenizer).prompt_text(prompt) + PromptRenderer(tokenizer).response_text(response) + \
-        tokenizer.eos_token
+    return (
+        PromptRenderer(tokenizer).prompt_text(prompt)
+        + PromptRenderer(tokenizer).response_text(response)
+        + tokenizer.eos_token
+    )
 
 
 def test_score_equals_offline_scoring_in_every_item_format(client, scorer):
-    items = [{"prompt": "What is 2+2?", "response": "4"},
-             {"prompt": PROMPTS[1], "response": RESPONSES[1]},
-             {"messages": PROMPTS[2] + [{"role": "assistant", "content": RESPONSES[2]}]}]
+    items = [
+        {"prompt": "What is 2+2?", "response": "4"},
+        {"prompt": PROMPTS[1], "response": RESPONSES[1]},
+        {"messages": PROMPTS[2] + [{"role": "assistant", "content": RESPONSES[2]}]},
+    ]
     r = client.post("/score", json={"items": items}, headers=AUTH)
     assert r.status_code == 200, r.text
     assert r.json()["normalized"] is False
@@ -96,26 +104,45 @@ def test_item_breaking_a_rule_is_422_naming_record_and_field(client):
     assert message(r) == "items, record 1, field 'messages': the last message must be the assistant response"
 
 
-@pytest.mark.parametrize("item", [
-    {"prompt": "hi"}, {"response": "hi"}, {"prompt": [], "response": "x"},
-    {"messages": [{"role": "assistant", "content": "hi"}]},  # no prompt turn
-    {"prompt": "a", "response": "b", "messages": [{"role": "user", "content": "a"}]},  # ambiguous
-    {"prompt": "a", "response": "b", "normalise": True},  # unknown field (a typo would pass silently)
-    {"prompt": [{"role": "tool", "content": "x"}], "response": "b"},
-])
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"prompt": "hi"},
+        {"response": "hi"},
+        {"prompt": [], "response": "x"},
+        {"messages": [{"role": "assistant", "content": "hi"}]},  # no prompt turn
+        {"prompt": "a", "response": "b", "messages": [{"role": "user", "content": "a"}]},  # ambiguous
+        {"prompt": "a", "response": "b", "normalise": True},  # unknown field (a typo would pass silently)
+        {"prompt": [{"role": "tool", "content": "x"}], "response": "b"},
+    ],
+)
 def test_item_off_the_schema_is_422_pointing_at_it(client, item):
     r = client.post("/score", json={"items": [{"prompt": "ok", "response": "ok"}, item]}, headers=AUTH)
     assert r.status_code == 422, r.text
     assert all(d["loc"][:3] == ["body", "items", 1] for d in r.json()["detail"]), r.json()
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"{", b"[]", b"null", b"3", b'"items"', b'{"items": 3}', b'{"items": [1]}', b'{"items": [{"prompt": 1}]}',
-    b'{"items": [{"prompt": "a", "response": "b"}], "normalize": "maybe"}',
-    b'{"items": [{"messages": [{"role": "tool", "content": "x"}, {"role": "assistant", "content": "y"}]}]}',
-    b"\xff\xfe\x00", b"[" * 50_000, b'{"items": [' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"]}",
-    b'{"query": ["x"]}', b'{"items": [{"prompt": "\\ud800", "response": "NaN"}]}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b"[]",
+        b"null",
+        b"3",
+        b'"items"',
+        b'{"items": 3}',
+        b'{"items": [1]}',
+        b'{"items": [{"prompt": 1}]}',
+        b'{"items": [{"prompt": "a", "response": "b"}], "normalize": "maybe"}',
+        b'{"items": [{"messages": [{"role": "tool", "content": "x"}, {"role": "assistant", "content": "y"}]}]}',
+        b"\xff\xfe\x00",
+        b"[" * 50_000,
+        b'{"items": [' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"]}",
+        b'{"query": ["x"]}',
+        b'{"items": [{"prompt": "\\ud800", "response": "NaN"}]}',
+    ],
+)
 @pytest.mark.parametrize("path", ["/score", "/get_reward"])
 def test_malformed_bodies_are_4xx_never_500(client, body, path):
     r = client.post(path, content=body, headers={**AUTH, "content-type": "application/json"})
@@ -143,8 +170,7 @@ def test_over_length_truncate_scores_like_rewardkit_score(scorer):
     prompt, response = [{"role": "user", "content": "q " * 30}], "word " * 40
     with app_client(ModelBatchScorer(scorer, over_length="truncate")) as client:
         r = client.post("/score", json={"items": [{"prompt": prompt, "response": response}]}, headers=AUTH)
-        query = client.post("/get_reward", json={"query": [rendered(scorer.tokenizer, prompt, response)]},
-                            headers=AUTH)
+        query = client.post("/get_reward", json={"query": [rendered(scorer.tokenizer, prompt, response)]}, headers=AUTH)
     assert r.status_code == 200 and query.status_code == 200
     assert r.json()["rewards"] == pytest.approx(offline(scorer, [prompt], [response]), abs=1e-5)
 
@@ -184,8 +210,12 @@ def test_text_items_are_scored_as_is(client, scorer):
 
 def test_bearer_token_is_required_except_for_health_and_schema(client):
     item = {"items": [{"prompt": "a", "response": "b"}]}
-    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic abc"},
-                    {"Authorization": AUTH["Authorization"] + "x"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong-token-0123456789"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": AUTH["Authorization"] + "x"},
+    ):
         r = client.post("/score", json=item, headers=headers)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", headers
         assert client.post("/get_reward", json={"query": ["x"]}, headers=headers).status_code == 401
@@ -211,17 +241,27 @@ def test_normalisation_from_flags_and_calibration(scorer, tmp_path):
         assert r["normalized"] and r["rewards"] == pytest.approx([(x - 0.5) / 2 for x in raw], abs=1e-5)
         r = client.post("/score", json={"items": items, "normalize": False}, headers=AUTH).json()
         assert not r["normalized"] and r["rewards"] == pytest.approx(raw, abs=1e-5)
-        q = client.post("/get_reward", json={"query": [rendered(scorer.tokenizer, PROMPTS[0], RESPONSES[0])]},
-                        headers=AUTH).json()
+        q = client.post(
+            "/get_reward", json={"query": [rendered(scorer.tokenizer, PROMPTS[0], RESPONSES[0])]}, headers=AUTH
+        ).json()
         assert q["rewards"] == pytest.approx([(raw[0] - 0.5) / 2], abs=1e-5)
-        assert client.get("/info", headers=AUTH).json()["normalization"] == {"mean": 0.5, "std": 2.0,
-                                                                            "source": "flags", "count": None}
+        assert client.get("/info", headers=AUTH).json()["normalization"] == {
+            "mean": 0.5,
+            "std": 2.0,
+            "source": "flags",
+            "count": None,
+        }
     calibration = tmp_path / "calibration.jsonl"
-    calibration.write_text("".join(f'{{"prompt": {p!r}, "response": {r!r}}}\n'.replace("'", '"')
-                                   for p, r in [("a", "b"), ("What is 2+2?", "4"), ("Hi", "Hello there!")]))
+    calibration.write_text(
+        "".join(
+            f'{{"prompt": {p!r}, "response": {r!r}}}\n'.replace("'", '"')
+            for p, r in [("a", "b"), ("What is 2+2?", "4"), ("Hi", "Hello there!")]
+        )
+    )
     measured = build_normalization(NormalizationConfig(calibration=str(calibration)), ModelBatchScorer(scorer))
-    cal_raw = offline(scorer, [[{"role": "user", "content": p}] for p in ("a", "What is 2+2?", "Hi")],
-                      ["b", "4", "Hello there!"])
+    cal_raw = offline(
+        scorer, [[{"role": "user", "content": p}] for p in ("a", "What is 2+2?", "Hi")], ["b", "4", "Hello there!"]
+    )
     assert measured.mean == pytest.approx(statistics.fmean(cal_raw), abs=1e-5)
     assert measured.std == pytest.approx(statistics.pstdev(cal_raw), abs=1e-5) and measured.count == 3
 
@@ -251,8 +291,10 @@ def test_any_batch_scorer_can_be_served_and_failures_stay_per_request():
     with app_client(scorer) as client:
         r = client.post("/score", json={"items": [{"prompt": "a", "response": "abc"}]}, headers=AUTH)
         assert r.json()["rewards"] == [3.0]
-        assert client.post("/score", json={"items": [{"prompt": "a", "response": "boom"}]},
-                           headers=AUTH).status_code == 500
+        assert (
+            client.post("/score", json={"items": [{"prompt": "a", "response": "boom"}]}, headers=AUTH).status_code
+            == 500
+        )
         r = client.post("/score", json={"items": [{"prompt": "a", "response": "ab"}]}, headers=AUTH)
         assert r.json()["rewards"] == [2.0]  # the worker survived the failed batch
         r = client.post("/get_reward", json={"query": ["x"]}, headers=AUTH)

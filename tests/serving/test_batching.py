@@ -97,8 +97,13 @@ def test_an_item_whose_nan_spreads_through_its_batch_fails_alone():
         return rewards
 
     batcher = DynamicBatcher(poisoned, BatchingConfig(max_batch=8, wait_ms=100))
-    requests = [[item(1, prompt="p")], [item(2, prompt="p"), item(99, prompt="p")], [item(3, prompt="p")],
-                [item(4, prompt="q")], [item(5, prompt="p")]]
+    requests = [
+        [item(1, prompt="p")],
+        [item(2, prompt="p"), item(99, prompt="p")],
+        [item(3, prompt="p")],
+        [item(4, prompt="q")],
+        [item(5, prompt="p")],
+    ]
     results = asyncio.run(submit_all(batcher, requests))
     assert results[0] == [2.0] and results[2] == [6.0] and results[3] == [8.0] and results[4] == [10.0]
     failed = results[1]

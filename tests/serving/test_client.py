@@ -32,10 +32,16 @@ def test_client_scores_in_chunks_and_reads_health_and_info(rm, scorer):
     expected = offline(scorer, PROMPTS, RESPONSES)
     assert rm.score_pairs(PROMPTS, RESPONSES) == pytest.approx(expected, abs=1e-5)
     assert rm.score([{"prompt": p, "response": r} for p, r in zip(PROMPTS, RESPONSES)]) == pytest.approx(
-        expected, abs=1e-5)
-    queries = [scorer.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                                    add_generation_prompt=True) + r + scorer.tokenizer.eos_token
-               for p, r in zip(PROMPTS, RESPONSES)]
+        expected, abs=1e-5
+    )
+    queries = [
+        scorer.tokenizer.apply_chat_template(
+            [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+        )
+        + r
+        + scorer.tokenizer.eos_token
+        for p, r in zip(PROMPTS, RESPONSES)
+    ]
     assert rm.get_reward(queries) == pytest.approx(expected, abs=1e-5)
     assert rm.health()["status"] == "ok"
     assert rm.info()["stats"]["requests"] == 9  # 3 + 3 chunks of /score, 3 of /get_reward
@@ -64,8 +70,10 @@ def test_client_retries_busy_and_unreachable_servers():
     http = httpx.Client(base_url="http://rm", transport=httpx.MockTransport(handler))
     assert RewardClient(http=http, backoff_s=0).score_pairs(["a"], ["b"]) == [1.5] and len(calls) == 3
     calls.clear()
-    always_busy = httpx.Client(base_url="http://rm", transport=httpx.MockTransport(
-        lambda r: calls.append(r) or httpx.Response(503, json={"detail": "busy"})))
+    always_busy = httpx.Client(
+        base_url="http://rm",
+        transport=httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(503, json={"detail": "busy"})),
+    )
     with pytest.raises(RewardServerError, match="503"):
         RewardClient(http=always_busy, retries=2, backoff_s=0).score_pairs(["a"], ["b"])
     assert len(calls) == 3
@@ -80,16 +88,21 @@ def test_trl_reward_function_scores_standard_and_conversational_completions(rm, 
     texts = scorer.score_texts([p + r for p, r in zip(PROMPTS, RESPONSES)]).tolist()
     assert standard == pytest.approx(texts, abs=1e-5)
     assert max(abs(a - b) for a, b in zip(standard, expected)) > 1e-3
-    conversational = reward(prompts=[[{"role": "user", "content": p}] for p in PROMPTS],
-                            completions=[[{"role": "assistant", "content": r}] for r in RESPONSES])
+    conversational = reward(
+        prompts=[[{"role": "user", "content": p}] for p in PROMPTS],
+        completions=[[{"role": "assistant", "content": r}] for r in RESPONSES],
+    )
     assert conversational == pytest.approx(expected, abs=1e-5)
 
 
 def test_completion_item_shapes():
     assert completion_item("q", "a", 0) == {"text": "qa"}
     assert completion_item([{"role": "user", "content": "q"}], "a", 0) == {
-        "prompt": [{"role": "user", "content": "q"}], "response": "a"}
+        "prompt": [{"role": "user", "content": "q"}],
+        "response": "a",
+    }
     assert completion_item("q", [{"role": "assistant", "content": "a"}], 0) == {
-        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    }
     with pytest.raises(TypeError, match="completion 3"):
         completion_item("q", 42, 3)

@@ -6,14 +6,34 @@ import pytest
 
 from rewardkit.cli.main import build_parser, main
 from rewardkit.config import ConfigError, load_config
-from rewardkit.serving.config import (TOKEN_ENV, BatchingConfig, LimitsConfig, NormalizationConfig, ScoringConfig,
-                                      ServeConfig, ServerConfig, check_exposure, is_loopback, resolve_token)
+from rewardkit.serving.config import (
+    TOKEN_ENV,
+    BatchingConfig,
+    LimitsConfig,
+    NormalizationConfig,
+    ScoringConfig,
+    ServeConfig,
+    ServerConfig,
+    check_exposure,
+    is_loopback,
+    resolve_token,
+)
 
 
-@pytest.mark.parametrize("host, loopback", [
-    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True), ("localhost", True),
-    ("0.0.0.0", False), ("::", False), ("192.168.1.5", False), ("example.org", False),
-])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
+)
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
@@ -41,31 +61,52 @@ def test_token_from_file_or_environment(tmp_path, monkeypatch):
     assert "missing" not in str(raised.value)  # the path may be the token pasted by mistake: never echoed
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: BatchingConfig(max_batch=0), "max_batch"),
-    (lambda: BatchingConfig(wait_ms=-1), "wait_ms"),
-    (lambda: LimitsConfig(max_items=0), "max_items"),
-    (lambda: ScoringConfig(reward="best"), "reward"),
-    (lambda: ScoringConfig(threads=0), "threads"),
-    (lambda: ScoringConfig(over_length="drop"), "over_length"),
-    (lambda: NormalizationConfig(norm_mean=0.0), "both"),
-    (lambda: NormalizationConfig(norm_mean=0.0, norm_std=0.0), ">= 1e-06"),
-    (lambda: NormalizationConfig(norm_mean=0.0, norm_std=1e-320), ">= 1e-06"),
-    (lambda: NormalizationConfig(norm_mean=0.0, norm_std=1.0, calibration="c.jsonl"), "only one of"),
-    (lambda: ServerConfig(port=70000), "port"),
-    (lambda: ServerConfig(log_level="loud"), "log_level"),
-    (lambda: ServeConfig(), "either --model"),
-    (lambda: ServeConfig(model="m", reward_config="r.yaml"), "either --model"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: BatchingConfig(max_batch=0), "max_batch"),
+        (lambda: BatchingConfig(wait_ms=-1), "wait_ms"),
+        (lambda: LimitsConfig(max_items=0), "max_items"),
+        (lambda: ScoringConfig(reward="best"), "reward"),
+        (lambda: ScoringConfig(threads=0), "threads"),
+        (lambda: ScoringConfig(over_length="drop"), "over_length"),
+        (lambda: NormalizationConfig(norm_mean=0.0), "both"),
+        (lambda: NormalizationConfig(norm_mean=0.0, norm_std=0.0), ">= 1e-06"),
+        (lambda: NormalizationConfig(norm_mean=0.0, norm_std=1e-320), ">= 1e-06"),
+        (lambda: NormalizationConfig(norm_mean=0.0, norm_std=1.0, calibration="c.jsonl"), "only one of"),
+        (lambda: ServerConfig(port=70000), "port"),
+        (lambda: ServerConfig(log_level="loud"), "log_level"),
+        (lambda: ServeConfig(), "either --model"),
+        (lambda: ServeConfig(model="m", reward_config="r.yaml"), "either --model"),
+    ],
+)
 def test_invalid_settings_are_refused(make, match):
     with pytest.raises(ValueError, match=match):
         make()
 
 
 def test_every_setting_is_a_flag():
-    args = build_parser().parse_args(["serve", "--model", "m", "--max-batch", "8", "--wait-ms", "2.5",
-                                      "--norm-mean", "0.5", "--norm-std", "2", "--host", "::1", "--max-items", "3",
-                                      "--over-length", "truncate"])
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--model",
+            "m",
+            "--max-batch",
+            "8",
+            "--wait-ms",
+            "2.5",
+            "--norm-mean",
+            "0.5",
+            "--norm-std",
+            "2",
+            "--host",
+            "::1",
+            "--max-items",
+            "3",
+            "--over-length",
+            "truncate",
+        ]
+    )
     config = load_config(ServeConfig, args)
     assert config.model == "m" and config.server.host == "::1" and config.server.limits.max_items == 3
     assert config.server.batching.max_batch == 8 and config.server.batching.wait_ms == 2.5

@@ -51,17 +51,23 @@ def test_the_doc_has_a_snippet_for_each_client():
 
 
 def test_openrlhf_request(server, scorer):
-    assert run("openrlhf", server)["reward"] == pytest.approx(scorer.score([QUESTION], ["4"])["rewards"][0].item(),
-                                                              abs=1e-5)
+    assert run("openrlhf", server)["reward"] == pytest.approx(
+        scorer.score([QUESTION], ["4"])["rewards"][0].item(), abs=1e-5
+    )
 
 
 def test_verl_custom_reward_functions(server, scorer):
     namespace = run("verl", server)
     expected = scorer.score([QUESTION, QUESTION], ["4", "five"])["rewards"].tolist()
-    assert namespace["compute_score"](data_source="arith", solution_str="4", ground_truth="4",
-                                      extra_info={"prompt": QUESTION}) == pytest.approx(expected[0], abs=1e-5)
-    batch = namespace["compute_score_batch"](data_sources=["a", "a"], solution_strs=["4", "five"],
-                                             ground_truths=[None, None], extra_infos=[{"prompt": QUESTION}] * 2)
+    assert namespace["compute_score"](
+        data_source="arith", solution_str="4", ground_truth="4", extra_info={"prompt": QUESTION}
+    ) == pytest.approx(expected[0], abs=1e-5)
+    batch = namespace["compute_score_batch"](
+        data_sources=["a", "a"],
+        solution_strs=["4", "five"],
+        ground_truths=[None, None],
+        extra_infos=[{"prompt": QUESTION}] * 2,
+    )
     assert batch == pytest.approx(expected, abs=1e-5)
 
 
@@ -69,9 +75,12 @@ def test_trl_reward_function_inside_trls_reward_computation(server, scorer):
     namespace = run("trl", server)
     expected = scorer.score([QUESTION], ["4"])["rewards"].tolist()
     assert namespace["rewards"] == pytest.approx(expected, abs=1e-5)
-    through_trl = trl_grpo_rewards(namespace["reward"], [QUESTION, QUESTION],
-                                   [[{"role": "assistant", "content": r}] for r in ("4", "five")],
-                                   tokenizer=scorer.tokenizer)
+    through_trl = trl_grpo_rewards(
+        namespace["reward"],
+        [QUESTION, QUESTION],
+        [[{"role": "assistant", "content": r}] for r in ("4", "five")],
+        tokenizer=scorer.tokenizer,
+    )
     assert through_trl == pytest.approx(scorer.score([QUESTION] * 2, ["4", "five"])["rewards"].tolist(), abs=1e-5)
 
 

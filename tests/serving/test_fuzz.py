@@ -4,7 +4,7 @@ content type, body); the number of examples is bounded so the run takes seconds.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
@@ -36,13 +36,18 @@ REFUSALS = [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
 
 @pytest.fixture(scope="module")
 def api_schema(api_url):
-    config = SchemathesisConfig.from_dict(
-        {"checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}}})
+    config = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}}})
     return schemathesis.openapi.from_url(f"{api_url}/openapi.json", config=config)
 
 
-OPERATIONS = [("POST", "/score"), ("POST", "/get_reward"), ("POST", "/classify"), ("POST", "/v1/embeddings"),
-              ("GET", "/health"), ("GET", "/info")]
+OPERATIONS = [
+    ("POST", "/score"),
+    ("POST", "/get_reward"),
+    ("POST", "/classify"),
+    ("POST", "/v1/embeddings"),
+    ("GET", "/health"),
+    ("GET", "/info"),
+]
 VALID, INVALID = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CASES = [(m, p, VALID) for m, p in OPERATIONS] + [(m, p, INVALID) for m, p in OPERATIONS if m == "POST"]
 
@@ -55,8 +60,13 @@ def test_every_operation_is_fuzzed(api_schema):
 @pytest.mark.parametrize("method, path, mode", CASES, ids=[f"{m} {p} {g.value}" for m, p, g in CASES])
 def test_fuzzed_requests_never_fail_the_server(api_schema, method, path, mode):
     @given(case=api_schema[path][method].as_strategy(generation_mode=mode))
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case):
         # every check but positive_data_acceptance: some schema-valid items are refused on purpose (422: a
         # conversation not ending with the assistant turn; 413: over max_items), rules a schema cannot express
@@ -74,8 +84,12 @@ def test_fuzz_serve_quick_is_clean(tmp_path):
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_serve.py"
-    run = subprocess.run([sys.executable, str(script), "--quick", "--output", str(tmp_path / "fuzz.json")],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, str(script), "--quick", "--output", str(tmp_path / "fuzz.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     line = run.stdout.strip().splitlines()[-1]
     found = re.fullmatch(r"fuzz cases=(\d+) clean=(\d+) lost=(\d+) wrong=(\d+) max_rss_mb=(\d+)", line)
     assert found, run.stdout[-2000:] + run.stderr[-2000:]

@@ -16,8 +16,16 @@ from rewardkit.serving.scorer import ModelBatchScorer
 from .servers import AUTH, app_client, live_server, post_concurrently
 
 PROMPT = [{"role": "user", "content": "Why is the sky blue?"}]  # the tiny model's limit: 96 tokens (bytes)
-COMPLETIONS = ["Rayleigh scattering.", "Because of the ocean.", "Blue light scatters most.", "I don't know.",
-               "Short waves scatter more.", "The sky reflects the sea.", "Air scatters blue light.", "Magic."]
+COMPLETIONS = [
+    "Rayleigh scattering.",
+    "Because of the ocean.",
+    "Blue light scatters most.",
+    "I don't know.",
+    "Short waves scatter more.",
+    "The sky reflects the sea.",
+    "Air scatters blue light.",
+    "Magic.",
+]
 
 
 def offline(scorer) -> list[float]:
@@ -46,12 +54,15 @@ def test_one_request_of_a_group_computes_the_prompt_once(scorer):
 def test_concurrent_single_item_requests_of_a_group_share_the_prompt(scorer):
     config = ServerConfig(log_level="warning", batching=BatchingConfig(max_batch=16, wait_ms=300))
     expected = offline(scorer)
-    texts = [scorer.tokenizer.apply_chat_template(PROMPT + [{"role": "assistant", "content": c}], tokenize=False)
-             for c in COMPLETIONS]
+    texts = [
+        scorer.tokenizer.apply_chat_template(PROMPT + [{"role": "assistant", "content": c}], tokenize=False)
+        for c in COMPLETIONS
+    ]
     with live_server(ModelBatchScorer(scorer), config) as live:
         # verl: one /classify request per completion, all in flight together
-        replies = post_concurrently(live.url, "/classify", [{"model": "rm", "input": t, "activation": False}
-                                                            for t in texts])
+        replies = post_concurrently(
+            live.url, "/classify", [{"model": "rm", "input": t, "activation": False} for t in texts]
+        )
         stats = httpx.get(f"{live.url}/info", headers=AUTH).json()["stats"]
     assert [r.json()["data"][-1]["probs"][-1] for r in replies] == pytest.approx(expected, abs=1e-5)
     assert stats["requests"] == len(texts) and stats["batches"] < len(texts)
@@ -65,8 +76,10 @@ def test_a_nan_item_fails_its_own_request_although_its_row_shared_attention(scor
     poisoned = "A tilde ~ here."  # "~" appears in no other rendered conversation
     completions = COMPLETIONS[:5] + [poisoned]
     expected = scorer.score([PROMPT] * 5, COMPLETIONS[:5], packing=False)["rewards"].tolist()
-    texts = [scorer.tokenizer.apply_chat_template(PROMPT + [{"role": "assistant", "content": c}], tokenize=False)
-             for c in completions]
+    texts = [
+        scorer.tokenizer.apply_chat_template(PROMPT + [{"role": "assistant", "content": c}], tokenize=False)
+        for c in completions
+    ]
     assert all("~" not in t for t in texts[:-1])
     marker = torch.tensor(scorer.tokenizer("~", add_special_tokens=False)["input_ids"])
 
@@ -78,13 +91,15 @@ def test_a_nan_item_fails_its_own_request_although_its_row_shared_attention(scor
         handle = embeddings.register_forward_hook(nan_at_marker)
         try:
             encoder = scorer.encoder()
-            together = score_sequences(scorer.model, [encoder.encode_single(PROMPT, c) for c in completions],
-                                       scorer.tokenizer.pad_token_id)["rewards"]
+            together = score_sequences(
+                scorer.model, [encoder.encode_single(PROMPT, c) for c in completions], scorer.tokenizer.pad_token_id
+            )["rewards"]
             assert together.isnan().all()
             config = ServerConfig(log_level="warning", batching=BatchingConfig(max_batch=16, wait_ms=300))
             with live_server(ModelBatchScorer(scorer), config) as live:
-                replies = post_concurrently(live.url, "/classify", [{"model": "rm", "input": t, "activation": False}
-                                                                    for t in texts])
+                replies = post_concurrently(
+                    live.url, "/classify", [{"model": "rm", "input": t, "activation": False} for t in texts]
+                )
                 stats = httpx.get(f"{live.url}/info", headers=AUTH).json()["stats"]
         finally:
             handle.remove()

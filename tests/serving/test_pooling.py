@@ -14,10 +14,17 @@ from .servers import AUTH, app_client
 
 CHATS = [
     [{"role": "user", "content": "What is the range of a sigmoid?"}, {"role": "assistant", "content": "0 to 1."}],
-    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of Australia?"},
-     {"role": "assistant", "content": "Canberra."}],
-    [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-     {"role": "user", "content": "How are you?"}, {"role": "assistant", "content": "Fine, thanks.\n"}],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Capital of Australia?"},
+        {"role": "assistant", "content": "Canberra."},
+    ],
+    [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "How are you?"},
+        {"role": "assistant", "content": "Fine, thanks.\n"},
+    ],
 ]
 
 
@@ -44,8 +51,9 @@ def test_classify_answers_verl_with_the_raw_reward(client, scorer, flag):
         assert output["data"][-1]["probs"][-1] == pytest.approx(reward, abs=1e-5)  # how verl reads it
         assert output["model"] == "/models/my-rm" and output["object"] == "list"
         assert output["id"].startswith("classify-") and isinstance(output["created"], int)
-        assert output["data"] == [{"index": 0, "label": "reward", "probs": output["data"][0]["probs"],
-                                   "num_classes": 1}]
+        assert output["data"] == [
+            {"index": 0, "label": "reward", "probs": output["data"][0]["probs"], "num_classes": 1}
+        ]
         assert output["usage"]["prompt_tokens"] == output["usage"]["total_tokens"] > 0
         assert output["usage"]["completion_tokens"] == 0
 
@@ -80,8 +88,9 @@ def test_classify_batches_chat_form_and_the_activation_follows_the_problem_type(
 def test_embeddings_answer_verl_sglang_payload(client, scorer):
     expected = offline(scorer, CHATS)
     for chat, reward in zip(CHATS, expected):
-        r = client.post("/v1/embeddings", json={"model": "rm", "input": verl_input(scorer.tokenizer, chat)},
-                        headers=AUTH)
+        r = client.post(
+            "/v1/embeddings", json={"model": "rm", "input": verl_input(scorer.tokenizer, chat)}, headers=AUTH
+        )
         assert r.status_code == 200, r.text
         output = r.json()
         assert output["data"][-1]["embedding"][-1] == pytest.approx(reward, abs=1e-5)
@@ -93,8 +102,9 @@ def test_pooling_routes_need_the_token_and_valid_input(client, scorer):
     text = verl_input(scorer.tokenizer, CHATS[0])
     for path, body in (("/classify", {"input": text}), ("/v1/embeddings", {"input": text})):
         assert client.post(path, json=body).status_code == 401
-        assert client.post(path, json=body, headers={"Authorization": "Bearer wrong-token-0123456789"}
-                           ).status_code == 401
+        assert (
+            client.post(path, json=body, headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+        )
     both = client.post("/classify", json={"input": text, "messages": CHATS[0]}, headers=AUTH)
     assert both.status_code == 422 and "either" in both.text
     no_turn = client.post("/classify", json={"input": [text, "no assistant turn here"]}, headers=AUTH)

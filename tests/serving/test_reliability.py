@@ -30,7 +30,7 @@ def raw(url: str, data: bytes, *, wait: float = 5.0) -> tuple[int | None, bytes]
         while time.monotonic() < deadline:
             try:
                 chunk = sock.recv(65536)
-            except (socket.timeout, ConnectionResetError):
+            except (TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break
@@ -50,8 +50,12 @@ def head(path: str = "/score", length: int | None = None, token: bool = True) ->
 
 @pytest.fixture(scope="module")
 def guarded(scorer):
-    config = ServerConfig(log_level="warning", header_timeout_s=0.5, body_timeout_s=0.5,
-                          limits=LimitsConfig(max_body_bytes=64 * 1024, max_buffered_bytes=64 * 1024))
+    config = ServerConfig(
+        log_level="warning",
+        header_timeout_s=0.5,
+        body_timeout_s=0.5,
+        limits=LimitsConfig(max_body_bytes=64 * 1024, max_buffered_bytes=64 * 1024),
+    )
     with live_server(ModelBatchScorer(scorer), config) as live:
         yield live.url
 
@@ -96,8 +100,10 @@ def test_counts_and_sizes_are_refused_before_validation_and_tokenization(scorer)
         assert r.status_code == 413 and r.json()["detail"] == "240000 items exceed the limit of 256 per request"
         budget = ModelBatchScorer(scorer).max_chars  # 96 tokens x 13 characters (the tiny tokenizer)
         huge = "x" * (7 * 1024 * 1024)
-        for item, field in [({"prompt": "hi", "response": huge}, "response"), ({"prompt": huge, "response": "ok"},
-                                                                                 "prompt")]:
+        for item, field in [
+            ({"prompt": "hi", "response": huge}, "response"),
+            ({"prompt": huge, "response": "ok"}, "prompt"),
+        ]:
             r = client.post("/score", json={"items": [item]}, headers=AUTH)
             assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "items", 0, field]
             assert f"characters exceed the limit of {budget} per item" in r.json()["detail"][0]["msg"]
@@ -119,15 +125,18 @@ def test_an_item_that_fails_fails_its_own_request_only():
     responses = ["a", "bb", "boom", "ccc", "nan", "dddd"]
     config = ServerConfig(log_level="warning", batching=BatchingConfig(max_batch=16, wait_ms=500))
     with live_server(FunctionBatchScorer(reward, {"model": "length"}), config) as live:
-        replies = post_concurrently(live.url, "/score", [
-            {"items": [{"prompt": "p", "response": "ok"}, {"prompt": "p", "response": r}]} for r in responses])
+        replies = post_concurrently(
+            live.url,
+            "/score",
+            [{"items": [{"prompt": "p", "response": "ok"}, {"prompt": "p", "response": r}]} for r in responses],
+        )
         stats = httpx.get(f"{live.url}/info", headers=AUTH).json()["stats"]
     assert stats["batches"] < len(responses)  # the requests shared batches with the failing items
     for i, response in enumerate(responses):
         r = replies[i]
         if response == "boom":
             assert r.status_code == 500 and r.json()["detail"][0]["loc"] == ["body", "items", 1]
-            assert "items, record 1: scoring failed: RuntimeError: boom" == r.json()["detail"][0]["msg"]
+            assert r.json()["detail"][0]["msg"] == "items, record 1: scoring failed: RuntimeError: boom"
         elif response == "nan":
             assert r.status_code == 422 and r.json()["detail"][0]["type"] == "non_finite_reward"
             assert r.json()["detail"][0]["loc"] == ["body", "items", 1]
@@ -146,13 +155,17 @@ def test_a_huge_request_does_not_hold_up_a_small_one():
 
     scorer = SlowToPrepare(lambda items: [1.0] * len(items), {"model": "constant"})
     with live_server(scorer, ServerConfig(log_level="warning")) as live:
-        big = threading.Thread(target=httpx.post, args=(f"{live.url}/score",), kwargs={
-            "json": {"items": [{"prompt": "p", "response": "big"}] * 200}, "headers": AUTH, "timeout": 30})
+        big = threading.Thread(
+            target=httpx.post,
+            args=(f"{live.url}/score",),
+            kwargs={"json": {"items": [{"prompt": "p", "response": "big"}] * 200}, "headers": AUTH, "timeout": 30},
+        )
         big.start()
         while not order:
             time.sleep(0.005)
-        small = httpx.post(f"{live.url}/score", json={"items": [{"prompt": "p", "response": "small"}]}, headers=AUTH,
-                           timeout=30)
+        small = httpx.post(
+            f"{live.url}/score", json={"items": [{"prompt": "p", "response": "small"}]}, headers=AUTH, timeout=30
+        )
         big.join()
     assert small.status_code == 200
     assert order.index("small") < 2 * 16  # prepared after at most one more chunk of the big request, not all 200

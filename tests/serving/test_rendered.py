@@ -8,8 +8,11 @@ from rewardkit.data.encoding import PromptRenderer
 from rewardkit.serving.rendered import RenderedQuerySplitter, assistant_header, strip_tokens
 from rewardkit.testing.tiny import tiny_tokenizer
 
-CONVERSATION = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-                {"role": "user", "content": "What is 2+2?"}]
+CONVERSATION = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "What is 2+2?"},
+]
 
 
 def test_strip_tokens_removes_repeats_at_the_edges_only():

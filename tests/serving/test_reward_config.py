@@ -11,9 +11,11 @@ from rewardkit.serving.server import load_reward_scorer
 
 from .servers import app_client
 
-ITEMS = [{"prompt": "Say hi.", "response": "Hi there, nice to meet you."},
-         {"prompt": "Say hi.", "response": "hi hi hi hi hi hi hi hi hi"},
-         {"prompt": [{"role": "user", "content": "Name a colour."}], "response": "Blue."}]
+ITEMS = [
+    {"prompt": "Say hi.", "response": "Hi there, nice to meet you."},
+    {"prompt": "Say hi.", "response": "hi hi hi hi hi hi hi hi hi"},
+    {"prompt": [{"role": "user", "content": "Name a colour."}], "response": "Blue."},
+]
 
 
 def write_reward(tmp_path, *, normalize: bool, stats: dict | None = None):
@@ -21,7 +23,8 @@ def write_reward(tmp_path, *, normalize: bool, stats: dict | None = None):
     path.write_text(
         "name: served\ncombine: weighted\nholistic_weight: 2.0\n"
         f"holistic: {{kind: metric, metric: length, normalize: {str(normalize).lower()}}}\n"
-        "aspects:\n  - {kind: metric, metric: repetition, weight: 3.0, options: {n: 1}}\n")
+        "aspects:\n  - {kind: metric, metric: repetition, weight: 3.0, options: {n: 1}}\n"
+    )
     if stats is not None:
         (tmp_path / "reward.stats.json").write_text(json.dumps(stats))
     return path
@@ -32,8 +35,9 @@ def test_served_rewards_equal_the_reward_function(tmp_path):
     scorer = load_reward_scorer(str(path))
     assert scorer.info()["combine"] == "weighted" and scorer.info()["components"] == ["length", "repetition"]
     reward = load_reward(path)
-    prompts = [i["prompt"] if isinstance(i["prompt"], list) else [{"role": "user", "content": i["prompt"]}]
-               for i in ITEMS]
+    prompts = [
+        i["prompt"] if isinstance(i["prompt"], list) else [{"role": "user", "content": i["prompt"]}] for i in ITEMS
+    ]
     expected = reward(prompts, [i["response"] for i in ITEMS])
     assert expected[0] != expected[1]  # the repetition aspect separates the two replies
     with app_client(scorer, ServerConfig(), token=None) as client:

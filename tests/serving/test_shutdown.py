@@ -17,7 +17,7 @@ import time
 import httpx
 import pytest
 
-from rewardkit.serving.config import BatchingConfig, ServerConfig, TOKEN_ENV
+from rewardkit.serving.config import TOKEN_ENV, BatchingConfig, ServerConfig
 from rewardkit.serving.scorer import ModelBatchScorer
 
 from .servers import AUTH, TOKEN, live_server
@@ -30,8 +30,13 @@ class ServerProcess:
 
     def __init__(self, *args: str):
         env = dict(os.environ, **{TOKEN_ENV: TOKEN})
-        self.proc = subprocess.Popen([sys.executable, "-m", "rewardkit.cli.main", "serve", *args],
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rewardkit.cli.main", "serve", *args],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
         self.lines: list[str] = []
         self.port: int | None = None
         self.ready = threading.Event()
@@ -60,13 +65,17 @@ ITEMS = [{"prompt": "What is 2+2?", "response": "4"}, {"prompt": "Say hi", "resp
 
 
 def offline(scorer) -> list[float]:
-    return scorer.score([[{"role": "user", "content": i["prompt"]}] for i in ITEMS],
-                        [i["response"] for i in ITEMS])["rewards"].tolist()
+    return scorer.score([[{"role": "user", "content": i["prompt"]}] for i in ITEMS], [i["response"] for i in ITEMS])[
+        "rewards"
+    ].tolist()
 
 
 def post_in_background(url: str, result: dict) -> threading.Thread:
-    thread = threading.Thread(target=lambda: result.setdefault(
-        "r", httpx.post(f"{url}/score", json={"items": ITEMS}, headers=AUTH, timeout=60)))
+    thread = threading.Thread(
+        target=lambda: result.setdefault(
+            "r", httpx.post(f"{url}/score", json={"items": ITEMS}, headers=AUTH, timeout=60)
+        )
+    )
     thread.start()
     return thread
 
@@ -103,7 +112,10 @@ def test_sigterm_lets_the_request_in_flight_finish(tiny_rm_dir, scorer):
     assert response.status_code == 200, response.text
     assert response.json()["rewards"] == pytest.approx(offline(scorer), abs=1e-5)
     log = "".join(server.lines)
-    assert log.index("Shutting down") < log.index("Waiting for connections to close") < log.index(
-        "Finished server process")  # the request was in flight at SIGTERM, and uvicorn waited for it
+    assert (
+        log.index("Shutting down")
+        < log.index("Waiting for connections to close")
+        < log.index("Finished server process")
+    )  # the request was in flight at SIGTERM, and uvicorn waited for it
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/health", timeout=5)

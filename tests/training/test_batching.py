@@ -8,15 +8,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rewardkit.data.batching import PairBatchSampler, batch_tokens, pair_batch_sampler, padded_cost
+from rewardkit.data.batching import PairBatchSampler, batch_tokens, padded_cost, pair_batch_sampler
 from rewardkit.data.encoding import EncodedPair
 from rewardkit.data.packing import packed_length
 from rewardkit.models.reward_model import ModelConfig
 from rewardkit.objectives.objective import ObjectiveConfig
+from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
 from rewardkit.training.run import run_training
 from rewardkit.training.trainer import RewardTrainer
-from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
 _rng = random.Random(0)
 LENGTHS = [_rng.randint(20, 400) for _ in range(101)]
@@ -89,20 +89,37 @@ def test_sampler_uses_the_collators_lengths():
 
 # ---- in a training run ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def toy_data(tmp_path_factory):
     # varied lengths, so budgets give batches of different sizes
-    rows = arithmetic_rows(40, seed=1, rejected=lambda a, b, i, rng: f"Maybe a{' very' * rng.randint(0, 12)} big {a * b}")
+    rows = arithmetic_rows(
+        40, seed=1, rejected=lambda a, b, i, rng: f"Maybe a{' very' * rng.randint(0, 12)} big {a * b}"
+    )
     return write_jsonl(tmp_path_factory.mktemp("data") / "toy.jsonl", rows)
 
 
 def budget_config(model_dir, data, out, **train):
-    t = dict(output_dir=str(out), num_epochs=1, max_steps=15, save_steps=5, batch_size=4, learning_rate=3e-3,
-             logging_steps=3, report_to=[], eval_before=False, export=False, save_total_limit=None)
+    t = dict(
+        output_dir=str(out),
+        num_epochs=1,
+        max_steps=15,
+        save_steps=5,
+        batch_size=4,
+        learning_rate=3e-3,
+        logging_steps=3,
+        report_to=[],
+        eval_before=False,
+        export=False,
+        save_total_limit=None,
+    )
     t.update(train)
-    return RunConfig(model=ModelConfig(name=str(model_dir), tuning="full"),
-                     data=DataConfig(train=[str(data)], heldout_fraction=0.0, max_length=64, token_budget=400),
-                     objective=ObjectiveConfig(objective="bt"), training=TrainConfig(**t))
+    return RunConfig(
+        model=ModelConfig(name=str(model_dir), tuning="full"),
+        data=DataConfig(train=[str(data)], heldout_fraction=0.0, max_length=64, token_budget=400),
+        objective=ObjectiveConfig(objective="bt"),
+        training=TrainConfig(**t),
+    )
 
 
 def test_token_budget_run_resumes_exactly_in_a_later_epoch(tiny_model_dir, toy_data, tmp_path, monkeypatch):

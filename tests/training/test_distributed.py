@@ -19,8 +19,16 @@ from .launch import PROCESSES, launch_two_processes, run_config, step_logs, writ
 
 GLOBAL_BATCH, STEPS = 8, 3
 HELDOUT_PAIRS = 11  # odd: the last evaluation batch is uneven across the two processes
-LOGGED = ("loss", "grad_norm", "accuracy", "margin", "reward_mean", "implicit_accuracy", "implicit_margin",
-          "loss_policy")
+LOGGED = (
+    "loss",
+    "grad_norm",
+    "accuracy",
+    "margin",
+    "reward_mean",
+    "implicit_accuracy",
+    "implicit_margin",
+    "loss_policy",
+)
 EVAL_METRICS = ("accuracy", "margin_mean", "margin_std", "reward_mean", "implicit_accuracy")
 
 
@@ -31,13 +39,15 @@ def pairs_file(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("objective", ["bt", "haf"])
-def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, pairs_file, tmp_path, monkeypatch,
-                                                            objective):
+def test_two_processes_match_one_with_the_same_global_batch(
+    tiny_model_dir, pairs_file, tmp_path, monkeypatch, objective
+):
     monkeypatch.setenv("REWARDKIT_HOME", str(tmp_path / "home-one"))  # HaF: its own reference log-prob cache
     one = run_training(run_config(tiny_model_dir, pairs_file, tmp_path / "one", objective, GLOBAL_BATCH, steps=STEPS))
     two_dir = tmp_path / "two"
     two = launch_two_processes(
-        run_config(tiny_model_dir, pairs_file, two_dir, objective, GLOBAL_BATCH // PROCESSES, steps=STEPS), tmp_path)
+        run_config(tiny_model_dir, pairs_file, two_dir, objective, GLOBAL_BATCH // PROCESSES, steps=STEPS), tmp_path
+    )
 
     # the same global loss / metrics at every step
     logs_one, logs_two = step_logs(one), step_logs(two)
@@ -77,8 +87,9 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, pair
 def test_sampler_global_batches_do_not_depend_on_the_number_of_processes(group_by_length, n_pairs):
     lengths = [random.Random(i).randint(5, 90) for i in range(n_pairs)]
     single = PairBatchSampler(lengths, batch_size=8, group_by_length=group_by_length, seed=3, mega_batch=16)
-    split = PairBatchSampler(lengths, batch_size=4, group_by_length=group_by_length, seed=3, mega_batch=16,
-                             num_processes=2)
+    split = PairBatchSampler(
+        lengths, batch_size=4, group_by_length=group_by_length, seed=3, mega_batch=16, num_processes=2
+    )
     for epoch in (0, 1):
         single.set_epoch(epoch)
         split.set_epoch(epoch)

@@ -1,17 +1,16 @@
 """End to end on a tiny random Llama: train → evaluate → export → reload, for each objective; resume."""
 
-
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from rewardkit.evaluation.evaluate import evaluate_scorer, load_scorer
-from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
 from rewardkit.models.reward_model import ModelConfig
 from rewardkit.objectives.objective import ObjectiveConfig
+from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
+from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
 from rewardkit.training.run import prepare_data, run_training
 from rewardkit.training.trainer import RewardTrainer
-from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +21,22 @@ def toy_data(tmp_path_factory):
 
 
 def config(model_dir, data, out, objective="bt", **train):
-    t = dict(output_dir=str(out), num_epochs=3, batch_size=8, learning_rate=3e-3, logging_steps=2,
-             save_steps=1000, report_to=["tensorboard"])
+    t = dict(
+        output_dir=str(out),
+        num_epochs=3,
+        batch_size=8,
+        learning_rate=3e-3,
+        logging_steps=2,
+        save_steps=1000,
+        report_to=["tensorboard"],
+    )
     t.update(train)
-    return RunConfig(model=ModelConfig(name=str(model_dir), tuning="full"),
-                     data=DataConfig(train=[str(data)], heldout_fraction=0.25, max_length=48),
-                     objective=ObjectiveConfig(objective=objective), training=TrainConfig(**t))
+    return RunConfig(
+        model=ModelConfig(name=str(model_dir), tuning="full"),
+        data=DataConfig(train=[str(data)], heldout_fraction=0.25, max_length=48),
+        objective=ObjectiveConfig(objective=objective),
+        training=TrainConfig(**t),
+    )
 
 
 @pytest.mark.parametrize("objective", ["bt", "haf", "dpo"])
@@ -40,9 +49,11 @@ def test_train_eval_export_reload(tiny_model_dir, toy_data, tmp_path, objective)
     if objective == "haf":
         assert "implicit_accuracy" in after and results["before"]["heldout"]["ties"] == 16  # zero-init head
     logged = {k for entry in results["log_history"] for k in entry}
-    expect = {"bt": {"accuracy", "margin", "reward_mean", "reward_std", "loss_reward"},
-              "haf": {"accuracy", "implicit_accuracy", "loss_reward", "loss_policy", "implicit_margin", "margin"},
-              "dpo": {"implicit_accuracy", "implicit_margin", "loss_policy"}}[objective]
+    expect = {
+        "bt": {"accuracy", "margin", "reward_mean", "reward_std", "loss_reward"},
+        "haf": {"accuracy", "implicit_accuracy", "loss_reward", "loss_policy", "implicit_margin", "margin"},
+        "dpo": {"implicit_accuracy", "implicit_margin", "loss_policy"},
+    }[objective]
     assert expect <= logged
     assert (out / "config.yaml").exists() and (out / "eval.md").exists() and (out / "results.json").exists()
     assert list((out / "runs").rglob("events.out.tfevents.*")), "TensorBoard logs missing"

@@ -26,12 +26,12 @@ from rewardkit.models.export import export_model
 from rewardkit.models.loading import build_reward_model, load_tokenizer
 from rewardkit.models.reference import PrecomputedReference
 from rewardkit.models.reward_model import ModelConfig
+from rewardkit.training.config import RunConfig
 from rewardkit.training.engines import (
     check_engine,
     enable_fsdp_on_cpu,
     requested_engine,
 )
-from rewardkit.training.config import RunConfig
 from rewardkit.training.run import evaluation_reference, full_weights
 from rewardkit.training.trainer import RewardTrainer
 
@@ -119,15 +119,19 @@ class Zero3Config:  # what transformers consults to decide whether new models go
 
 
 def zero_trainer(model: torch.nn.Module, stage: int) -> SimpleNamespace:
-    plugin = SimpleNamespace(zero_stage=stage, deepspeed_config={
-        "zero_optimization": {"stage": stage, "offload_optimizer": {"device": "cpu"}},
-        "optimizer": {"type": "AdamW"}, "train_micro_batch_size_per_gpu": 4})
+    plugin = SimpleNamespace(
+        zero_stage=stage,
+        deepspeed_config={
+            "zero_optimization": {"stage": stage, "offload_optimizer": {"device": "cpu"}},
+            "optimizer": {"type": "AdamW"},
+            "train_micro_batch_size_per_gpu": 4,
+        },
+    )
     acc = SimpleNamespace(state=SimpleNamespace(deepspeed_plugin=plugin), unwrap_model=lambda m: m)
     return SimpleNamespace(model=model, accelerator=acc, is_deepspeed_enabled=True, is_fsdp_enabled=False)
 
 
-def test_zero3_export_and_evaluation_reference_build_no_partitioned_model(tiny_model_dir, tmp_path,
-                                                                              fake_deepspeed):
+def test_zero3_export_and_evaluation_reference_build_no_partitioned_model(tiny_model_dir, tmp_path, fake_deepspeed):
     model = build_reward_model(ModelConfig(name=str(tiny_model_dir), tuning="full"))
     hf_config = Zero3Config()
     set_hf_deepspeed_config(hf_config)  # as the Trainer does under ZeRO-3: transformers would zero.Init new models

@@ -21,12 +21,24 @@ def toy_data(tmp_path_factory):
 
 
 def config(model_dir, data, out, *, objective="bt", tuning="full", top_layers=1, packing=True, **train):
-    t = dict(output_dir=str(out), max_steps=3, batch_size=8, learning_rate=3e-3, logging_steps=1, save_steps=1000,
-             report_to=[], eval_before=False, warmup_ratio=0.0)
+    t = dict(
+        output_dir=str(out),
+        max_steps=3,
+        batch_size=8,
+        learning_rate=3e-3,
+        logging_steps=1,
+        save_steps=1000,
+        report_to=[],
+        eval_before=False,
+        warmup_ratio=0.0,
+    )
     t.update(train)
-    return RunConfig(model=ModelConfig(name=str(model_dir), tuning=tuning, top_layers=top_layers, lora_r=4),
-                     data=DataConfig(train=[str(data)], heldout_fraction=0.0, max_length=48, packing=packing),
-                     objective=ObjectiveConfig(objective=objective), training=TrainConfig(**t))
+    return RunConfig(
+        model=ModelConfig(name=str(model_dir), tuning=tuning, top_layers=top_layers, lora_r=4),
+        data=DataConfig(train=[str(data)], heldout_fraction=0.0, max_length=48, packing=packing),
+        objective=ObjectiveConfig(objective=objective),
+        training=TrainConfig(**t),
+    )
 
 
 def step_losses(results):
@@ -37,8 +49,16 @@ def step_losses(results):
 def test_accumulation_equals_one_large_batch(tiny_plain_model_dir, toy_data, tmp_path, objective):
     """8 pairs x 1 step == 4 pairs x 2 accumulation steps: same losses, same weights (reward head, LM head)."""
     one = run_training(config(tiny_plain_model_dir, toy_data, tmp_path / "one", objective=objective))
-    acc = run_training(config(tiny_plain_model_dir, toy_data, tmp_path / "acc", objective=objective, batch_size=4,
-                              gradient_accumulation_steps=2))
+    acc = run_training(
+        config(
+            tiny_plain_model_dir,
+            toy_data,
+            tmp_path / "acc",
+            objective=objective,
+            batch_size=4,
+            gradient_accumulation_steps=2,
+        )
+    )
     assert len(step_losses(one)) == 3
     assert step_losses(acc) == pytest.approx(step_losses(one), abs=1e-5)
     for sub in ("", "policy/") if objective == "haf" else ("",):
@@ -67,13 +87,24 @@ def snapshot_training(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("tuning,objective", [("full", "bt"), ("lora", "haf"), ("top_layers", "haf"),
-                                              ("top_layers", "bt")])
-def test_trainable_parameters_change_and_frozen_ones_do_not(tiny_plain_model_dir, toy_data, tmp_path, monkeypatch,
-                                                           tuning, objective):
+@pytest.mark.parametrize(
+    "tuning,objective", [("full", "bt"), ("lora", "haf"), ("top_layers", "haf"), ("top_layers", "bt")]
+)
+def test_trainable_parameters_change_and_frozen_ones_do_not(
+    tiny_plain_model_dir, toy_data, tmp_path, monkeypatch, tuning, objective
+):
     seen = snapshot_training(monkeypatch)
-    run_training(config(tiny_plain_model_dir, toy_data, tmp_path / tuning, objective=objective, tuning=tuning,
-                        max_steps=2, export=False))
+    run_training(
+        config(
+            tiny_plain_model_dir,
+            toy_data,
+            tmp_path / tuning,
+            objective=objective,
+            tuning=tuning,
+            max_steps=2,
+            export=False,
+        )
+    )
     after = dict(seen["model"].named_parameters())
     changed = {k for k, v in after.items() if not torch.equal(v.detach(), seen["before"][k])}
     trainable = seen["trainable"]
@@ -112,8 +143,14 @@ def test_uneven_micro_batches_weigh_every_pair_the_same(tiny_model_dir, toy_data
     torch.manual_seed(0)
     model = build_reward_model(cfg.model)
     collate = pair_collator(tokenizer.pad_token_id, True, 1024)
-    trainer = RewardTrainer(model=model, args=training_arguments(cfg, False, "accuracy"), data_collator=collate,
-                            train_dataset=pairs, processing_class=tokenizer, objective=Objective(cfg.objective))
+    trainer = RewardTrainer(
+        model=model,
+        args=training_arguments(cfg, False, "accuracy"),
+        data_collator=collate,
+        train_dataset=pairs,
+        processing_class=tokenizer,
+        objective=Objective(cfg.objective),
+    )
     trainer.current_gradient_accumulation_steps = 2
     parts, whole = [collate(pairs[:3]), collate(pairs[3:])], collate(pairs)
 

@@ -9,12 +9,15 @@ from rewardkit.objectives.objective import Objective
 from rewardkit.testing.tiny import arithmetic_rows, write_jsonl
 from rewardkit.training.metrics import MetricAccumulator
 from rewardkit.training.run import run_training
+
 from .test_invariance import config
 
 
 def test_accumulator_means_and_one_reduction():
     acc = MetricAccumulator()
-    acc.add({"accuracy": torch.tensor([1.0, 0.0]), "margin": torch.tensor([0.5, -1.0])}, torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    acc.add(
+        {"accuracy": torch.tensor([1.0, 0.0]), "margin": torch.tensor([0.5, -1.0])}, torch.tensor([1.0, 2.0, 3.0, 4.0])
+    )
     acc.add({"accuracy": torch.tensor([1.0]), "margin": torch.tensor([2.0])}, torch.tensor([0.0, -2.0]))
     calls = []
 
@@ -48,8 +51,19 @@ def test_logged_metrics_are_the_means_of_each_logging_interval(tiny_plain_model_
         return out
 
     monkeypatch.setattr(Objective, "__call__", recording)
-    results = run_training(config(tiny_plain_model_dir, data, tmp_path / "run", objective=objective, max_steps=5,
-                                  batch_size=4, gradient_accumulation_steps=2, logging_steps=2, export=False))
+    results = run_training(
+        config(
+            tiny_plain_model_dir,
+            data,
+            tmp_path / "run",
+            objective=objective,
+            max_steps=5,
+            batch_size=4,
+            gradient_accumulation_steps=2,
+            logging_steps=2,
+            export=False,
+        )
+    )
     logged = [e for e in results["log_history"] if "accuracy" in e or "implicit_accuracy" in e]
     assert [e["step"] for e in logged] == [1, 2, 4, 5]  # the first step, every 2nd, and the end of training
     assert len(steps) == 10  # 2 micro-steps per optimizer step

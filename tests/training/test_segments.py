@@ -24,12 +24,23 @@ def qa_file(tmp_path_factory):
 
 
 def config(model_dir, data, out, aspect="relevance", **train):
-    t = dict(output_dir=str(out), num_epochs=4, batch_size=8, learning_rate=3e-3, logging_steps=2,
-             save_steps=1000, report_to=["none"], eval_before=False)
+    t = dict(
+        output_dir=str(out),
+        num_epochs=4,
+        batch_size=8,
+        learning_rate=3e-3,
+        logging_steps=2,
+        save_steps=1000,
+        report_to=["none"],
+        eval_before=False,
+    )
     t.update(train)
-    return SegmentRunConfig(model=ModelConfig(name=str(model_dir), tuning="top_layers", top_layers=1, cache_trunk=True),
-                            data=SegmentDataConfig(path=str(data), aspect=aspect, test_questions=10, max_length=320),
-                            objective=SegmentObjectiveConfig(), training=TrainConfig(**t))
+    return SegmentRunConfig(
+        model=ModelConfig(name=str(model_dir), tuning="top_layers", top_layers=1, cache_trunk=True),
+        data=SegmentDataConfig(path=str(data), aspect=aspect, test_questions=10, max_length=320),
+        objective=SegmentObjectiveConfig(),
+        training=TrainConfig(**t),
+    )
 
 
 def test_relevance_model_trains_exports_and_scores_the_same(tiny_model_dir, qa_file, tmp_path):
@@ -65,9 +76,31 @@ def test_preference_aspect_trains_the_pairwise_rm_on_the_split(tiny_model_dir, q
 
 def test_cli_trains_factuality(tiny_model_dir, qa_file, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = main(["train-segments", "--model", str(tiny_model_dir), "--tuning", "full", "--data", str(qa_file),
-                 "--aspect", "factuality", "--test-questions", "10", "--max-length", "320", "--num-epochs", "1",
-                 "--max-passage-words", "20", "--report-to", "none", "--output-dir", str(out)])
+    code = main(
+        [
+            "train-segments",
+            "--model",
+            str(tiny_model_dir),
+            "--tuning",
+            "full",
+            "--data",
+            str(qa_file),
+            "--aspect",
+            "factuality",
+            "--test-questions",
+            "10",
+            "--max-length",
+            "320",
+            "--num-epochs",
+            "1",
+            "--max-passage-words",
+            "20",
+            "--report-to",
+            "none",
+            "--output-dir",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "aspect: factuality (sentence)" in printed and "baseline: prompt_overlap" in printed

@@ -37,10 +37,25 @@ ENGINES = {  # launch config, what only this engine writes into a checkpoint (pr
     "zero2": ("cpu_zero2_2proc.yaml", f"global_step{STEPS}"),
     "zero3": ("cpu_zero3_2proc.yaml", f"global_step{STEPS}"),
 }
-CASES = {"bt": ("bt", "precomputed"), "haf-precomputed": ("haf", "precomputed"), "haf-copy": ("haf", "copy"),
-         "haf-lora": ("haf", "adapter")}  # LoRA, its reference the adapters switched off (slow everywhere)
-LOGGED = ("loss", "grad_norm", "accuracy", "margin", "reward_mean", "reward_std", "loss_policy", "implicit_accuracy",
-          "implicit_margin", "logps_chosen", "logps_rejected")
+CASES = {
+    "bt": ("bt", "precomputed"),
+    "haf-precomputed": ("haf", "precomputed"),
+    "haf-copy": ("haf", "copy"),
+    "haf-lora": ("haf", "adapter"),
+}  # LoRA, its reference the adapters switched off (slow everywhere)
+LOGGED = (
+    "loss",
+    "grad_norm",
+    "accuracy",
+    "margin",
+    "reward_mean",
+    "reward_std",
+    "loss_policy",
+    "implicit_accuracy",
+    "implicit_margin",
+    "logps_chosen",
+    "logps_rejected",
+)
 EVAL_METRICS = ("accuracy", "margin_mean", "margin_std", "reward_mean", "implicit_accuracy")
 TOL = 1e-5
 
@@ -62,9 +77,20 @@ class Runs:
 
     def config(self, out: Path, case: str, batch_size: int):
         objective, reference = CASES[case]
-        return run_config(self.model_dir, self.data, out, objective, batch_size, steps=STEPS, reference=reference,
-                          tuning="lora" if reference == "adapter" else "full", heldout_fraction=0.2, validation_fraction=0.25, eval_steps=SAVE_STEPS,
-                          save_steps=SAVE_STEPS)
+        return run_config(
+            self.model_dir,
+            self.data,
+            out,
+            objective,
+            batch_size,
+            steps=STEPS,
+            reference=reference,
+            tuning="lora" if reference == "adapter" else "full",
+            heldout_fraction=0.2,
+            validation_fraction=0.25,
+            eval_steps=SAVE_STEPS,
+            save_steps=SAVE_STEPS,
+        )
 
     def one(self, case: str) -> tuple[Path, dict]:
         if ("one", case) not in self.done:
@@ -82,8 +108,7 @@ class Runs:
             workdir = self.root / f"{name}-{case}"
             workdir.mkdir()
             out = workdir / "run"
-            results = launch_two_processes(self.config(out, case, GLOBAL_BATCH // PROCESSES), workdir,
-                                           ENGINES[name][0])
+            results = launch_two_processes(self.config(out, case, GLOBAL_BATCH // PROCESSES), workdir, ENGINES[name][0])
             self.done[name, case] = out, results
         if self.done[name, case] is None:
             pytest.fail(f"the {name} {case} run failed (see the first test that used it)")
@@ -124,9 +149,19 @@ def test_sharded_run_matches_one_process(runs, name, case):
     evals = [e for e in sharded["log_history"] if "eval_loss" in e]
     assert [e["step"] for e in evals] == [SAVE_STEPS, STEPS]
     # (not eval_loss: Trainer averages batch means, and the padded last batch of one process has a repeated pair)
-    assert_logs_match([e for e in one["log_history"] if "eval_loss" in e], evals,
-                      ("eval_loss_reward", "eval_loss_policy", "eval_accuracy", "eval_margin", "eval_reward_mean",
-                       "eval_implicit_accuracy", "eval_implicit_margin"))
+    assert_logs_match(
+        [e for e in one["log_history"] if "eval_loss" in e],
+        evals,
+        (
+            "eval_loss_reward",
+            "eval_loss_policy",
+            "eval_accuracy",
+            "eval_margin",
+            "eval_reward_mean",
+            "eval_implicit_accuracy",
+            "eval_implicit_margin",
+        ),
+    )
 
     # evaluation before and after: every held-out pair exactly once, the same numbers
     for phase in ("before", "after"):
@@ -142,15 +177,25 @@ def test_sharded_run_matches_one_process(runs, name, case):
     # written once: the checkpoints, one export, one set of reports; no staging leftovers
     assert not list(out.glob(".staging/*"))
     assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {
-        "config.yaml", "results.json", "eval.md", "eval.json", "export", f"checkpoint-{SAVE_STEPS}",
-        f"checkpoint-{STEPS}"}
+        "config.yaml",
+        "results.json",
+        "eval.md",
+        "eval.json",
+        "export",
+        f"checkpoint-{SAVE_STEPS}",
+        f"checkpoint-{STEPS}",
+    }
 
 
 def scored_texts(pairs_file: Path, tokenizer) -> list[str]:
     """Chosen and rejected responses of a few pairs, rendered as the model card says (chat template, EOS)."""
     rows = [json.loads(line) for line in pairs_file.read_text().splitlines()[:6]]
-    prompt = [tokenizer.apply_chat_template([{"role": "user", "content": r["prompt"]}], tokenize=False,
-                                            add_generation_prompt=True) for r in rows]
+    prompt = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": r["prompt"]}], tokenize=False, add_generation_prompt=True
+        )
+        for r in rows
+    ]
     return [p + r[key] + tokenizer.eos_token for p, r in zip(prompt, rows) for key in ("chosen", "rejected")]
 
 
@@ -193,8 +238,12 @@ def test_sharded_export_loads_and_scores_like_one_process(runs, name, case):
     torch.testing.assert_close(got, expected, atol=TOL, rtol=TOL)
     if CASES[case][0] == "haf":  # the policy (the LM head tied to the embeddings) and its implicit reward
         assert (out / "export" / "policy").is_dir()
-        torch.testing.assert_close(policy_logps(out / "export" / "policy", texts),
-                                   policy_logps(one_dir / "export" / "policy", texts), atol=1e-4, rtol=TOL)
+        torch.testing.assert_close(
+            policy_logps(out / "export" / "policy", texts),
+            policy_logps(one_dir / "export" / "policy", texts),
+            atol=1e-4,
+            rtol=TOL,
+        )
 
 
 @pytest.mark.parametrize("name", ALL_ENGINES)
@@ -204,8 +253,9 @@ def test_resume_from_a_sharded_checkpoint_ends_with_the_same_weights(runs, name)
     workdir = runs.root / f"{name}-{case}-resumed"
     resumed_out = workdir / "run"
     shutil.copytree(out / f"checkpoint-{SAVE_STEPS}", resumed_out / f"checkpoint-{SAVE_STEPS}")
-    resumed = launch_two_processes(runs.config(resumed_out, case, GLOBAL_BATCH // PROCESSES), workdir,
-                                   ENGINES[name][0], extra_args=("--resume",))
+    resumed = launch_two_processes(
+        runs.config(resumed_out, case, GLOBAL_BATCH // PROCESSES), workdir, ENGINES[name][0], extra_args=("--resume",)
+    )
 
     assert_logs_match(step_logs(full), step_logs(resumed), LOGGED)
     assert resumed["after"]["heldout"]["pairs"] == HELDOUT
@@ -232,7 +282,9 @@ def test_select_best_reloads_the_best_checkpoint_with_the_engine(runs, name):
 
     assert results["selected"]["step"] == SAVE_STEPS
     best, last = (load_file(str(out / f"checkpoint-{step}" / "model.safetensors")) for step in (SAVE_STEPS, STEPS))
-    exported = {k.replace("model.", "backbone.", 1): v for k, v in load_file(str(out / "export" / "model.safetensors")).items()}
+    exported = {
+        k.replace("model.", "backbone.", 1): v for k, v in load_file(str(out / "export" / "model.safetensors")).items()
+    }
     assert exported.keys() == best.keys()
     assert not torch.equal(best["score.weight"], last["score.weight"])  # the reload is visible
     for key in best:

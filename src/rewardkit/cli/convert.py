@@ -21,11 +21,18 @@ HELP = "convert a TRL / OpenRLHF / LLaMA-Factory reward model into a rewardkit e
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="the reward model checkpoint directory (or hub id) to convert")
     parser.add_argument("--output", required=True, help="directory to write the export to")
-    parser.add_argument("--max-length", type=int, default=None,
-                        help="tokens per conversation recorded in the export (default: the tokenizer's "
-                             "model_max_length, else 512)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
-                        help="dtype the weights are loaded and written in (default: float32)")
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="tokens per conversation recorded in the export (default: the tokenizer's model_max_length, else 512)",
+    )
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "bfloat16", "float16"),
+        help="dtype the weights are loaded and written in (default: float32)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,33 +29,53 @@ HELP = "evaluate reward models on preference pairs"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", nargs="+", required=True, help="checkpoint dirs, aliases or hub ids")
-    parser.add_argument("--data", nargs="+", default=None,
-                        help="eval sets: 'suite', file paths or hf:org/name (format detected)")
-    parser.add_argument("--suite", default=None,
-                        help="instead of --data: a named eval suite ('standard') or a suite YAML file")
-    parser.add_argument("--data-root", default=None, help="--suite: root of the data (default: $REWARDKIT_DATA "
-                        "or ../shared/data)")
+    parser.add_argument(
+        "--data", nargs="+", default=None, help="eval sets: 'suite', file paths or hf:org/name (format detected)"
+    )
+    parser.add_argument(
+        "--suite", default=None, help="instead of --data: a named eval suite ('standard') or a suite YAML file"
+    )
+    parser.add_argument(
+        "--data-root", default=None, help="--suite: root of the data (default: $REWARDKIT_DATA or ../shared/data)"
+    )
     parser.add_argument("--sets", nargs="+", default=None, help="--suite: only these sets")
-    parser.add_argument("--exclude-train", nargs="+", default=[], metavar="FILE",
-                        help="--suite: remove pairs of these training files from every set (by content hash)")
+    parser.add_argument(
+        "--exclude-train",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="--suite: remove pairs of these training files from every set (by content hash)",
+    )
     parser.add_argument("--format", default="auto", help="data format for all --data files (default: detect)")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="first N pairs of each set (--suite: a seeded sample of N, stratified by subset)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="first N pairs of each set (--suite: a seeded sample of N, stratified by subset)",
+    )
     parser.add_argument("--max-length", type=int, default=None, help="default: the model's training max length")
     parser.add_argument("--batch-size", type=int, default=16, help="pairs per scoring batch (default: 16)")
     parser.add_argument("--reference", default=None, help="reference policy for implicit rewards (DPO/HaF)")
     parser.add_argument("--output", default=None, help="directory for eval.json and eval.md")
-    parser.add_argument("--prior", default="length", choices=["length", "cosine", "none"],
-                        help="similarity the margins are correlated with (default: length ratio)")
+    parser.add_argument(
+        "--prior",
+        default="length",
+        choices=["length", "cosine", "none"],
+        help="similarity the margins are correlated with (default: length ratio)",
+    )
     parser.add_argument("--embedder", default="all-minilm-l6-v2", help="sentence embedder for --prior cosine")
-    parser.add_argument("--plot", default=None, metavar="PNG",
-                        help="write a margin-vs-similarity scatter of every --model and set to this file")
+    parser.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="write a margin-vs-similarity scatter of every --model and set to this file",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from rewardkit.data.sources import entry_name, load_entry
-    from rewardkit.models.embedder import prior_embedder
     from rewardkit.evaluation.evaluate import evaluate_set, load_scorer, markdown_table, write_report
+    from rewardkit.models.embedder import prior_embedder
 
     prior = None if args.prior == "none" else args.prior
     if args.plot and prior is None:
@@ -78,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         results[name] = {}
         for set_name, pairs in sets.items():
             results[name][set_name], points[f"{name} / {set_name}"] = evaluate_set(
-                scorer, pairs, name=set_name, batch_size=args.batch_size, prior=prior, embedder=embedder)
+                scorer, pairs, name=set_name, batch_size=args.batch_size, prior=prior, embedder=embedder
+            )
     print(markdown_table(results))
     if args.output:
         print(f"wrote {write_report(results, args.output)}")
@@ -92,8 +113,13 @@ def run_suite(args: argparse.Namespace, prior: str | None, embedder: object) -> 
     from rewardkit.data.sources import load_entries
     from rewardkit.evaluation.evaluate import load_scorer
     from rewardkit.evaluation.report import render_markdown, suite_results, write_suite_report
-    from rewardkit.evaluation.suites import (checkpoint_training_pairs, evaluate_suite, get_suite, load_suite,
-                                             resolve_data_root)
+    from rewardkit.evaluation.suites import (
+        checkpoint_training_pairs,
+        evaluate_suite,
+        get_suite,
+        load_suite,
+        resolve_data_root,
+    )
 
     suite = get_suite(args.suite)
     root = resolve_data_root(args.data_root)
@@ -102,8 +128,9 @@ def run_suite(args: argparse.Namespace, prior: str | None, embedder: object) -> 
     evaluations = {}
     for name in args.model:
         scorer = load_scorer(name, max_length=args.max_length, reference=args.reference)
-        evaluations[name] = evaluate_suite(scorer, sets, batch_size=args.batch_size, prior=prior,
-                                           embedder=embedder, reference_name=args.reference)
+        evaluations[name] = evaluate_suite(
+            scorer, sets, batch_size=args.batch_size, prior=prior, embedder=embedder, reference_name=args.reference
+        )
     results = suite_results(evaluations, sets, suite=suite.name, data_root=root)
     print(render_markdown(results))
     if args.output:
@@ -117,5 +144,4 @@ def margin_plot(points: dict, path: str, prior: str, form: str) -> str:
     from rewardkit.evaluation.plots import plot_margin_vs_similarity
 
     label = {"length": "length ratio s", "cosine": f"cosine similarity s ({form} form)"}[prior]
-    return str(plot_margin_vs_similarity(points, path, similarity_label=label,
-                                         bound=resolve_bound_params(prior, form)))
+    return str(plot_margin_vs_similarity(points, path, similarity_label=label, bound=resolve_bound_params(prior, form)))

@@ -1,6 +1,7 @@
 """`rewardkit <command>`: one module per command in this package, each defining HELP, add_arguments(parser)
-and run(args) (helper modules start with "_"). A module is a command when it defines those three; its name (underscores as dashes) is the
-command name unless it sets COMMAND. ORDER only fixes how `rewardkit --help` lists them."""
+and run(args) (helper modules start with "_"). A module is a command when it defines those three; its name
+(underscores as dashes) is the command name unless it sets COMMAND. ORDER only fixes how `rewardkit --help`
+lists them."""
 
 from __future__ import annotations
 
@@ -30,8 +31,11 @@ def discover_commands() -> dict[str, object]:
 
 
 def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     for noisy in ("httpx", "urllib3", "filelock", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -45,8 +49,9 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.commands: dict[str, argparse.ArgumentParser] = {}
 
-    def parse_args(self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
-                   ) -> argparse.Namespace:
+    def parse_args(
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
         parsed, extra = self.parse_known_args(args, namespace)
         if extra:
             flags = [a.split("=", 1)[0] for a in extra if a.startswith("-")]
@@ -61,8 +66,9 @@ def build_parser() -> Parser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in discover_commands().items():
-        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name, help=module.HELP, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         module.add_arguments(p)
         p.set_defaults(func=module.run)
         parser.commands[name] = p

@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(OveroptConfig, args)
     report = run_overopt(config).report
     print(markdown_report(report), end="")
-    print(f"overopt rewards={len(report['rewards'])} n_max={config.n_max} prompts={report['prompts']} "
-          f"seconds={int(report['seconds'])} output={config.output_dir}")
+    print(
+        f"overopt rewards={len(report['rewards'])} n_max={config.n_max} prompts={report['prompts']} "
+        f"seconds={int(report['seconds'])} output={config.output_dir}"
+    )
     return 0

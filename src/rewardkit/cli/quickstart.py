@@ -38,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     print_run_summary(results)
     after = results["after"]["heldout"]["accuracy"]
     before = results.get("before", {}).get("heldout", {}).get("accuracy", float("nan"))
-    print(f"quickstart heldout_accuracy={after:.4f} base_accuracy={before:.4f} "
-          f"seconds={int(time.time() - started)} export={results.get('export')}")
+    print(
+        f"quickstart heldout_accuracy={after:.4f} base_accuracy={before:.4f} "
+        f"seconds={int(time.time() - started)} export={results.get('export')}"
+    )
     return 0

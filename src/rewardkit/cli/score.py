@@ -31,8 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint dir, alias or hub id")
     parser.add_argument("--input", default="-", help="JSON lines file (default: stdin)")
     parser.add_argument("--output", default="-", help="JSON lines file (default: stdout)")
-    parser.add_argument("--max-length", type=int, default=None,
-                        help="tokens per conversation; longer ones are truncated (default: the model's max length)")
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="tokens per conversation; longer ones are truncated (default: the model's max length)",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="items per scoring batch (default: 16)")
     parser.add_argument("--reference", default=None, help="reference policy for implicit rewards")
 
@@ -51,27 +55,40 @@ def run(args: argparse.Namespace) -> int:
 
         if texts:
             first = lines[next(iter(texts))][0]
-            raise DataError("a segment-level model scores (prompt, response) records, not {\"text\"}",
-                            source=source, index=first, field="text")
+            raise DataError(
+                'a segment-level model scores (prompt, response) records, not {"text"}',
+                source=source,
+                index=first,
+                field="text",
+            )
         segment_scorer = load_segment_scorer(args.model, max_length=args.max_length)
-        rows = segment_scorer.score([p for p, _ in items.values()], [r for _, r in items.values()],
-                                    batch_size=args.batch_size)
+        rows = segment_scorer.score(
+            [p for p, _ in items.values()], [r for _, r in items.values()], batch_size=args.batch_size
+        )
         for k, row in zip(items, rows):
             records[k]["segments"] = [{"end": end, "reward": value} for end, value in row]
         outputs.append((list(items), "reward", np.array([sum(v for _, v in row) for row in rows], dtype=float)))
         items = {}
     scorer = load_scorer(args.model, max_length=args.max_length, reference=args.reference) if items or texts else None
-    scores = scorer.score([p for p, _ in items.values()], [r for _, r in items.values()],
-                          batch_size=args.batch_size) if items else {}
-    outputs += [(list(items), name, scores[key]) for key, name in (("rewards", "reward"), ("implicit", "implicit_reward"))
-                if key in scores]
+    scores = (
+        scorer.score([p for p, _ in items.values()], [r for _, r in items.values()], batch_size=args.batch_size)
+        if items
+        else {}
+    )
+    outputs += [
+        (list(items), name, scores[key])
+        for key, name in (("rewards", "reward"), ("implicit", "implicit_reward"))
+        if key in scores
+    ]
     if texts:
         outputs.append((list(texts), "reward", scorer.score_texts(list(texts.values()), batch_size=args.batch_size)))
     for keys, name, values in outputs:
         bad = first_non_finite(values.tolist())
         if bad is not None:  # JSON has no NaN: refuse rather than write invalid (or silently null) output
-            raise NonFiniteError(f"{source}, record {lines[keys[bad]][0]}: the model's {name} is "
-                                 f"{values[bad].item()} (not finite; is the checkpoint diverged?); nothing written")
+            raise NonFiniteError(
+                f"{source}, record {lines[keys[bad]][0]}: the model's {name} is "
+                f"{values[bad].item()} (not finite; is the checkpoint diverged?); nothing written"
+            )
     for keys, name, values in outputs:
         for k, value in zip(keys, values.tolist()):
             records[k][name] = value
@@ -80,4 +97,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_jsonl_atomic(args.output, records)
     return 0
-

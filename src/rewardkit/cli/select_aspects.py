@@ -32,6 +32,5 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(SelectAspectsConfig, args)
     result = run_select_aspects(config)
     print(result["table"], end="")
-    print(f"select-aspects best={result['ranked'][0].name if result['ranked'] else None} "
-          f"output={result['output_dir']}")
+    print(f"select-aspects best={result['ranked'][0].name if result['ranked'] else None} output={result['output_dir']}")
     return 0

@@ -20,7 +20,7 @@ budget is per process; a global step then covers `num_processes` consecutive bud
 from __future__ import annotations
 
 import logging
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
@@ -64,7 +64,7 @@ def length_grouped(order: list[int], lengths: Sequence[int], mega_batch: int) ->
     """Sort each run of `mega_batch` items of `order` by decreasing length."""
     out: list[int] = []
     for start in range(0, len(order), mega_batch):
-        out.extend(sorted(order[start:start + mega_batch], key=lambda i: (-lengths[i], i)))
+        out.extend(sorted(order[start : start + mega_batch], key=lambda i: (-lengths[i], i)))
     return out
 
 
@@ -75,9 +75,19 @@ class PairBatchSampler(Sampler[list[int]]):
     padded: the collator pads rows to the longest in the batch (the budget then counts padding too).
     """
 
-    def __init__(self, lengths: Sequence[int], *, batch_size: int | None = None, token_budget: int | None = None,
-                 group_by_length: bool = True, shuffle: bool = True, seed: int = 0, padded: bool = False,
-                 mega_batch: int = MEGA_BATCH_PAIRS, num_processes: int = 1):
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        *,
+        batch_size: int | None = None,
+        token_budget: int | None = None,
+        group_by_length: bool = True,
+        shuffle: bool = True,
+        seed: int = 0,
+        padded: bool = False,
+        mega_batch: int = MEGA_BATCH_PAIRS,
+        num_processes: int = 1,
+    ):
         if (batch_size is None) == (token_budget is None):
             raise ValueError("give exactly one of batch_size and token_budget")
         if batch_size is not None and batch_size < 1:
@@ -105,8 +115,9 @@ class PairBatchSampler(Sampler[list[int]]):
             self._fixed = self._budget_batches()
             over = sum(1 for b in self._fixed if len(b) == 1 and self._cost(b) > token_budget)
             if over:
-                log.warning("%d pairs are longer than token_budget=%d; each forms a batch of its own", over,
-                            token_budget)
+                log.warning(
+                    "%d pairs are longer than token_budget=%d; each forms a batch of its own", over, token_budget
+                )
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -137,7 +148,7 @@ class PairBatchSampler(Sampler[list[int]]):
         if self.group_by_length:
             mega = -(-self.mega_batch // size) * size  # whole batches per mega-batch
             order = length_grouped(order, self.lengths, mega)
-        chunks = [order[s:s + size] for s in range(0, len(order), size)]
+        chunks = [order[s : s + size] for s in range(0, len(order), size)]
         if self.group_by_length:
             chunks = [chunks[i] for i in self._permutation(len(chunks), g)]
         return [part for chunk in chunks for part in split_evenly(chunk, self.num_processes)]
@@ -158,15 +169,29 @@ def split_evenly(items: list[int], parts: int) -> list[list[int]]:
     base, extra = divmod(len(items), parts)
     sizes = [base + (i < extra) for i in range(parts)]
     starts = [sum(sizes[:i]) for i in range(parts)]
-    return [items[s:s + n] for s, n in zip(starts, sizes) if n]
+    return [items[s : s + n] for s, n in zip(starts, sizes) if n]
 
 
-def pair_batch_sampler(pairs: Sequence[EncodedPair], *, packing: bool, batch_size: int,
-                       token_budget: int | None = None, group_by_length: bool = False, seed: int = 0,
-                       num_processes: int = 1) -> PairBatchSampler | None:
+def pair_batch_sampler(
+    pairs: Sequence[EncodedPair],
+    *,
+    packing: bool,
+    batch_size: int,
+    token_budget: int | None = None,
+    group_by_length: bool = False,
+    seed: int = 0,
+    num_processes: int = 1,
+) -> PairBatchSampler | None:
     """The training batch sampler a data config asks for; None keeps Trainer's random fixed-size batches."""
     if token_budget is None and not group_by_length:
         return None
     lengths = [packed_length(p) if packing else padded_cost(p) for p in pairs]
-    return PairBatchSampler(lengths, batch_size=None if token_budget else batch_size, token_budget=token_budget,
-                            group_by_length=True, seed=seed, padded=not packing, num_processes=num_processes)
+    return PairBatchSampler(
+        lengths,
+        batch_size=None if token_budget else batch_size,
+        token_budget=token_budget,
+        group_by_length=True,
+        seed=seed,
+        padded=not packing,
+        num_processes=num_processes,
+    )

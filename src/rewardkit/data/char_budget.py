@@ -12,6 +12,7 @@ whitespace could, in principle, make a text that was cut have fitted.)
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any
 
@@ -32,10 +33,8 @@ def longest_token_chars(tokenizer: Any) -> int | None:
     if not vocab:
         return None
     longest = max(len(token) for token in vocab)
-    try:
+    with contextlib.suppress(TypeError):  # not weak-referenceable: no cache
         _LONGEST[tokenizer] = longest
-    except TypeError:  # not weak-referenceable: no cache
-        pass
     return longest
 
 
@@ -72,7 +71,7 @@ def bound_prompt(messages: list[Message], budget: int | None) -> list[Message]:
             if (messages[i]["role"] == "system") != is_system:
                 continue
             content = messages[i]["content"]
-            keep[i] = content[-(budget - used):] if used + len(content) > budget else content
+            keep[i] = content[-(budget - used) :] if used + len(content) > budget else content
             used += len(content)
             if used >= budget:
                 break

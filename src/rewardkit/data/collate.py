@@ -12,7 +12,8 @@ Batch contract shared by every collator (padded here, shared-prefix packed elsew
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -32,8 +33,9 @@ def pair_extras(features: list[EncodedPair]) -> dict[str, torch.Tensor]:
     return out
 
 
-def collate_sequences(seqs: list[list[int]], prompt_lens: list[int], pad_token_id: int,
-                      pad_to_multiple_of: int | None = None) -> dict[str, Any]:
+def collate_sequences(
+    seqs: list[list[int]], prompt_lens: list[int], pad_token_id: int, pad_to_multiple_of: int | None = None
+) -> dict[str, Any]:
     """Right-pad sequences (one per row) and index their reward token and response-token predictions."""
     width = max(len(s) for s in seqs)
     if pad_to_multiple_of:
@@ -49,18 +51,28 @@ def collate_sequences(seqs: list[list[int]], prompt_lens: list[int], pad_token_i
         logp_positions.extend(range(row * width + plen - 1, row * width + n - 1))
         logp_targets.extend(seq[plen:])
         logp_seq.extend([row] * (n - plen))
-    return {"input_ids": input_ids, "attention_mask": attention_mask,
-            **index_tensors(reward_positions, logp_positions, logp_targets, logp_seq),
-            "num_tokens": int(attention_mask.sum())}
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        **index_tensors(reward_positions, logp_positions, logp_targets, logp_seq),
+        "num_tokens": int(attention_mask.sum()),
+    }
 
 
-def index_tensors(reward_positions: Sequence[int], logp_positions: Sequence[int], logp_targets: Sequence[int],
-                  logp_seq: Sequence[int]) -> dict[str, torch.Tensor]:
+def index_tensors(
+    reward_positions: Sequence[int], logp_positions: Sequence[int], logp_targets: Sequence[int], logp_seq: Sequence[int]
+) -> dict[str, torch.Tensor]:
     """The batch contract's flat indices (docs/architecture.md) as long tensors: the reward token of each
     sequence, the positions predicting response tokens, their targets and the sequence each belongs to."""
-    return {name: torch.tensor(values, dtype=torch.long) for name, values in (
-        ("reward_positions", reward_positions), ("logp_positions", logp_positions),
-        ("logp_targets", logp_targets), ("logp_seq", logp_seq))}
+    return {
+        name: torch.tensor(values, dtype=torch.long)
+        for name, values in (
+            ("reward_positions", reward_positions),
+            ("logp_positions", logp_positions),
+            ("logp_targets", logp_targets),
+            ("logp_seq", logp_seq),
+        )
+    }
 
 
 def batch_work(batch: dict[str, Any]) -> dict[str, int]:
@@ -71,8 +83,11 @@ def batch_work(batch: dict[str, Any]) -> dict[str, int]:
     grid = batch["input_ids"].numel()
     if mask.dim() == 2:
         lengths = mask.sum(-1).long()
-        return {"grid_tokens": grid, "tokens": int(lengths.sum()),
-                "attention_pairs": int((lengths * (lengths + 1) // 2).sum())}
+        return {
+            "grid_tokens": grid,
+            "tokens": int(lengths.sum()),
+            "attention_pairs": int((lengths * (lengths + 1) // 2).sum()),
+        }
     real = int(batch["num_tokens"])
     return {"grid_tokens": grid, "tokens": real, "attention_pairs": int(mask.sum()) - (grid - real)}
 
@@ -86,8 +101,9 @@ class PaddedPairCollator:
 
     def __call__(self, features: list[EncodedPair]) -> dict[str, Any]:
         seqs = [f.prompt_ids + f.chosen_ids for f in features] + [f.prompt_ids + f.rejected_ids for f in features]
-        batch = collate_sequences(seqs, [len(f.prompt_ids) for f in features] * 2, self.pad_token_id,
-                                  self.pad_to_multiple_of)
+        batch = collate_sequences(
+            seqs, [len(f.prompt_ids) for f in features] * 2, self.pad_token_id, self.pad_to_multiple_of
+        )
         batch.update(pair_extras(features))
         return batch
 
@@ -99,7 +115,6 @@ class SequenceCollator:
         self.pad_token_id = pad_token_id
 
     def __call__(self, features: list[tuple[int, list[int], list[int]]]) -> dict[str, Any]:
-        batch = collate_sequences([p + r for _, p, r in features], [len(p) for _, p, _ in features],
-                                  self.pad_token_id)
+        batch = collate_sequences([p + r for _, p, r in features], [len(p) for _, p, _ in features], self.pad_token_id)
         batch["index"] = torch.tensor([i for i, _, _ in features], dtype=torch.long)
         return batch

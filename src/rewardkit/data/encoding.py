@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -121,8 +122,9 @@ class PromptRenderer:
 
     # ---- text -------------------------------------------------------------------------------------
     def render(self, messages: list[Message], add_generation_prompt: bool) -> str:
-        return self.tokenizer.apply_chat_template(messages, chat_template=self.template, tokenize=False,
-                                                  add_generation_prompt=add_generation_prompt)
+        return self.tokenizer.apply_chat_template(
+            messages, chat_template=self.template, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
 
     def prompt_text(self, messages: list[Message]) -> str:
         """The prompt with the generation prompt: what a policy continues."""
@@ -143,7 +145,7 @@ class PromptRenderer:
         at = whole.find(PROBE_RESPONSE, len(prompt) if whole.startswith(prompt) else 0)
         if not whole.startswith(prompt) or at < 0:
             return "", ""  # a template that renders the prompt differently inside the conversation
-        return whole[len(prompt):at], whole[at + len(PROBE_RESPONSE):]
+        return whole[len(prompt) : at], whole[at + len(PROBE_RESPONSE) :]
 
     # ---- tokens -----------------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
@@ -169,7 +171,9 @@ class PromptRenderer:
         prompt_ids = self.tokenize(prompt_text)
         if self.legacy:
             return prompt_ids, self.tokenize(self.response_text(response)) + [self.tokenizer.eos_token_id]
-        prompt_ids, (response_ids,) = self.split(prompt_ids, [self.tokenize(prompt_text + self.response_text(response))])
+        prompt_ids, (response_ids,) = self.split(
+            prompt_ids, [self.tokenize(prompt_text + self.response_text(response))]
+        )
         return prompt_ids, response_ids
 
     def split(self, prompt_ids: list[int], wholes: list[list[int]]) -> tuple[list[int], list[list[int]]]:
@@ -180,10 +184,12 @@ class PromptRenderer:
         if n < len(prompt_ids):
             self.boundary_merges += 1
             if self.boundary_merges == 1:
-                log.warning("the tokenized prompt is not a prefix of the tokenized conversation (the chat template "
-                            "renders the prompt differently alone, or tokens merge across the boundary); the "
-                            "response starts where they diverge, after %r",
-                            self.tokenizer.decode(prompt_ids[max(n - 8, 0):n]))
+                log.warning(
+                    "the tokenized prompt is not a prefix of the tokenized conversation (the chat template "
+                    "renders the prompt differently alone, or tokens merge across the boundary); the "
+                    "response starts where they diverge, after %r",
+                    self.tokenizer.decode(prompt_ids[max(n - 8, 0) : n]),
+                )
         return wholes[0][:n], [w[n:] for w in wholes]
 
     def tail_length(self, response_ids: list[int]) -> int:
@@ -213,7 +219,7 @@ def truncate_response(ids: list[int], budget: int, tail: int = 1) -> list[int]:
     if len(ids) <= budget:
         return ids
     tail = min(tail, budget, len(ids))
-    return ids[: max(budget - tail, 0)] + ids[len(ids) - tail:]
+    return ids[: max(budget - tail, 0)] + ids[len(ids) - tail :]
 
 
 def truncate_left(prompt_ids: list[int], response_ids: list[int], max_length: int) -> tuple[list[int], list[int]]:
@@ -222,8 +228,8 @@ def truncate_left(prompt_ids: list[int], response_ids: list[int], max_length: in
     if len(prompt_ids) + len(response_ids) <= max_length:
         return prompt_ids, response_ids
     if len(response_ids) < max_length:
-        return prompt_ids[len(prompt_ids) + len(response_ids) - max_length:], response_ids
-    return prompt_ids[-1:], response_ids[len(response_ids) - max_length + 1:]
+        return prompt_ids[len(prompt_ids) + len(response_ids) - max_length :], response_ids
+    return prompt_ids[-1:], response_ids[len(response_ids) - max_length + 1 :]
 
 
 class PairEncoder:
@@ -261,8 +267,13 @@ class PairEncoder:
         budget = self.config.max_length - len(prompt)
         if len(chosen) > budget or len(rejected) > budget:
             self.stats["response_truncated"] += 1
-        return EncodedPair(prompt, self.cut_response(chosen, budget), self.cut_response(rejected, budget),
-                           index=index, margin=pair.margin)
+        return EncodedPair(
+            prompt,
+            self.cut_response(chosen, budget),
+            self.cut_response(rejected, budget),
+            index=index,
+            margin=pair.margin,
+        )
 
     def encode_all(self, pairs: Iterable[PreferencePair], desc: str = "encoding") -> list[EncodedPair]:
         """Encode pairs; pairs that become identical after truncation are dropped with a logged count."""
@@ -287,8 +298,11 @@ class PairEncoder:
         parts = ", ".join(f"{k}: {v}" for k, v in sorted(self.stats.items()))
         log.info("encoded %d pairs at max_length=%d (%s)", total, self.config.max_length, parts)
         if self.stats.get("identical_after_truncation"):
-            log.warning("dropped %d of %d pairs whose responses are identical after truncation",
-                        self.stats["identical_after_truncation"], total)
+            log.warning(
+                "dropped %d of %d pairs whose responses are identical after truncation",
+                self.stats["identical_after_truncation"],
+                total,
+            )
 
     def encode_single(self, prompt: list[Message], response: str) -> tuple[list[int], list[int]]:
         """One (prompt, response) for scoring: (prompt_ids, response_ids), the reward read at the last one."""
@@ -300,4 +314,4 @@ class PairEncoder:
         ids = self.renderer.tokenize(bound_latest(text, self.renderer.max_chars))
         if len(ids) > self.config.max_length:
             self.stats["text_truncated"] += 1
-        return ids[-self.config.max_length:]
+        return ids[-self.config.max_length :]

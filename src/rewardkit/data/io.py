@@ -35,7 +35,7 @@ def short_name(source: str | Path, split: str | None = None) -> str:
 
 def parse_hub(source: str) -> tuple[str, str | None, str | None]:
     """'hf:org/name[:split[:config]]' -> (name, split, config)."""
-    parts = source[len(HUB_PREFIX):].split(":")
+    parts = source[len(HUB_PREFIX) :].split(":")
     if not parts[0] or len(parts) > 3:
         raise DataError("expected 'hf:org/name[:split[:config]]'", source=source)
     parts += [""] * (3 - len(parts))
@@ -95,8 +95,7 @@ def _iter_json(path: Path, text: str) -> Iterator[dict[str, Any]]:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         if text.lstrip().startswith("["):
-            raise DataError(f"not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}",
-                            source=str(path)) from None
+            raise DataError(f"not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}", source=str(path)) from None
         yield from _iter_lines(path, iter(text.split("\n")))  # JSON Lines; names the bad line, if any
         return
     for index, item in enumerate(value if isinstance(value, list) else [value]):
@@ -127,8 +126,9 @@ def iter_records(source: str | Path, *, split: str | None = None) -> Iterator[di
         yield from _iter_parquet(path)
         return
     if not name.endswith(SUFFIXES):
-        raise DataError(f"unsupported file type (expected one of {', '.join(SUFFIXES)}, or hf:org/name)",
-                        source=str(path))
+        raise DataError(
+            f"unsupported file type (expected one of {', '.join(SUFFIXES)}, or hf:org/name)", source=str(path)
+        )
     try:
         with _open(path) as f:
             if name.endswith((".jsonl", ".jsonl.gz")):

@@ -146,8 +146,9 @@ def load_pairs_with_report(spec: DataSpec | str | Path) -> tuple[list[Preference
     report.kept, report.notes = len(pairs), Counter(ctx.notes)
     logger.log(logging.WARNING if report.quality_drops else logging.INFO, report.summary())
     if report.notes:
-        logger.info("%s: kept with quirks handled (%s)", source,
-                    ", ".join(f"{r}: {n}" for r, n in report.notes.most_common()))
+        logger.info(
+            "%s: kept with quirks handled (%s)", source, ", ".join(f"{r}: {n}" for r, n in report.notes.most_common())
+        )
     return pairs, report
 
 
@@ -156,8 +157,7 @@ def load_pairs(spec: DataSpec | str | Path) -> list[PreferencePair]:
     return load_pairs_with_report(spec)[0]
 
 
-def load_many_with_report(specs: Iterable[DataSpec | str | Path]
-                          ) -> tuple[list[PreferencePair], list[LoadReport]]:
+def load_many_with_report(specs: Iterable[DataSpec | str | Path]) -> tuple[list[PreferencePair], list[LoadReport]]:
     """Load several sources, concatenated in order, with one LoadReport per source."""
     pairs: list[PreferencePair] = []
     reports: list[LoadReport] = []

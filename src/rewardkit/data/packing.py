@@ -21,9 +21,10 @@ groups the items of a batch by their prompt token ids (offline scoring, the rewa
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -72,7 +73,7 @@ class PackedGroup:
     def tokens(self) -> list[int]:
         out = list(self.sequences[0])
         for seq in self.sequences[1:]:
-            out.extend(seq[self.shared:])
+            out.extend(seq[self.shared :])
         return out
 
     @cached_property
@@ -110,8 +111,11 @@ class PackedPair(PackedGroup):
     @classmethod
     def from_encoded(cls, pair: EncodedPair) -> PackedPair:
         if not pair.prompt_ids:
-            raise DataError("an empty prompt leaves no hidden state to predict the first response token",
-                            index=pair.index, field="prompt_ids")
+            raise DataError(
+                "an empty prompt leaves no hidden state to predict the first response token",
+                index=pair.index,
+                field="prompt_ids",
+            )
         for name, ids in (("chosen_ids", pair.chosen_ids), ("rejected_ids", pair.rejected_ids)):
             if not ids:
                 raise DataError("empty response", index=pair.index, field=name)
@@ -139,8 +143,9 @@ def packed_length(pair: EncodedPair) -> int:
     return PackedPair.from_encoded(pair).length
 
 
-def prompt_groups(items: Sequence[tuple[list[int], list[int]]], row_tokens: int | None = None,
-                  max_items: int | None = None) -> tuple[list[PackedGroup], list[list[int]]]:
+def prompt_groups(
+    items: Sequence[tuple[list[int], list[int]]], row_tokens: int | None = None, max_items: int | None = None
+) -> tuple[list[PackedGroup], list[list[int]]]:
     """(prompt_ids, response_ids) items → groups of the items with equal prompt ids (in first-seen order),
     and the item positions of each group's sequences.
 
@@ -151,8 +156,11 @@ def prompt_groups(items: Sequence[tuple[list[int], list[int]]], row_tokens: int 
     members: dict[tuple[int, ...], list[int]] = {}
     for i, (prompt, response) in enumerate(items):
         if not response:
-            raise DataError("scoring needs a non-empty response (the reward is read at its last token)", index=i,
-                            field="response_ids")
+            raise DataError(
+                "scoring needs a non-empty response (the reward is read at its last token)",
+                index=i,
+                field="response_ids",
+            )
         members.setdefault(tuple(prompt), []).append(i)
     groups: list[PackedGroup] = []
     parts: list[list[int]] = []
@@ -161,8 +169,10 @@ def prompt_groups(items: Sequence[tuple[list[int], list[int]]], row_tokens: int 
         tokens = len(prompt)
         for i in idx:
             size = len(items[i][1])
-            if part and ((row_tokens is not None and tokens + size > row_tokens)
-                         or (max_items is not None and len(part) >= max_items)):
+            if part and (
+                (row_tokens is not None and tokens + size > row_tokens)
+                or (max_items is not None and len(part) >= max_items)
+            ):
                 parts.append(part)
                 part, tokens = [], len(prompt)
             part.append(i)
@@ -212,8 +222,9 @@ def block_mask(segments: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
     return mask
 
 
-def plan_rows(lengths: Sequence[int], row_tokens: int | None,
-              pad_to_multiple_of: int | None = None) -> tuple[list[list[int]], int]:
+def plan_rows(
+    lengths: Sequence[int], row_tokens: int | None, pad_to_multiple_of: int | None = None
+) -> tuple[list[list[int]], int]:
     """Rows of groups (see balanced_rows; None: all in one row) and the row width: the widest row, rounded up to
     `pad_to_multiple_of`."""
     rows = balanced_rows(lengths, row_tokens if row_tokens is not None else sum(lengths))
@@ -223,8 +234,13 @@ def plan_rows(lengths: Sequence[int], row_tokens: int | None,
     return rows, width
 
 
-def layout_groups(groups: Sequence[PackedGroup], rows: list[list[int]], width: int, pad_token_id: int,
-                  seq_ids: Sequence[Sequence[int]]) -> dict[str, Any]:
+def layout_groups(
+    groups: Sequence[PackedGroup],
+    rows: list[list[int]],
+    width: int,
+    pad_token_id: int,
+    seq_ids: Sequence[Sequence[int]],
+) -> dict[str, Any]:
     """Packed groups → the batch contract (data/collate.py). Groups sit one after another in their row, in
     `rows` order; sequence j of group k is sequence `seq_ids[k][j]` of the batch (its reward position and
     log-prob entries)."""
@@ -251,7 +267,7 @@ def layout_groups(groups: Sequence[PackedGroup], rows: list[list[int]], width: i
                 seq_id = seq_ids[k][j]
                 reward_positions[seq_id] = base + g.offset(j, len(seq) - 1)
                 logp_positions.extend(base + g.offset(j, t - 1) for t in range(g.prompt_len, len(seq)))
-                logp_targets.extend(seq[g.prompt_len:])
+                logp_targets.extend(seq[g.prompt_len :])
                 logp_seq.extend([seq_id] * (len(seq) - g.prompt_len))
             start = end
     mask = torch.stack([block_mask(segments[r], owners[r]) for r in range(len(rows))]).unsqueeze(1)
@@ -305,8 +321,13 @@ class PackedSequenceCollator:
     computes the prompt again), and parts are bin-packed into rows of at most row_tokens tokens.
     """
 
-    def __init__(self, pad_token_id: int, row_tokens: int | None = 1024, max_group: int | None = None,
-                 pad_to_multiple_of: int | None = None):
+    def __init__(
+        self,
+        pad_token_id: int,
+        row_tokens: int | None = 1024,
+        max_group: int | None = None,
+        pad_to_multiple_of: int | None = None,
+    ):
         if row_tokens is not None and row_tokens < 2:
             raise ValueError(f"row_tokens must be >= 2 or None, not {row_tokens}")
         self.pad_token_id = pad_token_id
@@ -322,8 +343,12 @@ class PackedSequenceCollator:
         return batch
 
 
-def grouped_batches(items: Sequence[tuple[list[int], list[int]]], batch_size: int, row_tokens: int | None = 1024,
-                    token_budget: int | None = None) -> list[list[int]]:
+def grouped_batches(
+    items: Sequence[tuple[list[int], list[int]]],
+    batch_size: int,
+    row_tokens: int | None = 1024,
+    token_budget: int | None = None,
+) -> list[list[int]]:
     """Batches (lists of item positions) for scoring packed items: items with the same prompt go together
     (in parts of at most `batch_size` items and `row_tokens` tokens), parts of similar length share a batch,
     and a batch holds at most `batch_size` items and `token_budget` packed tokens (a part over it goes alone).
@@ -335,8 +360,9 @@ def grouped_batches(items: Sequence[tuple[list[int], list[int]]], batch_size: in
     tokens = 0
     for k in order:
         part, length = parts[k], groups[k].length
-        if current and (len(current) + len(part) > batch_size
-                        or (token_budget is not None and tokens + length > token_budget)):
+        if current and (
+            len(current) + len(part) > batch_size or (token_budget is not None and tokens + length > token_budget)
+        ):
             batches.append(current)
             current, tokens = [], 0
         current.extend(part)
@@ -346,7 +372,8 @@ def grouped_batches(items: Sequence[tuple[list[int], list[int]]], batch_size: in
     return batches
 
 
-def pair_collator(pad_token_id: int, packing: bool = True, row_tokens: int | None = 1024
-                  ) -> PackedPairCollator | PaddedPairCollator:
+def pair_collator(
+    pad_token_id: int, packing: bool = True, row_tokens: int | None = 1024
+) -> PackedPairCollator | PaddedPairCollator:
     """The training / scoring collator: shared-prefix packed rows, or one padded sequence per row."""
     return PackedPairCollator(pad_token_id, row_tokens) if packing else PaddedPairCollator(pad_token_id)

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -64,18 +64,23 @@ class BoundParams:
         return self.b1 / (similarity + self.b2) + self.b3
 
 
-def resolve_bound_params(prior: str, form: str, b1: float | None = None, b2: float | None = None,
-                         b3: float | None = None) -> BoundParams:
+def resolve_bound_params(
+    prior: str, form: str, b1: float | None = None, b2: float | None = None, b3: float | None = None
+) -> BoundParams:
     """The (b1, b2, b3) of a similarity prior and form: the paper's default for each None, else the given value."""
     if (prior, form) not in PAPER_BOUNDS:
-        raise ValueError(f"no bound for prior={prior!r}, form={form!r}: prior must be one of {SIMILARITY_PRIORS}, "
-                         f"form one of {FORMS}")
+        raise ValueError(
+            f"no bound for prior={prior!r}, form={form!r}: prior must be one of {SIMILARITY_PRIORS}, "
+            f"form one of {FORMS}"
+        )
     d1, d2, d3 = PAPER_BOUNDS[(prior, form)]
-    return BoundParams(d1 if b1 is None else float(b1), d2 if b2 is None else float(b2),
-                       d3 if b3 is None else float(b3))
+    return BoundParams(
+        d1 if b1 is None else float(b1), d2 if b2 is None else float(b2), d3 if b3 is None else float(b3)
+    )
 
 
 # ---- length ratio -----------------------------------------------------------------------------------
+
 
 def length_ratio(chosen_ids: Sequence[int], rejected_ids: Sequence[int]) -> float:
     """shorter / longer length of the two responses after their common prefix (EOS included); 1 if identical.
@@ -94,6 +99,7 @@ def length_similarities(encoded: Sequence[EncodedPair]) -> list[float]:
 
 
 # ---- cosine -----------------------------------------------------------------------------------------
+
 
 def pair_text(prompt: list[Message], response: str) -> str:
     """Prompt + response as plain "Human: ... Assistant: ..." text for the sentence embedder."""
@@ -116,8 +122,9 @@ def source_pairs(encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair]
     out = []
     for e in encoded:
         if not 0 <= e.index < len(pairs):
-            raise DataError(f"encoded pair index {e.index} is outside the {len(pairs)} source pairs",
-                            index=e.index, field="index")
+            raise DataError(
+                f"encoded pair index {e.index} is outside the {len(pairs)} source pairs", index=e.index, field="index"
+            )
         out.append(pairs[e.index])
     return out
 
@@ -130,16 +137,22 @@ def pair_texts(encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair]) 
 
 def _checked_cosines(cosines: Sequence[float] | torch.Tensor | None, n: int) -> torch.Tensor:
     if cosines is None:
-        raise ValueError("the cosine prior needs the raw cosines of the pairs' sentence embeddings: compute them "
-                         "with rewardkit.models.embedder.pair_cosines and pass cosines=...")
+        raise ValueError(
+            "the cosine prior needs the raw cosines of the pairs' sentence embeddings: compute them "
+            "with rewardkit.models.embedder.pair_cosines and pass cosines=..."
+        )
     values = torch.as_tensor(cosines, dtype=torch.float64).reshape(-1)
     if values.numel() != n:
         raise ValueError(f"{values.numel()} cosines for {n} encoded pairs")
     return values
 
 
-def pair_similarities(encoded: Sequence[EncodedPair], prior: str, form: str = "reward",
-                      cosines: Sequence[float] | torch.Tensor | None = None) -> list[float]:
+def pair_similarities(
+    encoded: Sequence[EncodedPair],
+    prior: str,
+    form: str = "reward",
+    cosines: Sequence[float] | torch.Tensor | None = None,
+) -> list[float]:
     """Similarity s of each encoded pair under a `length` or `cosine` prior (aligned with `encoded`);
     `cosines`: the raw cosine of each pair's embeddings, which the cosine prior needs."""
     if prior == "length":
@@ -151,6 +164,7 @@ def pair_similarities(encoded: Sequence[EncodedPair], prior: str, form: str = "r
 
 # ---- ablations --------------------------------------------------------------------------------------
 
+
 def random_delta(index: int, low: float, high: float, seed: int) -> float:
     """delta* ~ U(low, high), reproducible from (seed, pair index) alone."""
     return float(np.random.default_rng([seed, index]).uniform(low, high))
@@ -158,9 +172,14 @@ def random_delta(index: int, low: float, high: float, seed: int) -> float:
 
 # ---- attaching to encoded pairs ---------------------------------------------------------------------
 
-def attach_prior_bounds(encoded_pairs: Sequence[EncodedPair], config: ObjectiveConfig, *,
-                        cosines: Sequence[float] | torch.Tensor | None = None,
-                        seed: int = 0) -> dict[str, dict[str, float]]:
+
+def attach_prior_bounds(
+    encoded_pairs: Sequence[EncodedPair],
+    config: ObjectiveConfig,
+    *,
+    cosines: Sequence[float] | torch.Tensor | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
     """Store delta* of every constrained term in `extras` (`delta_reward` / `delta_policy`) and, for the
     similarity priors, s in `extras["prior_similarity"]` (the reward form when the reward term is
     constrained, else the policy form). `cosines`: the raw cosines of the pairs' embeddings (prior=cosine;
@@ -179,7 +198,7 @@ def attach_prior_bounds(encoded_pairs: Sequence[EncodedPair], config: ObjectiveC
     elif prior == "random":
         low, high = config.random_delta_range
         values = [random_delta(e.index, low, high, seed) for e in encoded_pairs]
-        deltas = {form: values for form in targets}
+        deltas = dict.fromkeys(targets, values)
     else:
         per_form = {form: pair_similarities(encoded_pairs, prior, form, cosines) for form in targets}
         for form in targets:
@@ -194,8 +213,13 @@ def attach_prior_bounds(encoded_pairs: Sequence[EncodedPair], config: ObjectiveC
     summary = {DELTA_KEYS[form]: _describe(deltas[form]) for form in targets}
     if similarity is not None:
         summary[SIMILARITY_KEY] = _describe(similarity)
-    log.info("PCRM prior %s on %s for %d pairs: %s", prior, "+".join(targets), len(encoded_pairs),
-             "; ".join(f"{k} min {v['min']:.3f} mean {v['mean']:.3f} max {v['max']:.3f}" for k, v in summary.items()))
+    log.info(
+        "PCRM prior %s on %s for %d pairs: %s",
+        prior,
+        "+".join(targets),
+        len(encoded_pairs),
+        "; ".join(f"{k} min {v['min']:.3f} mean {v['mean']:.3f} max {v['max']:.3f}" for k, v in summary.items()),
+    )
     return summary
 
 

@@ -16,8 +16,7 @@ Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str
 class DataError(ValueError):
     """Bad input, always naming where it is: file, record index and field."""
 
-    def __init__(self, message: str, *, source: str | None = None, index: int | None = None,
-                 field: str | None = None):
+    def __init__(self, message: str, *, source: str | None = None, index: int | None = None, field: str | None = None):
         self.source, self.index, self.field = source, index, field
         where = []
         if source is not None:
@@ -63,7 +62,7 @@ class PreferencePair:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PreferencePair":
+    def from_dict(cls, d: dict[str, Any]) -> PreferencePair:
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         return cls(**known)
 
@@ -74,8 +73,9 @@ def check_text(value: str, *, source: str | None, index: int | None, field: str)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise DataError(f"not valid Unicode text ({e.reason} at character {e.start})", source=source, index=index,
-                        field=field) from None
+        raise DataError(
+            f"not valid Unicode text ({e.reason} at character {e.start})", source=source, index=index, field=field
+        ) from None
     return value
 
 
@@ -92,20 +92,33 @@ def check_number(value: Any, *, source: str | None, index: int | None, field: st
 def validate_messages(messages: Any, *, source: str | None, index: int | None, field: str) -> list[Message]:
     """Check a chat message list; return it normalised (plain dicts with role and content)."""
     if not isinstance(messages, list) or not messages:
-        raise DataError(f"expected a non-empty list of messages, got {type(messages).__name__}",
-                        source=source, index=index, field=field)
+        raise DataError(
+            f"expected a non-empty list of messages, got {type(messages).__name__}",
+            source=source,
+            index=index,
+            field=field,
+        )
     out: list[Message] = []
     for j, m in enumerate(messages):
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise DataError(f"message {j} must be a dict with 'role' and 'content'",
-                            source=source, index=index, field=field)
+            raise DataError(
+                f"message {j} must be a dict with 'role' and 'content'", source=source, index=index, field=field
+            )
         role, content = m["role"], m["content"]
         if role not in ROLES:
-            raise DataError(f"message {j} has unknown role {role!r} (expected one of {ROLES})",
-                            source=source, index=index, field=field)
+            raise DataError(
+                f"message {j} has unknown role {role!r} (expected one of {ROLES})",
+                source=source,
+                index=index,
+                field=field,
+            )
         if not isinstance(content, str):
-            raise DataError(f"message {j} content must be a string, got {type(content).__name__}",
-                            source=source, index=index, field=field)
+            raise DataError(
+                f"message {j} content must be a string, got {type(content).__name__}",
+                source=source,
+                index=index,
+                field=field,
+            )
         check_text(content, source=source, index=index, field=field)
         out.append({"role": role, "content": content})
     return out
@@ -115,8 +128,12 @@ def validate_pair(pair: PreferencePair, *, source: str | None = None, index: int
     """Raise DataError naming the field if the pair is malformed; return the pair otherwise."""
     pair.prompt = validate_messages(pair.prompt, source=source, index=index, field="prompt")
     if pair.prompt[-1]["role"] == "assistant":
-        raise DataError("the prompt must not end with an assistant turn (the response is the next assistant turn)",
-                        source=source, index=index, field="prompt")
+        raise DataError(
+            "the prompt must not end with an assistant turn (the response is the next assistant turn)",
+            source=source,
+            index=index,
+            field="prompt",
+        )
     for name in ("chosen", "rejected"):
         value = getattr(pair, name)
         if not isinstance(value, str):

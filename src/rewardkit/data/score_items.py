@@ -9,7 +9,8 @@ import gzip
 import json
 import sys
 import zlib
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from typing import IO, Any
 
 from rewardkit.data.io import GZIP_MAGIC
 from rewardkit.data.record import DataError, check_text, validate_messages
@@ -22,11 +23,16 @@ def parse_item(record: Any, index: int, source: str) -> tuple[list[dict[str, str
     if "messages" in record:
         messages = validate_messages(record["messages"], source=source, index=index, field="messages")
         if messages[-1]["role"] != "assistant":
-            raise DataError("the last message must be the assistant response", source=source, index=index,
-                            field="messages")
+            raise DataError(
+                "the last message must be the assistant response", source=source, index=index, field="messages"
+            )
         if len(messages) < 2:
-            raise DataError("expected at least one prompt turn before the assistant response", source=source,
-                            index=index, field="messages")
+            raise DataError(
+                "expected at least one prompt turn before the assistant response",
+                source=source,
+                index=index,
+                field="messages",
+            )
         return messages[:-1], messages[-1]["content"]
     for key in ("prompt", "response"):
         if key not in record:
@@ -71,7 +77,7 @@ def read_records(path: str) -> tuple[list[tuple[int, Any]], str]:
     records = []
     i = 0
     try:
-        stream = sys.stdin.buffer if path == "-" else open(path, "rb")
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 (closed below)
     except OSError as e:
         raise DataError(f"cannot open: {e.strerror}", source=source) from None
     with stream:
@@ -80,8 +86,9 @@ def read_records(path: str) -> tuple[list[tuple[int, Any]], str]:
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    raise DataError(f"not UTF-8 text (byte {raw[e.start]:#04x} at position {e.start})", source=source,
-                                    index=i) from None
+                    raise DataError(
+                        f"not UTF-8 text (byte {raw[e.start]:#04x} at position {e.start})", source=source, index=i
+                    ) from None
                 if not line.strip():
                     continue
                 try:

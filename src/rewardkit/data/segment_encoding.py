@@ -18,8 +18,9 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -85,10 +86,12 @@ class SegmentEncoder:
         start = len(whole) - len(tail) if whole.endswith(tail) else whole.rfind(response)
         enc = self.tokenizer(whole, add_special_tokens=False, return_offsets_mapping=True)
         n = len(response_ids)
-        if list(enc["input_ids"][len(enc["input_ids"]) - n:]) != list(response_ids[:n]):
-            raise ValueError("segment encoding: the response's tokens differ between the conversation's render and "
-                             "its encoding (a chat template that renders the last turn differently?)")
-        return [e - start for e in token_ends(enc["offset_mapping"])[len(enc["input_ids"]) - n:]]
+        if list(enc["input_ids"][len(enc["input_ids"]) - n :]) != list(response_ids[:n]):
+            raise ValueError(
+                "segment encoding: the response's tokens differ between the conversation's render and "
+                "its encoding (a chat template that renders the last turn differently?)"
+            )
+        return [e - start for e in token_ends(enc["offset_mapping"])[len(enc["input_ids"]) - n :]]
 
     def encode(self, example: SegmentExample, index: int = 0) -> EncodedSegments:
         prompt, (response,) = self.pairs.fit(example.prompt, [example.response])
@@ -109,11 +112,19 @@ class SegmentEncoder:
             seg_ends.append(t)
             seg_labels.append(IGNORE if label is None else float(label))
             seg_ids.append(k)
-        return EncodedSegments(prompt, response, list(response), index=index, segment_ends=seg_ends,
-                               segment_labels=seg_labels, segment_ids=seg_ids)
+        return EncodedSegments(
+            prompt,
+            response,
+            list(response),
+            index=index,
+            segment_ends=seg_ends,
+            segment_labels=seg_labels,
+            segment_ids=seg_ids,
+        )
 
-    def encode_all(self, examples: Sequence[SegmentExample], desc: str = "encoding segments",
-                   keep_unjudged: bool = False) -> list[EncodedSegments]:
+    def encode_all(
+        self, examples: Sequence[SegmentExample], desc: str = "encoding segments", keep_unjudged: bool = False
+    ) -> list[EncodedSegments]:
         """Encode examples; without `keep_unjudged`, those left with no judged segment are dropped (counted)."""
         self.stats.clear()
         out = []
@@ -124,8 +135,12 @@ class SegmentEncoder:
                 continue
             out.append(enc)
         if self.stats:
-            log.info("encoded %d segment examples at max_length=%d (%s)", len(examples), self.config.max_length,
-                     ", ".join(f"{k}: {v}" for k, v in sorted(self.stats.items())))
+            log.info(
+                "encoded %d segment examples at max_length=%d (%s)",
+                len(examples),
+                self.config.max_length,
+                ", ".join(f"{k}: {v}" for k, v in sorted(self.stats.items())),
+            )
         return out
 
 
@@ -139,7 +154,7 @@ class SegmentCollator:
 
     def __call__(self, features: list[EncodedSegments]) -> dict[str, Any]:
         batch = self.pair_collate(features)
-        eos = batch["reward_positions"][:len(features)].tolist()  # last token of each example's sequence
+        eos = batch["reward_positions"][: len(features)].tolist()  # last token of each example's sequence
         positions: list[int] = []
         labels: list[float] = []
         owners: list[int] = []

@@ -27,8 +27,9 @@ sentence holding a non-factual error and no factual one is not judged), and span
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from rewardkit.data.record import Message
 
@@ -36,10 +37,67 @@ Span = tuple[int, int]  # [start, end) character offsets
 GRANULARITIES = ("sentence", "subsentence", "answer")
 MIN_SUBSENTENCE_WORDS = 5  # FineGrainedRLHF's MIN_SUBSENT_WORDS
 
-ABBREVIATIONS = frozenset("""
-mr mrs ms dr prof sr jr st mt ft vs etc no nos vol pp approx dept est inc ltd co corp bros gen gov sen rep rev
-capt lt col sgt maj cmdr adm hon pres jan feb mar apr jun jul aug sep sept oct nov dec ca cf al e.g i.e a.m p.m
-""".split())
+ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "mt",
+        "ft",
+        "vs",
+        "etc",
+        "no",
+        "nos",
+        "vol",
+        "pp",
+        "approx",
+        "dept",
+        "est",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "bros",
+        "gen",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "capt",
+        "lt",
+        "col",
+        "sgt",
+        "maj",
+        "cmdr",
+        "adm",
+        "hon",
+        "pres",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "ca",
+        "cf",
+        "al",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+    ]
+)
 
 _SENTENCE_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])""")
 _BLANK_LINE = re.compile(r"\n\s*\n")
@@ -171,14 +229,20 @@ def _shares_text(text: str, a: Span, b: ErrorSpan) -> bool:
     return lo < hi and not text[lo:hi].isspace()
 
 
-def label_segments(text: str, segments: Sequence[Span], errors: Iterable[ErrorSpan], error_types: Iterable[str],
-                   *, ignore_types: Iterable[str] = (), short_span_types: Iterable[str] = (),
-                   min_span_words: int = 0) -> list[float | None]:
+def label_segments(
+    text: str,
+    segments: Sequence[Span],
+    errors: Iterable[ErrorSpan],
+    error_types: Iterable[str],
+    *,
+    ignore_types: Iterable[str] = (),
+    short_span_types: Iterable[str] = (),
+    min_span_words: int = 0,
+) -> list[float | None]:
     """Per segment: 0.0 if an error span of `error_types` overlaps it, else None if one of `ignore_types`
     does, else 1.0. Spans of `short_span_types` with fewer than `min_span_words` words are disregarded."""
     wanted, ignored, short = set(error_types), set(ignore_types), set(short_span_types)
-    kept = [e for e in errors
-            if not (e.type in short and len(text[e.start:e.end].split()) < min_span_words)]
+    kept = [e for e in errors if not (e.type in short and len(text[e.start : e.end].split()) < min_span_words)]
     labels: list[float | None] = []
     for seg in segments:
         hit = {e.type for e in kept if _shares_text(text, seg, e)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rewardkit.data.loading import DataSpec, load_pairs
 from rewardkit.data.record import DataError, PreferencePair
@@ -21,8 +22,9 @@ def load_entry(entry: Any, *, suite_size: int = 200, suite_seed: int = 0) -> lis
         from rewardkit.data.suite import build_suite
 
         opts = entry if isinstance(entry, dict) else {}
-        pairs = build_suite(n_per_family=opts.get("size", suite_size), seed=opts.get("seed", suite_seed),
-                            families=opts.get("families"))
+        pairs = build_suite(
+            n_per_family=opts.get("size", suite_size), seed=opts.get("seed", suite_seed), families=opts.get("families")
+        )
         return pairs[: opts["limit"]] if opts.get("limit") else pairs
     if isinstance(entry, str):
         return load_pairs(DataSpec(path=entry))
@@ -52,8 +54,9 @@ def entry_name(entry: Any) -> str:
     return "/".join(parts[-2:]) if parts else text
 
 
-def split_pairs(pairs: list[PreferencePair], fraction: float, seed: int = 0
-                ) -> tuple[list[PreferencePair], list[PreferencePair]]:
+def split_pairs(
+    pairs: list[PreferencePair], fraction: float, seed: int = 0
+) -> tuple[list[PreferencePair], list[PreferencePair]]:
     """(rest, held_out): `fraction` of the pairs of each subset, chosen at random with `seed`.
 
     Pairs sharing a prompt stay on the same side, so a held-out prompt was never seen in training.
@@ -81,14 +84,14 @@ def split_pairs(pairs: list[PreferencePair], fraction: float, seed: int = 0
     return rest, [p for i, p in enumerate(pairs) if i in held]
 
 
-def remove_overlap(test: list[PreferencePair], train: list[PreferencePair], name: str = "eval"
-                   ) -> tuple[list[PreferencePair], int]:
+def remove_overlap(
+    test: list[PreferencePair], train: list[PreferencePair], name: str = "eval"
+) -> tuple[list[PreferencePair], int]:
     """Drop test pairs whose content hash occurs in train; log and return how many were removed."""
     return remove_hashed(test, {p.content_hash() for p in train}, name)
 
 
-def remove_hashed(test: list[PreferencePair], seen: set[str], name: str = "eval"
-                  ) -> tuple[list[PreferencePair], int]:
+def remove_hashed(test: list[PreferencePair], seen: set[str], name: str = "eval") -> tuple[list[PreferencePair], int]:
     """Drop test pairs whose content hash is in `seen` (hashes of training pairs, computed once for several
     test sets); log and return how many were removed."""
     kept = [p for p in test if p.content_hash() not in seen]

@@ -14,7 +14,8 @@ compare). Pairs whose two responses have the same length count in neither split.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,22 +25,29 @@ from rewardkit.evaluation.diagnostics import pearson, spearman
 
 def response_lengths(pairs: Sequence[PreferencePair]) -> tuple[np.ndarray, np.ndarray]:
     """Character lengths of the chosen and the rejected response of each pair."""
-    return (np.array([len(p.chosen) for p in pairs], dtype=np.float64),
-            np.array([len(p.rejected) for p in pairs], dtype=np.float64))
+    return (
+        np.array([len(p.chosen) for p in pairs], dtype=np.float64),
+        np.array([len(p.rejected) for p in pairs], dtype=np.float64),
+    )
 
 
 def _rate(mask: np.ndarray) -> float | None:
     return float(mask.mean()) if mask.size else None
 
 
-def length_bias(chosen_rewards: Sequence[float], rejected_rewards: Sequence[float],
-                chosen_lengths: Sequence[float], rejected_lengths: Sequence[float]) -> dict[str, Any]:
+def length_bias(
+    chosen_rewards: Sequence[float],
+    rejected_rewards: Sequence[float],
+    chosen_lengths: Sequence[float],
+    rejected_lengths: Sequence[float],
+) -> dict[str, Any]:
     """The length-bias metrics above for one set of pairs (see the module docstring)."""
     rc, rr = np.asarray(chosen_rewards, dtype=np.float64), np.asarray(rejected_rewards, dtype=np.float64)
     lc, lr = np.asarray(chosen_lengths, dtype=np.float64), np.asarray(rejected_lengths, dtype=np.float64)
     if not (rc.shape == rr.shape == lc.shape == lr.shape) or rc.ndim != 1:
-        raise ValueError(f"rewards and lengths must be 1-D of one length, got {rc.shape}, {rr.shape}, "
-                         f"{lc.shape}, {lr.shape}")
+        raise ValueError(
+            f"rewards and lengths must be 1-D of one length, got {rc.shape}, {rr.shape}, {lc.shape}, {lr.shape}"
+        )
     margin = rc - rr
     correct = margin > 0
     longer, shorter = lc > lr, lc < lr

@@ -14,8 +14,9 @@ Brier score mean (1 - p)^2. Pure functions over margins (numpy).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,12 @@ def calibration(margins: Sequence[float] | np.ndarray, n_bins: int = DEFAULT_BIN
         ece += count / m.size * gap
         max_gap = max(max_gap, gap)
         bins.append(ReliabilityBin(lower, upper, count, conf, acc))
-    return Calibration(ece=float(ece), max_gap=float(max_gap),
-                       log_loss=float(np.mean(np.logaddexp(0.0, -m))),
-                       brier=float(np.mean((1.0 - p) ** 2)),
-                       mean_confidence=float(confidence.mean()), accuracy=float(correct.mean()), bins=bins)
+    return Calibration(
+        ece=float(ece),
+        max_gap=float(max_gap),
+        log_loss=float(np.mean(np.logaddexp(0.0, -m))),
+        brier=float(np.mean((1.0 - p) ** 2)),
+        mean_confidence=float(confidence.mean()),
+        accuracy=float(correct.mean()),
+        bins=bins,
+    )

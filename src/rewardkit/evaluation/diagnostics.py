@@ -10,8 +10,9 @@ scores = chosen_score - rejected_score.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -101,15 +102,23 @@ def margin_diagnostics(points: MarginPoints) -> dict[str, Any]:
     return out
 
 
-def points_from_scores(scores: PairScores, pairs: Sequence[PreferencePair],
-                       similarity: dict[int, float] | None = None, *, implicit: bool = False) -> MarginPoints:
+def points_from_scores(
+    scores: PairScores,
+    pairs: Sequence[PreferencePair],
+    similarity: dict[int, float] | None = None,
+    *,
+    implicit: bool = False,
+) -> MarginPoints:
     """MarginPoints of the reward head (or, with `implicit`, of the implicit reward), in `scores` order;
     `similarity` maps a pair's index to its prior similarity."""
-    chosen, rejected = ((scores.implicit_chosen, scores.implicit_rejected) if implicit
-                        else (scores.chosen, scores.rejected))
+    chosen, rejected = (
+        (scores.implicit_chosen, scores.implicit_rejected) if implicit else (scores.chosen, scores.rejected)
+    )
     if chosen is None:
         raise ValueError(f"the scores have no {'implicit' if implicit else 'reward-head'} rewards")
     indices = scores.index.tolist()
-    return MarginPoints(margins=(chosen.double() - rejected.double()).tolist(),
-                        similarity=[similarity[i] for i in indices] if similarity is not None else None,
-                        strength=[pairs[i].strength for i in indices])
+    return MarginPoints(
+        margins=(chosen.double() - rejected.double()).tolist(),
+        similarity=[similarity[i] for i in indices] if similarity is not None else None,
+        strength=[pairs[i].strength for i in indices],
+    )

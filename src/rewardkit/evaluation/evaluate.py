@@ -53,8 +53,15 @@ class Scorer:
     def encoder(self) -> PairEncoder:
         return PairEncoder(self.tokenizer, self.encoding)
 
-    def score(self, prompts: list[list[dict[str, str]]], responses: list[str], *, batch_size: int = 16,
-              accelerator: Accelerator | None = None, packing: bool = True) -> dict[str, torch.Tensor]:
+    def score(
+        self,
+        prompts: list[list[dict[str, str]]],
+        responses: list[str],
+        *,
+        batch_size: int = 16,
+        accelerator: Accelerator | None = None,
+        packing: bool = True,
+    ) -> dict[str, torch.Tensor]:
         """Rewards of (prompt messages, response) items: {"rewards"} and/or {"implicit"}, in input order.
 
         Items whose prompts encode to the same tokens share one copy of the prompt (packing, the default; see
@@ -63,22 +70,34 @@ class Scorer:
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
         encoder = self.encoder()
         sequences = [encoder.encode_single(p, r) for p, r in zip(prompts, responses)]
-        return score_sequences(self.model, sequences, self.tokenizer.pad_token_id, batch_size=batch_size,
-                               reward_head=self.reward_head, reference=self.reference, beta=self.beta,
-                               accelerator=accelerator, packing=packing)
+        return score_sequences(
+            self.model,
+            sequences,
+            self.tokenizer.pad_token_id,
+            batch_size=batch_size,
+            reward_head=self.reward_head,
+            reference=self.reference,
+            beta=self.beta,
+            accelerator=accelerator,
+            packing=packing,
+        )
 
-    def score_texts(self, texts: list[str], *, batch_size: int = 16,
-                    accelerator: Accelerator | None = None) -> torch.Tensor:
+    def score_texts(
+        self, texts: list[str], *, batch_size: int = 16, accelerator: Accelerator | None = None
+    ) -> torch.Tensor:
         """Reward-head scores of texts taken as is (TRL's standard format, pipelines): the reward at each text's
         last token (the latest max_length tokens are kept). Texts have no prompt / response boundary, so they
         have no implicit reward."""
         if not self.reward_head:
-            raise ValueError(f"{self.name} has no trained reward head; texts have no prompt / response split for "
-                             "its implicit reward: score (prompt, response) items instead")
+            raise ValueError(
+                f"{self.name} has no trained reward head; texts have no prompt / response split for "
+                "its implicit reward: score (prompt, response) items instead"
+            )
         encoder = self.encoder()
         sequences = [text_sequence(encoder.encode_text(t)) for t in texts]
-        return score_sequences(self.model, sequences, self.tokenizer.pad_token_id, batch_size=batch_size,
-                               accelerator=accelerator)["rewards"]
+        return score_sequences(
+            self.model, sequences, self.tokenizer.pad_token_id, batch_size=batch_size, accelerator=accelerator
+        )["rewards"]
 
 
 def text_sequence(ids: list[int]) -> tuple[list[int], list[int]]:
@@ -89,8 +108,14 @@ def text_sequence(ids: list[int]) -> tuple[list[int], list[int]]:
     return ids[:-1], ids[-1:]
 
 
-def load_scorer(name: str, *, max_length: int | None = None, reference: str | None = None,
-                dtype: str = "float32", use_chat_template: bool = True) -> Scorer:
+def load_scorer(
+    name: str,
+    *,
+    max_length: int | None = None,
+    reference: str | None = None,
+    dtype: str = "float32",
+    use_chat_template: bool = True,
+) -> Scorer:
     """A scorer for a reward model with a trained head: a rewardkit export, a sequence-classification checkpoint
     (TRL, OpenRLHF) or a LLaMA-Factory value-head checkpoint; a base model is refused (MissingRewardHeadError).
 
@@ -100,16 +125,23 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
     """
     path = resolve_model(name)
     meta = read_metadata(path)
-    model = build_reward_model(ModelConfig(name=name, tuning="full", dtype=dtype), keep_lm_head=True,
-                               fresh_head=False)
+    model = build_reward_model(ModelConfig(name=name, tuning="full", dtype=dtype), keep_lm_head=True, fresh_head=False)
     model.requires_grad_(False)
     tokenizer = load_tokenizer(name)
-    encoding = EncodingConfig(max_length=max_length or meta.get("max_length") or default_max_length(tokenizer),
-                              use_chat_template=meta.get("use_chat_template", use_chat_template),
-                              reward_position=reward_position(meta))
-    scorer = Scorer(name=name, model=model, tokenizer=tokenizer, encoding=encoding,
-                    reward_head=meta.get("reward_head", True), metadata=meta,
-                    reward_stats=reward_stats(read_config(Path(path))))
+    encoding = EncodingConfig(
+        max_length=max_length or meta.get("max_length") or default_max_length(tokenizer),
+        use_chat_template=meta.get("use_chat_template", use_chat_template),
+        reward_position=reward_position(meta),
+    )
+    scorer = Scorer(
+        name=name,
+        model=model,
+        tokenizer=tokenizer,
+        encoding=encoding,
+        reward_head=meta.get("reward_head", True),
+        metadata=meta,
+        reward_stats=reward_stats(read_config(Path(path))),
+    )
     if meta.get("policy"):
         ref_name = reference or meta.get("reference_model")
         try:
@@ -117,8 +149,10 @@ def load_scorer(name: str, *, max_length: int | None = None, reference: str | No
             scorer.reference = FrozenModelReference(ref)
             scorer.beta = meta.get("objective_config", {}).get("beta", 0.1)
         except (ModelResolutionError, OSError, TypeError) as e:
-            message = (f"{name} is a {meta.get('objective')} model whose implicit reward needs its reference "
-                       f"policy {ref_name!r}, which could not be loaded ({e}); pass --reference PATH")
+            message = (
+                f"{name} is a {meta.get('objective')} model whose implicit reward needs its reference "
+                f"policy {ref_name!r}, which could not be loaded ({e}); pass --reference PATH"
+            )
             if not scorer.reward_head:
                 raise ModelResolutionError(message) from e
             log.warning("%s; reporting the reward head only", message)
@@ -131,8 +165,9 @@ def default_max_length(tokenizer: Any, fallback: int = 512) -> int:
     return int(limit) if isinstance(limit, int) and 8 <= limit <= 1_000_000 else fallback
 
 
-def metrics_from_scores(scores: PairScores, pairs: list[PreferencePair],
-                        similarity: dict[int, float] | None = None) -> dict[str, Any]:
+def metrics_from_scores(
+    scores: PairScores, pairs: list[PreferencePair], similarity: dict[int, float] | None = None
+) -> dict[str, Any]:
     """Metrics of the reward head and/or the implicit reward; `accuracy` is the primary one.
 
     Also the margin diagnostics (evaluation/diagnostics.py): correlation with the prior `similarity`
@@ -156,8 +191,9 @@ def metrics_from_scores(scores: PairScores, pairs: list[PreferencePair],
     return out
 
 
-def add_reward_quality(metrics: dict[str, Any], chosen: torch.Tensor, rejected: torch.Tensor,
-                       ordered: list[PreferencePair]) -> None:
+def add_reward_quality(
+    metrics: dict[str, Any], chosen: torch.Tensor, rejected: torch.Tensor, ordered: list[PreferencePair]
+) -> None:
     """Add calibration (evaluation/calibration.py) and length bias (evaluation/bias.py) to `metrics` (the
     output of `pairwise_metrics` on the same scores), for the set and for each of its subsets."""
     c, r = chosen.double().cpu().numpy(), rejected.double().cpu().numpy()
@@ -170,15 +206,27 @@ def add_reward_quality(metrics: dict[str, Any], chosen: torch.Tensor, rejected: 
     for name, sub in (metrics.get("subsets") or {}).items():
         idx = groups[name]
         bias = length_bias(c[idx], r[idx], lc[idx], lr[idx])
-        sub.update(ece=calibration(c[idx] - r[idx]).ece, margin_mean=float((c[idx] - r[idx]).mean()),
-                   margin_std=float((c[idx] - r[idx]).std()),
-                   **{k: bias[k] for k in ("accuracy_chosen_longer", "accuracy_chosen_shorter")})
+        sub.update(
+            ece=calibration(c[idx] - r[idx]).ece,
+            margin_mean=float((c[idx] - r[idx]).mean()),
+            margin_std=float((c[idx] - r[idx]).std()),
+            **{k: bias[k] for k in ("accuracy_chosen_longer", "accuracy_chosen_shorter")},
+        )
 
 
-def evaluate_set(scorer: Scorer, pairs: list[PreferencePair], *, name: str = "set", batch_size: int = 16,
-                 accelerator: Accelerator | None = None, prior: str | None = "length",
-                 embedder: Any = None, encoded: list[EncodedPair] | None = None, packed: bool = False,
-                 collate: Any = None) -> tuple[dict[str, Any], MarginPoints]:
+def evaluate_set(
+    scorer: Scorer,
+    pairs: list[PreferencePair],
+    *,
+    name: str = "set",
+    batch_size: int = 16,
+    accelerator: Accelerator | None = None,
+    prior: str | None = "length",
+    embedder: Any = None,
+    encoded: list[EncodedPair] | None = None,
+    packed: bool = False,
+    collate: Any = None,
+) -> tuple[dict[str, Any], MarginPoints]:
     """Metrics of one set, and the per-pair points (primary margin, similarity, strength) behind them.
 
     `prior` (length | cosine | None) is the similarity the margins are correlated with: the form of the
@@ -192,11 +240,22 @@ def evaluate_set(scorer: Scorer, pairs: list[PreferencePair], *, name: str = "se
     if encoded is None:
         encoded = scorer.encoder().encode_all(pairs, desc=f"encoding {name}")
     if not encoded:
-        raise DataError(f"no pairs to evaluate ({len(pairs)} loaded, {len(pairs) - len(encoded)} dropped as "
-                        f"identical after truncation)", source=name)
-    scores = score_pairs(scorer.model, encoded, collate, batch_size=batch_size, reward_head=scorer.reward_head,
-                         reference=scorer.reference, beta=scorer.beta, accelerator=accelerator or Accelerator(),
-                         desc=f"scoring {name}")
+        raise DataError(
+            f"no pairs to evaluate ({len(pairs)} loaded, {len(pairs) - len(encoded)} dropped as "
+            f"identical after truncation)",
+            source=name,
+        )
+    scores = score_pairs(
+        scorer.model,
+        encoded,
+        collate,
+        batch_size=batch_size,
+        reward_head=scorer.reward_head,
+        reference=scorer.reference,
+        beta=scorer.beta,
+        accelerator=accelerator or Accelerator(),
+        desc=f"scoring {name}",
+    )
     similarity = None
     if prior is not None:
         form = "reward" if scorer.reward_head else "policy"
@@ -210,35 +269,49 @@ def evaluate_set(scorer: Scorer, pairs: list[PreferencePair], *, name: str = "se
     return metrics, points_from_scores(scores, pairs, similarity, implicit=not scorer.reward_head)
 
 
-def evaluate_scorer(scorer: Scorer, sets: dict[str, list[PreferencePair]], *, batch_size: int = 16,
-                    accelerator: Accelerator | None = None, prior: str | None = "length",
-                    embedder: Any = None) -> dict[str, dict[str, Any]]:
+def evaluate_scorer(
+    scorer: Scorer,
+    sets: dict[str, list[PreferencePair]],
+    *,
+    batch_size: int = 16,
+    accelerator: Accelerator | None = None,
+    prior: str | None = "length",
+    embedder: Any = None,
+) -> dict[str, dict[str, Any]]:
     """Score every set; returns {set name: metrics} (see `evaluate_set` for `prior` and `embedder`)."""
     accelerator = accelerator or Accelerator()
     if prior == "cosine" and embedder is None:
         embedder = prior_embedder(DEFAULT_EMBEDDER)
-    return {name: evaluate_set(scorer, pairs, name=name, batch_size=batch_size, accelerator=accelerator,
-                               prior=prior, embedder=embedder)[0]
-            for name, pairs in sets.items()}
+    return {
+        name: evaluate_set(
+            scorer, pairs, name=name, batch_size=batch_size, accelerator=accelerator, prior=prior, embedder=embedder
+        )[0]
+        for name, pairs in sets.items()
+    }
 
 
 def markdown_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     """results: {model: {set: metrics}} → a markdown table, one row per model and set."""
-    lines = ["| model | set | pairs | accuracy | ties | margin mean | margin std | margin max | implicit acc "
-             "| r(margin, s) | strength pairs | strength rho | strength tau |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| model | set | pairs | accuracy | ties | margin mean | margin std | margin max | implicit acc "
+        "| r(margin, s) | strength pairs | strength rho | strength tau |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for model, sets in results.items():
         for set_name, m in sets.items():
             implicit = f"{m['implicit_accuracy']:.4f}" if "implicit_accuracy" in m else ""
-            lines.append(f"| {model} | {set_name} | {m['pairs']} | {m['accuracy']:.4f} | {m['ties']} | "
-                         f"{m['margin_mean']:.3f} | {m['margin_std']:.3f} | {m['margin_max']:.3f} | {implicit} | "
-                         f"{_fmt(m.get('margin_similarity_pearson'))} | {m.get('strength_pairs', '')} | "
-                         f"{_fmt(m.get('strength_spearman'))} | {_fmt(m.get('strength_kendall'))} |")
+            lines.append(
+                f"| {model} | {set_name} | {m['pairs']} | {m['accuracy']:.4f} | {m['ties']} | "
+                f"{m['margin_mean']:.3f} | {m['margin_std']:.3f} | {m['margin_max']:.3f} | {implicit} | "
+                f"{_fmt(m.get('margin_similarity_pearson'))} | {m.get('strength_pairs', '')} | "
+                f"{_fmt(m.get('strength_spearman'))} | {_fmt(m.get('strength_kendall'))} |"
+            )
         for set_name, m in sets.items():
             for sub, sm in (m.get("subsets") or {}).items():
                 if len(m["subsets"]) > 1:
-                    lines.append(f"| {model} | {set_name} / {sub} | {sm['pairs']} | {sm['accuracy']:.4f} "
-                                 "| | | | | | | | | |")
+                    lines.append(
+                        f"| {model} | {set_name} / {sub} | {sm['pairs']} | {sm['accuracy']:.4f} | | | | | | | | | |"
+                    )
     return "\n".join(lines) + "\n"
 
 

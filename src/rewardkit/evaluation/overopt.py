@@ -29,8 +29,9 @@ than half of the bootstrap replicates (over prompts) reproduce within the range 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,7 @@ MIN_PEAK_SHARE = 0.5  # a best-of-N peak counts when at least this share of boot
 
 
 # ---- best-of-N --------------------------------------------------------------------------------------------
+
 
 def bon_weights(n: int, N: int) -> np.ndarray:
     """w[i] = C(i, N-1) / C(n, N) for 0-based ascending rank i: the probability that the sample with i others
@@ -105,6 +107,7 @@ def default_ns(n_max: int) -> list[int]:
 
 # ---- bootstrap over prompts --------------------------------------------------------------------------------
 
+
 def bootstrap_indices(prompts: int, replicates: int, seed: int = 0) -> np.ndarray:
     """(replicates, prompts) prompt indices drawn with replacement."""
     if prompts < 1 or replicates < 1:
@@ -125,6 +128,7 @@ def bootstrap_se(per_prompt: np.ndarray, indices: np.ndarray) -> np.ndarray:
 
 
 # ---- Gao et al. functional forms ---------------------------------------------------------------------------
+
 
 def gao_basis(d: np.ndarray, form: str) -> np.ndarray:
     """(len(d), 2) columns multiplying (alpha, beta): [d, -d^2] (bon) or [d, -d log d] (rl, 0 log 0 = 0)."""
@@ -212,11 +216,24 @@ def fit_gao(d: Sequence[float], gain: Sequence[float], form: str) -> GaoFit:
     else:
         status, peak_d, peak_gain = classify_peak(float(alpha), float(beta), form, d_max)
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 and dof > 0 else math.nan
-    return GaoFit(form, float(alpha), float(beta), alpha_se, beta_se, r2, math.sqrt(ss_res / len(d)), len(d), d_max,
-                  status, peak_d, peak_gain)
+    return GaoFit(
+        form,
+        float(alpha),
+        float(beta),
+        alpha_se,
+        beta_se,
+        r2,
+        math.sqrt(ss_res / len(d)),
+        len(d),
+        d_max,
+        status,
+        peak_d,
+        peak_gain,
+    )
 
 
 # ---- one reward's best-of-N curve ----------------------------------------------------------------------------
+
 
 def bon_curve(proxy: np.ndarray, gold: np.ndarray, ns: Sequence[int], indices: np.ndarray) -> dict[str, Any]:
     """Exact best-of-N proxy and gold means for N in `ns` over the prompts (rows), their gains over N = 1 with
@@ -233,8 +250,13 @@ def bon_curve(proxy: np.ndarray, gold: np.ndarray, ns: Sequence[int], indices: n
     spread = float(np.sqrt(proxy.var(axis=1).mean())) or 1.0
     d = np.sqrt(kl_bon(np.array(ns)))
     curve: dict[str, Any] = {
-        "n": ns, "kl": kl_bon(np.array(ns)).tolist(), "d": d.tolist(), "prompts": int(len(proxy)),
-        "samples_per_prompt": int(proxy.shape[1]), "proxy_within_prompt_sd": spread}
+        "n": ns,
+        "kl": kl_bon(np.array(ns)).tolist(),
+        "d": d.tolist(),
+        "prompts": int(len(proxy)),
+        "samples_per_prompt": int(proxy.shape[1]),
+        "proxy_within_prompt_sd": spread,
+    }
     for name, table in (("gold", gold_n), ("proxy", proxy_n), ("gold_gain", gold_gain), ("proxy_gain", proxy_gain)):
         curve[name] = table.mean(axis=0).tolist()
         curve[f"{name}_se"] = _finite(bootstrap_se(table, indices))
@@ -244,7 +266,7 @@ def bon_curve(proxy: np.ndarray, gold: np.ndarray, ns: Sequence[int], indices: n
         gold_fit = fit_gao(d, curve["gold_gain"], "bon")
         fit = curve["fits"]["gold"] = {**gold_fit.as_dict(), **peak_spread(gold_gain, d, indices, "bon")}
         if gold_fit.status == PEAK:
-            fit["peak_n"] = n_for_kl(gold_fit.peak_d ** 2)
+            fit["peak_n"] = n_for_kl(gold_fit.peak_d**2)
             if fit["peak_share"] < MIN_PEAK_SHARE:
                 fit["status"] = UNCERTAIN
         curve["fits"]["proxy"] = fit_gao(d, curve["proxy_gain"], "bon").as_dict()

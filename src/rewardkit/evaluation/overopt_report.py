@@ -14,8 +14,13 @@ from matplotlib.figure import Figure
 from rewardkit.evaluation.overopt import PEAK, UNCERTAIN, gao_curve
 
 
-def plot_overopt(curves: dict[str, dict[str, dict[str, Any]]], path: str | Path, *,
-                 rl_runs: dict[str, dict[str, Any]] | None = None, title: str | None = None) -> Path:
+def plot_overopt(
+    curves: dict[str, dict[str, dict[str, Any]]],
+    path: str | Path,
+    *,
+    rl_runs: dict[str, dict[str, Any]] | None = None,
+    title: str | None = None,
+) -> Path:
     """curves: {group: {reward: bon_curve}}; rl_runs: {run: rl curve (`generation.overopt.rl_curve`)}.
 
     Left column: mean gold of the best-of-N pick (error bars: bootstrap SE over prompts; dashed: the Gao fit,
@@ -34,8 +39,17 @@ def plot_overopt(curves: dict[str, dict[str, dict[str, Any]]], path: str | Path,
         for i, (reward, c) in enumerate(per_reward.items()):
             color = f"C{i % 10}"
             d = np.asarray(c["d"])
-            gold_ax.errorbar(d, c["gold"], yerr=_errors(c["gold_gain_se"]), color=color, marker="o", markersize=3,
-                             linewidth=1, capsize=2, label=reward)
+            gold_ax.errorbar(
+                d,
+                c["gold"],
+                yerr=_errors(c["gold_gain_se"]),
+                color=color,
+                marker="o",
+                markersize=3,
+                linewidth=1,
+                capsize=2,
+                label=reward,
+            )
             _fitted(gold_ax, c["fits"].get("gold"), d, c["gold"][0], color)
             proxy_ax.plot(d, c["proxy_gain_sd"], color=color, marker="o", markersize=3, linewidth=1, label=reward)
         some = next(iter(per_reward.values()))
@@ -54,8 +68,17 @@ def plot_overopt(curves: dict[str, dict[str, dict[str, Any]]], path: str | Path,
         for i, (run, c) in enumerate(rl_runs.items()):
             color = f"C{i % 10}"
             d = np.asarray(c["d"])
-            ax.errorbar(d, c["gold"], yerr=_errors(c["gold_se"]), color=color, marker="o", markersize=3,
-                        linewidth=1, capsize=2, label=run)
+            ax.errorbar(
+                d,
+                c["gold"],
+                yerr=_errors(c["gold_se"]),
+                color=color,
+                marker="o",
+                markersize=3,
+                linewidth=1,
+                capsize=2,
+                label=run,
+            )
             _fitted(ax, c.get("fit"), d, c["gold"][0], color)
         ax.set_title("RL: held-out gold against d = sqrt(KL to the initial policy)", fontsize=9)
         ax.set_xlabel("d", fontsize=8)
@@ -79,11 +102,22 @@ def _fitted(ax: Any, fit: dict[str, Any] | None, d: np.ndarray, start: float, co
     if not fit:
         return
     grid = np.linspace(0.0, float(d.max()), 100)
-    ax.plot(grid, start + gao_curve(grid, fit["alpha"], fit["beta"], fit["form"]), color=color, linestyle="--",
-            linewidth=0.8)
+    ax.plot(
+        grid,
+        start + gao_curve(grid, fit["alpha"], fit["beta"], fit["form"]),
+        color=color,
+        linestyle="--",
+        linewidth=0.8,
+    )
     if fit["status"] in (PEAK, UNCERTAIN):  # an uncertain peak: hollow
-        ax.plot([fit["peak_d"]], [start + fit["peak_gain"]], color=color, marker="*", markersize=9,
-                markerfacecolor=color if fit["status"] == PEAK else "none")
+        ax.plot(
+            [fit["peak_d"]],
+            [start + fit["peak_gain"]],
+            color=color,
+            marker="*",
+            markersize=9,
+            markerfacecolor=color if fit["status"] == PEAK else "none",
+        )
 
 
 def _n_axis(ax: Any, d: list[float], ns: list[int]) -> None:
@@ -93,6 +127,7 @@ def _n_axis(ax: Any, d: list[float], ns: list[int]) -> None:
 
 
 # ---- markdown ----------------------------------------------------------------------------------------------
+
 
 def fmt(value: float | None, se: float | None = None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -105,58 +140,109 @@ def peak_cells(fit: dict[str, Any] | None, start: float) -> list[str]:
     """status, d*, N* (best-of-N), gold at the peak, and the share of bootstrap replicates that peak."""
     if not fit:
         return ["–"] * 5
-    status = {"peak": "peak", "uncertain": "uncertain peak", "rising": "no turn-down within range",
-              "falling": "falls from the start", "flat": "flat (no change)"}[fit["status"]]
+    status = {
+        "peak": "peak",
+        "uncertain": "uncertain peak",
+        "rising": "no turn-down within range",
+        "falling": "falls from the start",
+        "flat": "flat (no change)",
+    }[fit["status"]]
     if fit["status"] not in (PEAK, UNCERTAIN):
         return [status, "–", "–", "–", fmt(fit.get("peak_share"), digits=2)]
     gold = start + fit["peak_gain"]
-    return [status, fmt(fit["peak_d"], fit.get("peak_d_se"), 2), fmt(fit.get("peak_n"), digits=1),
-            fmt(gold, fit.get("peak_gain_se")), fmt(fit.get("peak_share"), digits=2)]
+    return [
+        status,
+        fmt(fit["peak_d"], fit.get("peak_d_se"), 2),
+        fmt(fit.get("peak_n"), digits=1),
+        fmt(gold, fit.get("peak_gain_se")),
+        fmt(fit.get("peak_share"), digits=2),
+    ]
 
 
 def bon_table(per_reward: dict[str, dict[str, Any]]) -> str:
     """One row per reward: gold at N = 1 and n_max, the gold fit and its peak, the proxy gain."""
-    lines = ["| reward | gold N=1 | gold N=max | best measured N | proxy gain (SD) | gold fit alpha | gold fit beta "
-             "| R² | gold peak | d* | N* | gold at d* | peak share |", "|---|" + "---:|" * 12]
+    lines = [
+        "| reward | gold N=1 | gold N=max | best measured N | proxy gain (SD) | gold fit alpha | gold fit beta "
+        "| R² | gold peak | d* | N* | gold at d* | peak share |",
+        "|---|" + "---:|" * 12,
+    ]
     for reward, c in per_reward.items():
         fit = c["fits"].get("gold") or {}
         best = int(np.argmax(c["gold"]))
-        lines.append("| " + " | ".join([
-            reward, fmt(c["gold"][0], c["gold_se"][0]), fmt(c["gold"][-1], c["gold_gain_se"][-1]),
-            str(c["n"][best]), fmt(c["proxy_gain_sd"][-1], digits=2),
-            fmt(fit.get("alpha"), fit.get("alpha_se")), fmt(fit.get("beta"), fit.get("beta_se")),
-            fmt(fit.get("r2"), digits=2), *peak_cells(fit or None, c["gold"][0])]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    reward,
+                    fmt(c["gold"][0], c["gold_se"][0]),
+                    fmt(c["gold"][-1], c["gold_gain_se"][-1]),
+                    str(c["n"][best]),
+                    fmt(c["proxy_gain_sd"][-1], digits=2),
+                    fmt(fit.get("alpha"), fit.get("alpha_se")),
+                    fmt(fit.get("beta"), fit.get("beta_se")),
+                    fmt(fit.get("r2"), digits=2),
+                    *peak_cells(fit or None, c["gold"][0]),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def rl_table(runs: dict[str, dict[str, Any]]) -> str:
-    lines = ["| run | steps measured | KL max | gold at step 0 | gold at the end | fit alpha | fit beta | R² "
-             "| gold peak | d* | gold at d* |", "|---|" + "---:|" * 10]
+    lines = [
+        "| run | steps measured | KL max | gold at step 0 | gold at the end | fit alpha | fit beta | R² "
+        "| gold peak | d* | gold at d* |",
+        "|---|" + "---:|" * 10,
+    ]
     for run, c in runs.items():
         fit = c.get("fit") or {}
         cells = peak_cells(fit or None, c["gold"][0])
-        lines.append("| " + " | ".join([
-            run, str(len(c["steps"])), fmt(max(c["kl"]), digits=3), fmt(c["gold"][0], c["gold_se"][0]),
-            fmt(c["gold"][-1], c["gold_se"][-1]), fmt(fit.get("alpha"), fit.get("alpha_se")),
-            fmt(fit.get("beta"), fit.get("beta_se")), fmt(fit.get("r2"), digits=2), cells[0], cells[1],
-            cells[3]]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    run,
+                    str(len(c["steps"])),
+                    fmt(max(c["kl"]), digits=3),
+                    fmt(c["gold"][0], c["gold_se"][0]),
+                    fmt(c["gold"][-1], c["gold_se"][-1]),
+                    fmt(fit.get("alpha"), fit.get("alpha_se")),
+                    fmt(fit.get("beta"), fit.get("beta_se")),
+                    fmt(fit.get("r2"), digits=2),
+                    cells[0],
+                    cells[1],
+                    cells[3],
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def markdown_report(report: dict[str, Any], plot: str | None = None) -> str:
     """The tables of a `rewardkit overopt` report (generation/overopt.py)."""
-    lines = [f"Over-optimisation: policy {report['policy']}, {report['prompts']} prompts, n = {report['n_max']} "
-             f"samples per prompt, N in {report['ns']}, gold: {report['gold']}.", ""]
+    lines = [
+        f"Over-optimisation: policy {report['policy']}, {report['prompts']} prompts, n = {report['n_max']} "
+        f"samples per prompt, N in {report['ns']}, gold: {report['gold']}.",
+        "",
+    ]
     if plot:
         lines += [f"![over-optimisation curves]({plot})", ""]
-    lines += ["gold N=max ± SE of its gain over N = 1; fits: gain R(d) = d (alpha - beta d), d = sqrt(log N - "
-              "(N-1)/N); d*, gold at d*: the fitted peak when it lies within the measured range, ± bootstrap SE "
-              "over prompts; peak share: bootstrap replicates whose fit peaks within the range (under half: an uncertain "
-              "peak).", ""]
+    lines += [
+        "gold N=max ± SE of its gain over N = 1; fits: gain R(d) = d (alpha - beta d), d = sqrt(log N - "
+        "(N-1)/N); d*, gold at d*: the fitted peak when it lies within the measured range, ± bootstrap SE "
+        "over prompts; peak share: bootstrap replicates whose fit peaks within the range (under half: an uncertain "
+        "peak).",
+        "",
+    ]
     for group, per_reward in report["curves"].items():
         prompts = next(iter(per_reward.values()))["prompts"] if per_reward else 0
         lines += [f"**{group}** ({prompts} prompts)", "", bon_table(per_reward)]
     if report.get("rl"):
-        lines += ["**RL runs** (held-out gold against d = sqrt(KL to the initial policy); fit R(d) = d (alpha - "
-                  "beta log d))", "", rl_table(report["rl"])]
+        lines += [
+            "**RL runs** (held-out gold against d = sqrt(KL to the initial policy); fit R(d) = d (alpha - beta log d))",
+            "",
+            rl_table(report["rl"]),
+        ]
     return "\n".join(lines)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
 
-def pairwise_metrics(chosen: torch.Tensor, rejected: torch.Tensor,
-                     subsets: Sequence[str | None] | None = None) -> dict[str, object]:
+def pairwise_metrics(
+    chosen: torch.Tensor, rejected: torch.Tensor, subsets: Sequence[str | None] | None = None
+) -> dict[str, object]:
     """accuracy = fraction with chosen > rejected (ties wrong); ties; margin mean/std/max; per-subset accuracy."""
     chosen, rejected = chosen.double(), rejected.double()
     margin = chosen - rejected
@@ -31,6 +32,8 @@ def pairwise_metrics(chosen: torch.Tensor, rejected: torch.Tensor,
         groups: dict[str, list[int]] = defaultdict(list)
         for i, s in enumerate(subsets):
             groups[s or "(none)"].append(i)
-        out["subsets"] = {name: {"pairs": len(idx), "accuracy": correct[idx].double().mean().item()}
-                          for name, idx in sorted(groups.items())}
+        out["subsets"] = {
+            name: {"pairs": len(idx), "accuracy": correct[idx].double().mean().item()}
+            for name, idx in sorted(groups.items())
+        }
     return out

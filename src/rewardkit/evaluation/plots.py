@@ -13,9 +13,14 @@ from rewardkit.data.priors import BoundParams
 from rewardkit.evaluation.diagnostics import MarginPoints, pearson
 
 
-def plot_margin_vs_similarity(points: dict[str, MarginPoints], path: str | Path, *,
-                              similarity_label: str = "prior similarity s",
-                              bound: BoundParams | None = None, title: str | None = None) -> Path:
+def plot_margin_vs_similarity(
+    points: dict[str, MarginPoints],
+    path: str | Path,
+    *,
+    similarity_label: str = "prior similarity s",
+    bound: BoundParams | None = None,
+    title: str | None = None,
+) -> Path:
     """One scatter series per label (e.g. "model / set"), with its Pearson r in the legend.
 
     With `bound`, also draws the PCRM optimum delta*(s) / 2 (the prior-constraint loss is smallest there),
@@ -37,8 +42,13 @@ def plot_margin_vs_similarity(points: dict[str, MarginPoints], path: str | Path,
     if bound is not None:
         low = min(min(p.similarity) for p in series.values())
         s = np.linspace(max(low, 0.02), 1.0, 200)
-        ax.plot(s, (bound.b1 / (s + bound.b2) + bound.b3) / 2, color="black", linewidth=1,
-                label=f"PCRM optimum delta*(s)/2, b=({bound.b1:g}, {bound.b2:g}, {bound.b3:g})")
+        ax.plot(
+            s,
+            (bound.b1 / (s + bound.b2) + bound.b3) / 2,
+            color="black",
+            linewidth=1,
+            label=f"PCRM optimum delta*(s)/2, b=({bound.b1:g}, {bound.b2:g}, {bound.b3:g})",
+        )
     ax.set_ylim(bottom - pad, top + pad)
     ax.axhline(0.0, color="grey", linewidth=0.5)
     ax.set_xlabel(similarity_label)
@@ -53,6 +63,7 @@ def plot_margin_vs_similarity(points: dict[str, MarginPoints], path: str | Path,
 
 
 # ---- multi-checkpoint suite charts (evaluation/report.py) ----------------------------------------------
+
 
 def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
@@ -70,9 +81,14 @@ def _panels(n: int, width: float = 4.0, height: float = 3.2, columns: int = 3) -
     return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
 
 
-def plot_accuracy_bars(accuracy: dict[str, dict[str, float]], path: str | Path, *,
-                       errors: dict[str, dict[str, float]] | None = None, title: str = "accuracy per eval set",
-                       chance: float | None = 0.5) -> Path:
+def plot_accuracy_bars(
+    accuracy: dict[str, dict[str, float]],
+    path: str | Path,
+    *,
+    errors: dict[str, dict[str, float]] | None = None,
+    title: str = "accuracy per eval set",
+    chance: float | None = 0.5,
+) -> Path:
     """Grouped bars: one group per eval set, one bar per model (accuracy: {model: {set: value}}), with
     optional error bars (same shape) and a dashed chance line."""
     models = list(accuracy)
@@ -87,8 +103,9 @@ def plot_accuracy_bars(accuracy: dict[str, dict[str, float]], path: str | Path, 
     for i, model in enumerate(models):
         values = [accuracy[model].get(s, np.nan) for s in sets]
         err = [errors.get(model, {}).get(s, 0.0) for s in sets] if errors else None
-        ax.bar(x - 0.4 + width * (i + 0.5), values, width, yerr=err if err and any(err) else None, capsize=2,
-               label=model)
+        ax.bar(
+            x - 0.4 + width * (i + 0.5), values, width, yerr=err if err and any(err) else None, capsize=2, label=model
+        )
     if chance is not None:
         ax.axhline(chance, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xticks(x, sets, rotation=30, ha="right")
@@ -99,8 +116,9 @@ def plot_accuracy_bars(accuracy: dict[str, dict[str, float]], path: str | Path, 
     return _save(fig, path)
 
 
-def plot_reliability(bins: dict[str, dict[str, list[dict]]], path: str | Path, *,
-                     title: str = "reliability of sigmoid(margin)") -> Path:
+def plot_reliability(
+    bins: dict[str, dict[str, list[dict]]], path: str | Path, *, title: str = "reliability of sigmoid(margin)"
+) -> Path:
     """One panel per eval set ({set: {model: reliability bins}}, bins as in evaluation/calibration.py):
     accuracy against mean confidence of each non-empty bin, marker area ~ pairs; the diagonal is perfect
     calibration."""
@@ -128,8 +146,13 @@ def plot_reliability(bins: dict[str, dict[str, list[dict]]], path: str | Path, *
     return _save(fig, path)
 
 
-def plot_margin_histograms(margins: dict[str, dict[str, list[float]]], path: str | Path, *,
-                           bins: int = 30, title: str = "margin r(chosen) - r(rejected)") -> Path:
+def plot_margin_histograms(
+    margins: dict[str, dict[str, list[float]]],
+    path: str | Path,
+    *,
+    bins: int = 30,
+    title: str = "margin r(chosen) - r(rejected)",
+) -> Path:
     """One panel per eval set ({set: {model: margins}}): step histograms on shared bins, zero marked."""
     if not margins:
         raise ValueError("nothing to plot: no margins")

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rewardkit.evaluation.calibration import calibration
 from rewardkit.evaluation.suites import EvalSet
@@ -48,8 +49,14 @@ class Stat:
         return {"mean": self.mean, "sd": self.sd, "n": len(self.values), "values": list(self.values)}
 
 
-def suite_results(evaluations: dict[str, dict[str, Any]], sets: dict[str, EvalSet], *, suite: str,
-                  data_root: str | Path, groups: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def suite_results(
+    evaluations: dict[str, dict[str, Any]],
+    sets: dict[str, EvalSet],
+    *,
+    suite: str,
+    data_root: str | Path,
+    groups: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     """Assemble the report input from `evaluate_suite` outputs ({label: output}) and the loaded sets."""
     if not evaluations:
         raise ValueError("no evaluations to report")
@@ -57,16 +64,22 @@ def suite_results(evaluations: dict[str, dict[str, Any]], sets: dict[str, EvalSe
         unknown = sorted({m for members in groups.values() for m in members} - set(evaluations))
         if unknown:
             raise ValueError(f"groups name models that were not evaluated: {unknown}")
-    return {"suite": suite, "data_root": str(data_root), "sets": {n: s.summary() for n, s in sets.items()},
-            "models": evaluations, "groups": groups or {label: [label] for label in evaluations}}
+    return {
+        "suite": suite,
+        "data_root": str(data_root),
+        "sets": {n: s.summary() for n, s in sets.items()},
+        "models": evaluations,
+        "groups": groups or {label: [label] for label in evaluations},
+    }
 
 
 def _groups(results: dict[str, Any]) -> dict[str, list[str]]:
     return results.get("groups") or {label: [label] for label in results["models"]}
 
 
-def group_stat(results: dict[str, Any], members: list[str], read: Callable[[dict[str, Any]], float | None]
-               ) -> Stat | None:
+def group_stat(
+    results: dict[str, Any], members: list[str], read: Callable[[dict[str, Any]], float | None]
+) -> Stat | None:
     """`read(model evaluation)` over a group's members; None when no member has the value."""
     values = [read(results["models"][m]) for m in members]
     values = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
@@ -83,6 +96,7 @@ def _metric(set_name: str, *keys: str, implicit: bool = False) -> Callable[[dict
                 return None
             m = m.get(k)
         return m
+
     return read
 
 
@@ -143,12 +157,15 @@ def _mean(stat: Stat | None, digits: int = 2) -> str:
 
 def subset_table(results: dict[str, Any]) -> str | None:
     """Accuracy per subset of the sets that have several (e.g. LLMBar adversarial, TL;DR valid1/valid2)."""
-    columns = [(s, sub) for s, info in results["sets"].items() if len(info["subset_sizes"]) > 1
-               for sub in info["subset_sizes"]]
+    columns = [
+        (s, sub) for s, info in results["sets"].items() if len(info["subset_sizes"]) > 1 for sub in info["subset_sizes"]
+    ]
     if not columns:
         return None
-    rows = [[g] + [_fmt(group_stat(results, members, _metric(s, "subsets", sub, "accuracy")))
-                   for s, sub in columns] for g, members in _groups(results).items()]
+    rows = [
+        [g] + [_fmt(group_stat(results, members, _metric(s, "subsets", sub, "accuracy"))) for s, sub in columns]
+        for g, members in _groups(results).items()
+    ]
     return _markdown(["model"] + [f"{s} / {sub}" for s, sub in columns], rows)
 
 
@@ -160,52 +177,85 @@ def data_table(results: dict[str, Any]) -> str:
         dropped = ", ".join(f"{k}: {v}" for k, v in info["dropped"].items()) or "–"
         n = info["pairs"]
         longer = _metric(name, "length_bias", "data_chosen_longer_rate")(any_model)
-        rows.append([name, str(n), str(info["available"]), dropped, str(info["overlap_removed"]),
-                     f"{math.sqrt(0.25 / n):.3f}" if n else "", "–" if longer is None else f"{longer:.3f}",
-                     info.get("description", "")])
-    return _markdown(["set", "pairs evaluated", "available", "dropped when loading", "training overlap removed",
-                      "SE at 50%", "prefer-longer accuracy", "source"], rows)
+        rows.append(
+            [
+                name,
+                str(n),
+                str(info["available"]),
+                dropped,
+                str(info["overlap_removed"]),
+                f"{math.sqrt(0.25 / n):.3f}" if n else "",
+                "–" if longer is None else f"{longer:.3f}",
+                info.get("description", ""),
+            ]
+        )
+    return _markdown(
+        [
+            "set",
+            "pairs evaluated",
+            "available",
+            "dropped when loading",
+            "training overlap removed",
+            "SE at 50%",
+            "prefer-longer accuracy",
+            "source",
+        ],
+        rows,
+    )
 
 
 def render_markdown(results: dict[str, Any], *, charts: dict[str, str] | None = None, heading: str = "###") -> str:
     """The report body (no title): tables, then the charts by relative path."""
-    parts = [f"{heading} Accuracy\n",
-             "Strict accuracy (a tie counts as wrong); section = subset accuracies weighted by full subset size "
-             "(RewardBench style); mean = unweighted mean over sets.\n",
-             _stat_table(accuracy_table(results))]
+    parts = [
+        f"{heading} Accuracy\n",
+        "Strict accuracy (a tie counts as wrong); section = subset accuracies weighted by full subset size "
+        "(RewardBench style); mean = unweighted mean over sets.\n",
+        _stat_table(accuracy_table(results)),
+    ]
     implicit = accuracy_table(results, implicit=True)
     if implicit:
-        parts += [f"\n{heading} Implicit-reward accuracy\n",
-                  "beta * (log pi - log ref) of models with an LM head (DPO; HaF's second score).\n",
-                  _stat_table(implicit)]
+        parts += [
+            f"\n{heading} Implicit-reward accuracy\n",
+            "beta * (log pi - log ref) of models with an LM head (DPO; HaF's second score).\n",
+            _stat_table(implicit),
+        ]
     subsets = subset_table(results)
     if subsets:
         parts += [f"\n{heading} Accuracy per subset\n", subsets]
-    parts += [f"\n{heading} Calibration\n",
-              "**Expected calibration error** of sigmoid(margin) (10 confidence bins over [0.5, 1]; lower is "
-              "better):\n",
-              _per_set_table(results, lambda s, ms: _mean(group_stat(results, ms, _metric(s, "ece")), 3)),
-              "\n**Log loss** -log sigmoid(margin) (0.693 = a constant margin of 0):\n",
-              _per_set_table(results, lambda s, ms: _mean(group_stat(results, ms, _metric(s, "calibration",
-                                                                                          "log_loss")), 3)),
-              f"\n{heading} Length bias\n",
-              "**Accuracy when the preferred response is the longer / the shorter one** (characters; a "
-              "length-blind reward scores alike on both):\n",
-              _per_set_table(results, lambda s, ms: (
-                  f"{_mean(group_stat(results, ms, _metric(s, 'length_bias', 'accuracy_chosen_longer')))} / "
-                  f"{_mean(group_stat(results, ms, _metric(s, 'length_bias', 'accuracy_chosen_shorter')))}")),
-              "\n**Spearman correlation of reward with response length** (all responses):\n",
-              _per_set_table(results, lambda s, ms: _mean(group_stat(
-                  results, ms, _metric(s, "length_bias", "reward_length_spearman")))),
-              f"\n{heading} Reward scale\n",
-              "Margin r(chosen) - r(rejected): mean / standard deviation.\n",
-              _per_set_table(results, lambda s, ms: (
-                  f"{_mean(group_stat(results, ms, _metric(s, 'margin_mean')))} / "
-                  f"{_mean(group_stat(results, ms, _metric(s, 'margin_std')))}")),
-              f"\n{heading} Eval data\n",
-              f"Suite `{results['suite']}` under `{results['data_root']}`. SE at 50% = the binomial standard "
-              "error of one accuracy at 0.5 on that many pairs.\n",
-              data_table(results)]
+    parts += [
+        f"\n{heading} Calibration\n",
+        "**Expected calibration error** of sigmoid(margin) (10 confidence bins over [0.5, 1]; lower is better):\n",
+        _per_set_table(results, lambda s, ms: _mean(group_stat(results, ms, _metric(s, "ece")), 3)),
+        "\n**Log loss** -log sigmoid(margin) (0.693 = a constant margin of 0):\n",
+        _per_set_table(results, lambda s, ms: _mean(group_stat(results, ms, _metric(s, "calibration", "log_loss")), 3)),
+        f"\n{heading} Length bias\n",
+        "**Accuracy when the preferred response is the longer / the shorter one** (characters; a "
+        "length-blind reward scores alike on both):\n",
+        _per_set_table(
+            results,
+            lambda s, ms: (
+                f"{_mean(group_stat(results, ms, _metric(s, 'length_bias', 'accuracy_chosen_longer')))} / "
+                f"{_mean(group_stat(results, ms, _metric(s, 'length_bias', 'accuracy_chosen_shorter')))}"
+            ),
+        ),
+        "\n**Spearman correlation of reward with response length** (all responses):\n",
+        _per_set_table(
+            results, lambda s, ms: _mean(group_stat(results, ms, _metric(s, "length_bias", "reward_length_spearman")))
+        ),
+        f"\n{heading} Reward scale\n",
+        "Margin r(chosen) - r(rejected): mean / standard deviation.\n",
+        _per_set_table(
+            results,
+            lambda s, ms: (
+                f"{_mean(group_stat(results, ms, _metric(s, 'margin_mean')))} / "
+                f"{_mean(group_stat(results, ms, _metric(s, 'margin_std')))}"
+            ),
+        ),
+        f"\n{heading} Eval data\n",
+        f"Suite `{results['suite']}` under `{results['data_root']}`. SE at 50% = the binomial standard "
+        "error of one accuracy at 0.5 on that many pairs.\n",
+        data_table(results),
+    ]
     if charts:
         parts.append(f"\n{heading} Charts\n")
         parts += [f"![{name}]({path})\n" for name, path in charts.items()]
@@ -243,8 +293,9 @@ def write_charts(results: dict[str, Any], out_dir: str | Path, prefix: str = "")
     }
 
 
-def write_suite_report(results: dict[str, Any], out_dir: str | Path, *, stem: str = "report",
-                       title: str | None = None) -> Path:
+def write_suite_report(
+    results: dict[str, Any], out_dir: str | Path, *, stem: str = "report", title: str | None = None
+) -> Path:
     """<out_dir>/<stem>.json, <stem>.md and the PNG charts; returns the markdown path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

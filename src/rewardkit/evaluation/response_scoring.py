@@ -16,8 +16,9 @@ full forward, and the log says why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +28,9 @@ from rewardkit.data.record import Message
 log = logging.getLogger("rewardkit.evaluation")
 
 
-def response_pairs(scorer: Any, prompts: Sequence[list[Message]], responses: Sequence[str]
-                   ) -> tuple[list[EncodedPair], list[tuple[int, int]]]:
+def response_pairs(
+    scorer: Any, prompts: Sequence[list[Message]], responses: Sequence[str]
+) -> tuple[list[EncodedPair], list[tuple[int, int]]]:
     """Pseudo-pairs of consecutive items with the same encoded prompt, and the items each pair holds
     (chosen, rejected; equal for an item paired with itself)."""
     if len(prompts) != len(responses):
@@ -46,8 +48,14 @@ def response_pairs(scorer: Any, prompts: Sequence[list[Message]], responses: Seq
     return pairs, slots
 
 
-def score_responses(scorer: Any, prompts: Sequence[list[Message]], responses: Sequence[str], *,
-                    trunk_cache: Any = None, batch_size: int = 16) -> np.ndarray:
+def score_responses(
+    scorer: Any,
+    prompts: Sequence[list[Message]],
+    responses: Sequence[str],
+    *,
+    trunk_cache: Any = None,
+    batch_size: int = 16,
+) -> np.ndarray:
     """The scorer's primary reward (its reward head, else the implicit reward of a DPO policy) of every item.
 
     `trunk_cache`: a TrunkCache whose trunk the scorer's model shares (`SharedTrunks.cache_for`): only the
@@ -69,10 +77,19 @@ def score_responses(scorer: Any, prompts: Sequence[list[Message]], responses: Se
         if scorer.reference is None:
             raise ValueError(f"{scorer.name} has no reward head and no reference policy for its implicit reward")
         reference = cached_reference(scorer, pairs, batch_size, None, trunk_cache)
-    scores = score_pairs(scorer.model, pairs, collate, batch_size=batch_size, reward_head=scorer.reward_head,
-                         reference=reference, beta=scorer.beta, desc=f"scoring with {scorer.name}")
-    first, second = ((scores.chosen, scores.rejected) if scorer.reward_head
-                     else (scores.implicit_chosen, scores.implicit_rejected))
+    scores = score_pairs(
+        scorer.model,
+        pairs,
+        collate,
+        batch_size=batch_size,
+        reward_head=scorer.reward_head,
+        reference=reference,
+        beta=scorer.beta,
+        desc=f"scoring with {scorer.name}",
+    )
+    first, second = (
+        (scores.chosen, scores.rejected) if scorer.reward_head else (scores.implicit_chosen, scores.implicit_rejected)
+    )
     out = np.full(len(responses), np.nan)
     for pair_index, a, b in zip(scores.index.tolist(), first.double().tolist(), second.double().tolist()):
         i, j = slots[pair_index]
@@ -122,12 +139,14 @@ class SharedTrunks:
         layers = len(own) - 1
         depth = min(depth, layers - 1)  # at least the top layer runs on the cached states
         if depth < 1:
-            log.info("%s shares no frozen layers with its base %s (LoRA or full fine-tuning?): scored with the "
-                     "full forward", scorer.name, base)
+            log.info(
+                "%s shares no frozen layers with its base %s (LoRA or full fine-tuning?): scored with the full forward",
+                scorer.name,
+                base,
+            )
             return None
         key = (str(base), depth, scorer.model.config._attn_implementation)
         if key not in self.caches:
             self.caches[key] = TrunkCache.for_model(scorer.model, layers - depth, self.directory)
-            log.info("frozen-trunk cache for %s: the bottom %d of %d layers run once per response", base, depth,
-                     layers)
+            log.info("frozen-trunk cache for %s: the bottom %d of %d layers run once per response", base, depth, layers)
         return self.caches[key]

@@ -10,8 +10,9 @@ Rewards equal those of padded rows (one sequence per row) up to float summation 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -40,11 +41,18 @@ class PairScores:
 
 
 @torch.no_grad()
-def score_pairs(model: RewardModel, pairs: list[EncodedPair],
-                collate: Callable[[list[EncodedPair]], dict[str, Any]] | None = None,
-                *, batch_size: int = 16, reward_head: bool = True, reference: Reference | None = None,
-                beta: float | None = None, accelerator: Accelerator | None = None,
-                desc: str = "scoring") -> PairScores:
+def score_pairs(
+    model: RewardModel,
+    pairs: list[EncodedPair],
+    collate: Callable[[list[EncodedPair]], dict[str, Any]] | None = None,
+    *,
+    batch_size: int = 16,
+    reward_head: bool = True,
+    reference: Reference | None = None,
+    beta: float | None = None,
+    accelerator: Accelerator | None = None,
+    desc: str = "scoring",
+) -> PairScores:
     """Score every pair exactly once, also under several processes.
 
     With a `reference` and `beta`, also the implicit reward beta * (log pi(y|x) - log ref(y|x)).
@@ -57,7 +65,7 @@ def score_pairs(model: RewardModel, pairs: list[EncodedPair],
     if collate is None:
         collate = PackedPairCollator(pad_token_id=0)  # padding is masked out and never read: any valid id
     pairs = sorted(pairs, key=lambda p: p.num_tokens)  # similar lengths per batch: less padding
-    batches = [pairs[k:k + batch_size] for k in range(0, len(pairs), batch_size)]
+    batches = [pairs[k : k + batch_size] for k in range(0, len(pairs), batch_size)]
 
     def rows_of(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         out = model(**batch, need_rewards=reward_head, need_logps=implicit)
@@ -77,11 +85,22 @@ def score_pairs(model: RewardModel, pairs: list[EncodedPair],
 
 
 @torch.no_grad()
-def score_sequences(model: RewardModel, sequences: Sequence[tuple[list[int], list[int]]], pad_token_id: int, *,
-                    batch_size: int = 16, reward_head: bool = True, reference: Reference | None = None,
-                    beta: float | None = None, accelerator: Accelerator | None = None, desc: str = "scoring",
-                    packing: bool = True, row_tokens: int | None = SCORING_ROW_TOKENS,
-                    token_budget: int | None = None, work: Counter[str] | None = None) -> dict[str, torch.Tensor]:
+def score_sequences(
+    model: RewardModel,
+    sequences: Sequence[tuple[list[int], list[int]]],
+    pad_token_id: int,
+    *,
+    batch_size: int = 16,
+    reward_head: bool = True,
+    reference: Reference | None = None,
+    beta: float | None = None,
+    accelerator: Accelerator | None = None,
+    desc: str = "scoring",
+    packing: bool = True,
+    row_tokens: int | None = SCORING_ROW_TOKENS,
+    token_budget: int | None = None,
+    work: Counter[str] | None = None,
+) -> dict[str, torch.Tensor]:
     """Score (prompt_ids, response_ids) sequences; returns {"rewards": (N,)} and/or {"implicit": (N,)} in input order.
 
     packing (default): sequences with equal prompt ids share one copy of the prompt (see the module docstring),
@@ -99,7 +118,7 @@ def score_sequences(model: RewardModel, sequences: Sequence[tuple[list[int], lis
         collate: Callable[[list[Any]], dict[str, Any]] = PackedSequenceCollator(pad_token_id, row_tokens)
     else:
         items.sort(key=lambda x: len(x[1]) + len(x[2]))
-        batches = [items[k:k + batch_size] for k in range(0, len(items), batch_size)]
+        batches = [items[k : k + batch_size] for k in range(0, len(items), batch_size)]
         collate = SequenceCollator(pad_token_id)
 
     def rows_of(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -118,9 +137,14 @@ def score_sequences(model: RewardModel, sequences: Sequence[tuple[list[int], lis
     return merged
 
 
-def gather_rows(model: RewardModel, batches: Sequence[list[Any]], collate: Callable[[list[Any]], dict[str, Any]],
-                rows_of: Callable[[dict[str, Any]], dict[str, torch.Tensor]], accelerator: Accelerator,
-                desc: str) -> dict[str, torch.Tensor]:
+def gather_rows(
+    model: RewardModel,
+    batches: Sequence[list[Any]],
+    collate: Callable[[list[Any]], dict[str, Any]],
+    rows_of: Callable[[dict[str, Any]], dict[str, torch.Tensor]],
+    accelerator: Accelerator,
+    desc: str,
+) -> dict[str, torch.Tensor]:
     """Run `rows_of(collate(batch))` on this process's share of `batches`, gather the per-item tensors of all
     processes and return them sorted by their "index" entry, each item once.
 

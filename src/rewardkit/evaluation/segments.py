@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,21 +44,99 @@ from rewardkit.models.segment_model import SEGMENT_KIND, load_segment_model
 
 Placements = list[tuple[int, float]]
 
-STOP_WORDS = frozenset("""
-a an the and or but of to in on at by for with from as is are was were be been being it its this that these those
-he she they his her their him them who whom which what when where why how also not no than then there here into
-over after before about during while has have had do does did will would can could may might shall should
-""".split())
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "she",
+        "they",
+        "his",
+        "her",
+        "their",
+        "him",
+        "them",
+        "who",
+        "whom",
+        "which",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "also",
+        "not",
+        "no",
+        "than",
+        "then",
+        "there",
+        "here",
+        "into",
+        "over",
+        "after",
+        "before",
+        "about",
+        "during",
+        "while",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "can",
+        "could",
+        "may",
+        "might",
+        "shall",
+        "should",
+    ]
+)
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
 # ---- scoring ---------------------------------------------------------------------------------------------
 
+
 @torch.no_grad()
-def score_encoded(model: RewardModel, encoded: Sequence[EncodedSegments],
-                  collate: Callable[[list[EncodedSegments]], dict[str, Any]] | None = None, *, batch_size: int = 16,
-                  device: torch.device | str | None = None, desc: str = "scoring segments"
-                  ) -> dict[int, dict[int, float]]:
+def score_encoded(
+    model: RewardModel,
+    encoded: Sequence[EncodedSegments],
+    collate: Callable[[list[EncodedSegments]], dict[str, Any]] | None = None,
+    *,
+    batch_size: int = 16,
+    device: torch.device | str | None = None,
+    desc: str = "scoring segments",
+) -> dict[int, dict[int, float]]:
     """{EncodedSegments.index: {segment id: value}} for every kept segment of `encoded` (one process: a batch
     has a varying number of segments per example, which accelerate's gather_for_metrics cannot de-duplicate)."""
     if not encoded:
@@ -92,25 +171,32 @@ class SegmentScorer:
 
     def examples(self, prompts: Sequence[list[Message]], responses: Sequence[str]) -> list[SegmentExample]:
         fmt = self.prompt_format
-        return [SegmentExample(prompt=fmt.apply(list(p)) if fmt else list(p), response=r,
-                               segments=split_segments(r, self.granularity)) for p, r in zip(prompts, responses)]
+        return [
+            SegmentExample(
+                prompt=fmt.apply(list(p)) if fmt else list(p), response=r, segments=split_segments(r, self.granularity)
+            )
+            for p, r in zip(prompts, responses)
+        ]
 
-    def score_examples(self, examples: Sequence[SegmentExample], *, batch_size: int = 16,
-                       collate: Any = None) -> list[list[float | None]]:
+    def score_examples(
+        self, examples: Sequence[SegmentExample], *, batch_size: int = 16, collate: Any = None
+    ) -> list[list[float | None]]:
         """Per example, the value of each of its segments (None for a segment cut off by truncation)."""
         encoded = self.encoder().encode_all(examples, desc="encoding segments", keep_unjudged=True)
         values = score_encoded(self.model, encoded, collate, batch_size=batch_size)
         return [[values.get(i, {}).get(k) for k in range(len(ex.segments))] for i, ex in enumerate(examples)]
 
-    def score(self, prompts: Sequence[list[Message]], responses: Sequence[str], *,
-              batch_size: int = 16) -> list[Placements]:
+    def score(
+        self, prompts: Sequence[list[Message]], responses: Sequence[str], *, batch_size: int = 16
+    ) -> list[Placements]:
         """Per response: (character end, value) of every segment the model read, in order."""
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
         examples = self.examples(prompts, responses)
         scored = self.score_examples(examples, batch_size=batch_size)
-        return [[(seg[1], v) for seg, v in zip(ex.segments, vals) if v is not None]
-                for ex, vals in zip(examples, scored)]
+        return [
+            [(seg[1], v) for seg, v in zip(ex.segments, vals) if v is not None] for ex, vals in zip(examples, scored)
+        ]
 
 
 def load_segment_scorer(path: str | Path, *, max_length: int | None = None, dtype: str = "float32") -> SegmentScorer:
@@ -123,14 +209,20 @@ def load_segment_scorer(path: str | Path, *, max_length: int | None = None, dtyp
     model = load_segment_model(path, ModelConfig(name=str(path), tuning="full", dtype=dtype))
     model.requires_grad_(False)
     fmt = meta.get("prompt_format")
-    return SegmentScorer(model=model, tokenizer=load_tokenizer(str(path)),
-                         encoding=EncodingConfig(max_length=max_length or meta.get("max_length", 1024),
-                                                 use_chat_template=meta.get("use_chat_template", True)),
-                         granularity=meta["granularity"], prompt_format=PromptFormat(**fmt) if fmt else None,
-                         metadata=meta)
+    return SegmentScorer(
+        model=model,
+        tokenizer=load_tokenizer(str(path)),
+        encoding=EncodingConfig(
+            max_length=max_length or meta.get("max_length", 1024), use_chat_template=meta.get("use_chat_template", True)
+        ),
+        granularity=meta["granularity"],
+        prompt_format=PromptFormat(**fmt) if fmt else None,
+        metadata=meta,
+    )
 
 
 # ---- metrics ----------------------------------------------------------------------------------------------
+
 
 def auroc(scores: Sequence[float], labels: Sequence[float]) -> float:
     """Probability that a random label-1 item scores above a random label-0 one (ties count 1/2); nan if a
@@ -147,26 +239,32 @@ def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
 
 
-def classification_metrics(predicted_ok: Sequence[bool], labels: Sequence[float],
-                           scores: Sequence[float] | None = None) -> dict[str, float]:
+def classification_metrics(
+    predicted_ok: Sequence[bool], labels: Sequence[float], scores: Sequence[float] | None = None
+) -> dict[str, float]:
     """Accuracy, error-class precision / recall / F1, macro F1 and (with `scores`) AUROC on judged segments."""
     p, y = np.asarray(predicted_ok, dtype=bool), np.asarray(labels, dtype=float) == 1
     tp_err, fp_err, fn_err = int((~p & ~y).sum()), int((~p & y).sum()), int((p & ~y).sum())
     tp_ok = int((p & y).sum())
     err_f1, ok_f1 = _f1(tp_err, fp_err, fn_err), _f1(tp_ok, fn_err, fp_err)
-    out = {"segments": int(y.size), "error_rate": float((~y).mean()) if y.size else math.nan,
-           "accuracy": float((p == y).mean()) if y.size else math.nan,
-           "error_precision": tp_err / (tp_err + fp_err) if tp_err + fp_err else math.nan,
-           "error_recall": tp_err / (tp_err + fn_err) if tp_err + fn_err else math.nan,
-           "error_f1": err_f1, "macro_f1": float(np.nanmean([err_f1, ok_f1])) if y.size else math.nan,
-           "predicted_error_rate": float((~p).mean()) if y.size else math.nan}
+    out = {
+        "segments": int(y.size),
+        "error_rate": float((~y).mean()) if y.size else math.nan,
+        "accuracy": float((p == y).mean()) if y.size else math.nan,
+        "error_precision": tp_err / (tp_err + fp_err) if tp_err + fp_err else math.nan,
+        "error_recall": tp_err / (tp_err + fn_err) if tp_err + fn_err else math.nan,
+        "error_f1": err_f1,
+        "macro_f1": float(np.nanmean([err_f1, ok_f1])) if y.size else math.nan,
+        "predicted_error_rate": float((~p).mean()) if y.size else math.nan,
+    }
     if scores is not None:
         out["auroc"] = auroc(scores, y.astype(float))
     return out
 
 
-def judged(values: Sequence[Sequence[float | None]], examples: Sequence[SegmentExample]
-           ) -> tuple[list[float], list[float]]:
+def judged(
+    values: Sequence[Sequence[float | None]], examples: Sequence[SegmentExample]
+) -> tuple[list[float], list[float]]:
     """(values, labels) of the judged segments that have a value, flattened."""
     vs, ys = [], []
     for vals, ex in zip(values, examples):
@@ -178,6 +276,7 @@ def judged(values: Sequence[Sequence[float | None]], examples: Sequence[SegmentE
 
 
 # ---- baselines ----------------------------------------------------------------------------------------------
+
 
 def content_words(text: str) -> list[str]:
     return [w for w in _TOKEN.findall(text.lower()) if w not in STOP_WORDS]
@@ -197,8 +296,10 @@ def segment_length(example: SegmentExample) -> list[float]:
     return [float(len(example.response[s:e].split())) for s, e in example.segments]
 
 
-TEXT_METRICS: dict[str, Callable[[SegmentExample], list[float]]] = {"prompt_overlap": prompt_overlap,
-                                                                    "length": segment_length}
+TEXT_METRICS: dict[str, Callable[[SegmentExample], list[float]]] = {
+    "prompt_overlap": prompt_overlap,
+    "length": segment_length,
+}
 
 
 @dataclass(frozen=True)
@@ -212,7 +313,7 @@ class ThresholdRule:
         return [self.sign * v > self.threshold for v in values]
 
     @classmethod
-    def fit(cls, values: Sequence[float], labels: Sequence[float]) -> "ThresholdRule":
+    def fit(cls, values: Sequence[float], labels: Sequence[float]) -> ThresholdRule:
         """The side and threshold (midpoints between distinct values) of best macro F1 on (values, labels)."""
         best, best_f1 = cls(-math.inf, 1.0), -1.0
         for sign in (1.0, -1.0):
@@ -232,12 +333,18 @@ def baseline_metrics(train: Sequence[SegmentExample], test: Sequence[SegmentExam
     majority_ok = sum(train_labels) >= len(train_labels) / 2
     test_labels = [y for ex in test for y in ex.labels or [] if y is not None]
     out: dict[str, dict[str, Any]] = {
-        "majority": {**classification_metrics([majority_ok] * len(test_labels), test_labels,
-                                               [0.0] * len(test_labels)), "predicts": "ok" if majority_ok else "error"}}
+        "majority": {
+            **classification_metrics([majority_ok] * len(test_labels), test_labels, [0.0] * len(test_labels)),
+            "predicts": "ok" if majority_ok else "error",
+        }
+    }
     for name, metric in TEXT_METRICS.items():
         fit_v, fit_y = judged([metric(ex) for ex in train], train)
         rule = ThresholdRule.fit(fit_v, fit_y)
         vs, ys = judged([metric(ex) for ex in test], test)
-        out[name] = {**classification_metrics(rule.predict(vs), ys, [rule.sign * v for v in vs]),
-                     "threshold": rule.threshold, "sign": rule.sign}
+        out[name] = {
+            **classification_metrics(rule.predict(vs), ys, [rule.sign * v for v in vs]),
+            "threshold": rule.threshold,
+            "sign": rule.sign,
+        }
     return out

@@ -22,9 +22,10 @@ import os
 import random
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 
@@ -61,8 +62,9 @@ class EvalSetConfig:
             raise DataError(f"{where}, field 'paths': must be a non-empty list of file paths")
         if self.format not in FORMATS:
             raise DataError(f"{where}, field 'format': unknown format {self.format!r}; known: {', '.join(FORMATS)}")
-        if self.limit is not None and (not isinstance(self.limit, int) or isinstance(self.limit, bool)
-                                       or self.limit < 1):
+        if self.limit is not None and (
+            not isinstance(self.limit, int) or isinstance(self.limit, bool) or self.limit < 1
+        ):
             raise DataError(f"{where}, field 'limit': must be a positive int or null, not {self.limit!r}")
 
 
@@ -100,22 +102,49 @@ _TLDR = [f"summarize-from-feedback/comparisons/{f}.json" for f in ("batch13", "b
 STANDARD = SuiteConfig(
     name="standard",
     description="HH-RLHF helpful/harmless test, LLMBar (RewardBench llmbar-*), PandaLM, UltraFeedback sample, "
-                "summarize-from-feedback TL;DR comparisons",
+    "summarize-from-feedback TL;DR comparisons",
     sets=[
-        EvalSetConfig("hh-helpful", ["hh-rlhf/helpful-base/test.jsonl.gz"], "hh",
-                      description="Anthropic HH-RLHF helpful-base test"),
-        EvalSetConfig("hh-harmless", ["hh-rlhf/harmless-base/test.jsonl.gz"], "hh",
-                      description="Anthropic HH-RLHF harmless-base test"),
-        EvalSetConfig("llmbar-natural", ["llmbar/LLMBar/Natural/dataset.json"], "llmbar", section="llmbar",
-                      description="LLMBar Natural (RewardBench llmbar-natural)"),
-        EvalSetConfig("llmbar-adversarial", _ADVERSARIAL, "llmbar", section="llmbar",
-                      description="LLMBar Adversarial: Neighbor, GPTInst, GPTOut, Manual (RewardBench llmbar-adver-*)"),
-        EvalSetConfig("pandalm", ["pandalm-testset/testset-v1.json"], "pandalm",
-                      description="PandaLM test set, majority of 3 annotators, ties dropped"),
-        EvalSetConfig("ultrafeedback", ["ultrafeedback-binarized-sample/eval_clean.jsonl"], "explicit",
-                      description="UltraFeedback binarized, 200-pair eval sample (from the upstream train split)"),
-        EvalSetConfig("tldr", _TLDR, "summarize",
-                      description="summarize-from-feedback TL;DR comparisons, valid1 + valid2"),
+        EvalSetConfig(
+            "hh-helpful",
+            ["hh-rlhf/helpful-base/test.jsonl.gz"],
+            "hh",
+            description="Anthropic HH-RLHF helpful-base test",
+        ),
+        EvalSetConfig(
+            "hh-harmless",
+            ["hh-rlhf/harmless-base/test.jsonl.gz"],
+            "hh",
+            description="Anthropic HH-RLHF harmless-base test",
+        ),
+        EvalSetConfig(
+            "llmbar-natural",
+            ["llmbar/LLMBar/Natural/dataset.json"],
+            "llmbar",
+            section="llmbar",
+            description="LLMBar Natural (RewardBench llmbar-natural)",
+        ),
+        EvalSetConfig(
+            "llmbar-adversarial",
+            _ADVERSARIAL,
+            "llmbar",
+            section="llmbar",
+            description="LLMBar Adversarial: Neighbor, GPTInst, GPTOut, Manual (RewardBench llmbar-adver-*)",
+        ),
+        EvalSetConfig(
+            "pandalm",
+            ["pandalm-testset/testset-v1.json"],
+            "pandalm",
+            description="PandaLM test set, majority of 3 annotators, ties dropped",
+        ),
+        EvalSetConfig(
+            "ultrafeedback",
+            ["ultrafeedback-binarized-sample/eval_clean.jsonl"],
+            "explicit",
+            description="UltraFeedback binarized, 200-pair eval sample (from the upstream train split)",
+        ),
+        EvalSetConfig(
+            "tldr", _TLDR, "summarize", description="summarize-from-feedback TL;DR comparisons, valid1 + valid2"
+        ),
     ],
 )
 
@@ -161,8 +190,9 @@ def suite_from_mapping(raw: dict[str, Any], source: str = "suite config") -> Sui
     base: list[EvalSetConfig] = []
     if raw.get("extends") is not None:
         if raw["extends"] not in SUITES:
-            raise DataError(f"extends unknown suite {raw['extends']!r}; known: {sorted(SUITES)}", source=source,
-                            field="extends")
+            raise DataError(
+                f"extends unknown suite {raw['extends']!r}; known: {sorted(SUITES)}", source=source, field="extends"
+            )
         base = list(SUITES[raw["extends"]].sets)
     sets_raw = raw.get("sets") or []
     if not isinstance(sets_raw, list):
@@ -171,8 +201,12 @@ def suite_from_mapping(raw: dict[str, Any], source: str = "suite config") -> Sui
     replaced = {s.name for s in own}
     name = raw.get("name") or Path(source).stem
     try:
-        return SuiteConfig(name=str(name), sets=[s for s in base if s.name not in replaced] + own,
-                           description=str(raw.get("description", "")), seed=int(raw.get("seed", 0)))
+        return SuiteConfig(
+            name=str(name),
+            sets=[s for s in base if s.name not in replaced] + own,
+            description=str(raw.get("description", "")),
+            seed=int(raw.get("seed", 0)),
+        )
     except DataError as e:
         raise DataError(str(e), source=source) from e
 
@@ -208,6 +242,7 @@ def resolve_data_root(explicit: str | Path | None = None) -> Path:
 
 # ---- loading -------------------------------------------------------------------------------------
 
+
 @dataclass
 class EvalSet:
     """The pairs of one eval set, and how they were obtained."""
@@ -228,10 +263,17 @@ class EvalSet:
         return self.loaded - self.overlap_removed
 
     def summary(self) -> dict[str, Any]:
-        return {"pairs": len(self.pairs), "available": self.available, "loaded": self.loaded,
-                "dropped": dict(self.dropped), "overlap_removed": self.overlap_removed,
-                "subset_sizes": dict(self.subset_sizes), "section": self.config.section,
-                "paths": list(self.config.paths), "description": self.config.description}
+        return {
+            "pairs": len(self.pairs),
+            "available": self.available,
+            "loaded": self.loaded,
+            "dropped": dict(self.dropped),
+            "overlap_removed": self.overlap_removed,
+            "subset_sizes": dict(self.subset_sizes),
+            "section": self.config.section,
+            "paths": list(self.config.paths),
+            "description": self.config.description,
+        }
 
 
 def subset_name(pair: PreferencePair) -> str:
@@ -274,16 +316,23 @@ def resolve_path(path: str, root: Path) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def load_eval_set(config: EvalSetConfig, root: Path, *, limit: int | None = None, seed: int = 0,
-                  exclude_hashes: set[str] | None = None) -> EvalSet:
+def load_eval_set(
+    config: EvalSetConfig,
+    root: Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    exclude_hashes: set[str] | None = None,
+) -> EvalSet:
     """Read a set's files, remove training overlap, sample `limit` (default: the set's own limit) pairs."""
     pairs: list[PreferencePair] = []
     dropped: Counter[str] = Counter()
     for path in config.paths:
         file = resolve_path(path, root)
         if not file.exists():
-            raise DataError(f"eval set {config.name!r}: {file} not found (data root {root})", source=str(file),
-                            field="paths")
+            raise DataError(
+                f"eval set {config.name!r}: {file} not found (data root {root})", source=str(file), field="paths"
+            )
         loaded, report = load_pairs_with_report(DataSpec(path=str(file), format=config.format, split=config.split))
         pairs.extend(loaded)
         dropped.update(report.dropped)
@@ -297,9 +346,15 @@ def load_eval_set(config: EvalSetConfig, root: Path, *, limit: int | None = None
     return EvalSet(config, sample, loaded_count, dict(dropped), removed, dict(sorted(sizes.items())))
 
 
-def load_suite(suite: SuiteConfig | str, data_root: str | Path | None = None, *,
-               limit: int | dict[str, int] | None = None, only: Iterable[str] | None = None,
-               exclude: Iterable[PreferencePair] = (), seed: int | None = None) -> dict[str, EvalSet]:
+def load_suite(
+    suite: SuiteConfig | str,
+    data_root: str | Path | None = None,
+    *,
+    limit: int | dict[str, int] | None = None,
+    only: Iterable[str] | None = None,
+    exclude: Iterable[PreferencePair] = (),
+    seed: int | None = None,
+) -> dict[str, EvalSet]:
     """Load a suite's sets (all, or the names in `only`), in suite order.
 
     limit: at most N pairs per set, or {set: N} (sets not named keep their own limit); a seeded stratified
@@ -319,6 +374,7 @@ def load_suite(suite: SuiteConfig | str, data_root: str | Path | None = None, *,
 
 
 # ---- scores --------------------------------------------------------------------------------------
+
 
 def section_score(accuracies: dict[str, float], weights: dict[str, int]) -> float:
     """RewardBench-style section score: subset accuracies weighted by subset size."""
@@ -340,8 +396,9 @@ def subset_accuracies(metrics: dict[str, Any], eval_set: EvalSet) -> dict[str, f
     return {only: metrics["accuracy"]}
 
 
-def section_scores(metrics: dict[str, dict[str, Any]], sets: dict[str, EvalSet], *,
-                   key: str | None = None) -> dict[str, float]:
+def section_scores(
+    metrics: dict[str, dict[str, Any]], sets: dict[str, EvalSet], *, key: str | None = None
+) -> dict[str, float]:
     """{section: score} over the sets that name a section; `key` (e.g. "implicit") reads nested metrics."""
     accs: dict[str, dict[str, float]] = defaultdict(dict)
     weights: dict[str, dict[str, int]] = defaultdict(dict)
@@ -363,9 +420,16 @@ def add_set_section_score(metrics: dict[str, Any], eval_set: EvalSet) -> None:
             m["section_score"] = section_score(subset_accuracies(m, eval_set), eval_set.subset_sizes)
 
 
-def evaluate_suite(scorer: Any, sets: dict[str, EvalSet], *, batch_size: int = 16, prior: str | None = "length",
-                   embedder: Any = None, reference_name: str | None = None, trunk_cache: Any = None
-                   ) -> dict[str, Any]:
+def evaluate_suite(
+    scorer: Any,
+    sets: dict[str, EvalSet],
+    *,
+    batch_size: int = 16,
+    prior: str | None = "length",
+    embedder: Any = None,
+    reference_name: str | None = None,
+    trunk_cache: Any = None,
+) -> dict[str, Any]:
     """Evaluate one scorer on every set (shared-prefix packed rows): {"metrics": {set: metrics},
     "sections": {section: score},
     "implicit_sections": {...} (scorers with an implicit reward), "margins": {set: [primary margin per pair]}}.
@@ -389,8 +453,17 @@ def evaluate_suite(scorer: Any, sets: dict[str, EvalSet], *, batch_size: int = 1
         original = scorer.reference
         scorer.reference = cached_reference(scorer, encoded, batch_size, reference_name, trunk_cache)
         try:
-            m, points = evaluate_set(scorer, eval_set.pairs, name=name, batch_size=batch_size, prior=prior,
-                                     embedder=embedder, encoded=encoded, packed=True, collate=collate)
+            m, points = evaluate_set(
+                scorer,
+                eval_set.pairs,
+                name=name,
+                batch_size=batch_size,
+                prior=prior,
+                embedder=embedder,
+                encoded=encoded,
+                packed=True,
+                collate=collate,
+            )
         finally:
             scorer.reference = original
         add_set_section_score(m, eval_set)
@@ -402,8 +475,9 @@ def evaluate_suite(scorer: Any, sets: dict[str, EvalSet], *, batch_size: int = 1
     return out
 
 
-def cached_reference(scorer: Any, encoded: list[Any], batch_size: int, reference_name: str | None,
-                     trunk_cache: Any = None) -> Any:
+def cached_reference(
+    scorer: Any, encoded: list[Any], batch_size: int, reference_name: str | None, trunk_cache: Any = None
+) -> Any:
     """The scorer's reference as precomputed (disk-cached) log-probs on `encoded`, when it is a frozen model
     with a known name; otherwise the scorer's reference unchanged. A `trunk_cache` whose trunk the reference
     shares skips its bottom layers."""
@@ -423,8 +497,9 @@ def cached_reference(scorer: Any, encoded: list[Any], batch_size: int, reference
     if trunk_cache is not None and trunk_cache.matches(frozen):
         trunk_cache.ensure(frozen, encoded, batch_size=batch_size)
         collate = trunk_cache.collator(pad_token_id=0)
-    precompute_reference_logps(frozen, encoded, collate,
-                               model_name=name, dtype=dtype, batch_size=batch_size, device=device)
+    precompute_reference_logps(
+        frozen, encoded, collate, model_name=name, dtype=dtype, batch_size=batch_size, device=device
+    )
     return PrecomputedReference()
 
 
@@ -444,8 +519,9 @@ def checkpoint_training_pairs(names: Iterable[str]) -> list[PreferencePair]:
         entries = meta.get("train_entries")
         if entries is None:
             if meta.get("train_data"):
-                log.warning("%s records no train_entries: its training overlap cannot be removed "
-                            "(use --exclude-train)", name)
+                log.warning(
+                    "%s records no train_entries: its training overlap cannot be removed (use --exclude-train)", name
+                )
             continue
         for entry in entries:
             if entry == SUITE or (isinstance(entry, dict) and entry.get("path") == SUITE):

@@ -37,16 +37,24 @@ def win_stats(prefs: Any, replicates: int = 1000, seed: int = 0) -> dict[str, An
     wins, ties, losses = ((p > 0).sum(1), (p == 0).sum(1), (p < 0).sum(1))  # per prompt
     W, T, L = int(wins.sum()), int(ties.sum()), int(losses.sum())
     n = W + T + L
-    out: dict[str, Any] = {"wins": W, "ties": T, "losses": L, "n": n, "prompts": int(p.shape[0]),
-                           "repeats": int(p.shape[1]), "win_rate": (W + 0.5 * T) / n,
-                           "decided_win_rate": W / (W + L) if W + L else math.nan,
-                           "win_rate_se": math.nan, "decided_win_rate_se": math.nan}
+    out: dict[str, Any] = {
+        "wins": W,
+        "ties": T,
+        "losses": L,
+        "n": n,
+        "prompts": int(p.shape[0]),
+        "repeats": int(p.shape[1]),
+        "win_rate": (W + 0.5 * T) / n,
+        "decided_win_rate": W / (W + L) if W + L else math.nan,
+        "win_rate_se": math.nan,
+        "decided_win_rate_se": math.nan,
+    }
     if p.shape[0] < 2 or replicates < 2:
         return out
     idx = bootstrap_indices(p.shape[0], replicates, seed)
-    w, t, l = wins[idx].sum(1), ties[idx].sum(1), losses[idx].sum(1)
+    w, t, lost = wins[idx].sum(1), ties[idx].sum(1), losses[idx].sum(1)
     out["win_rate_se"] = float(((w + 0.5 * t) / n).std(ddof=1))
-    decided = w + l
+    decided = w + lost
     rates = w[decided > 0] / decided[decided > 0]
     if len(rates) >= 2:
         out["decided_win_rate_se"] = float(rates.std(ddof=1))

@@ -11,8 +11,9 @@ import logging
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import httpx
 import numpy as np
@@ -23,21 +24,29 @@ from rewardkit.rewards.base import Messages
 
 log = logging.getLogger("rewardkit.generation")
 
-SYSTEM_PROMPT = ("You are a careful, impartial judge of AI assistant responses. Compare two responses to the same "
-                 "conversation for helpfulness, correctness, harmlessness and following the user's instructions. "
-                 "Do not let the order or the length of the responses influence you.")
-USER_TEMPLATE = ("[Conversation]\n{conversation}\n\n[Response A]\n{first}\n\n[Response B]\n{second}\n\n"
-                 "Which response is better? Answer with a single letter: A or B.")
-_VERDICT_RE = re.compile(r"\[\[\s*([AB])\s*\]\]|\b(?:response|answer|verdict)\s*:?\s*([AB])\b|^\W*([AB])\b",
-                         re.IGNORECASE)
+SYSTEM_PROMPT = (
+    "You are a careful, impartial judge of AI assistant responses. Compare two responses to the same "
+    "conversation for helpfulness, correctness, harmlessness and following the user's instructions. "
+    "Do not let the order or the length of the responses influence you."
+)
+USER_TEMPLATE = (
+    "[Conversation]\n{conversation}\n\n[Response A]\n{first}\n\n[Response B]\n{second}\n\n"
+    "Which response is better? Answer with a single letter: A or B."
+)
+_VERDICT_RE = re.compile(
+    r"\[\[\s*([AB])\s*\]\]|\b(?:response|answer|verdict)\s*:?\s*([AB])\b|^\W*([AB])\b", re.IGNORECASE
+)
 
 
 @dataclass
 class JudgeConfig:
     """Where the judge is; `base_url` None turns the judge off."""
 
-    base_url: str | None = option(None, "OpenAI-compatible endpoint of an LLM judge, e.g. http://127.0.0.1:8000/v1 "
-                                  "(POST {base_url}/chat/completions); none: no judge.")
+    base_url: str | None = option(
+        None,
+        "OpenAI-compatible endpoint of an LLM judge, e.g. http://127.0.0.1:8000/v1 "
+        "(POST {base_url}/chat/completions); none: no judge.",
+    )
     model: str = option("judge", "The judge's model name on that endpoint.")
     api_key_env: str = option("OPENAI_API_KEY", "Environment variable holding the judge's API key.")
     timeout_s: float = option(60.0, "Seconds a judge request may take.")
@@ -84,15 +93,22 @@ class LLMJudge:
     def ask(self, conversation: str, first: str, second: str) -> str | None:
         """The judge's verdict ('A' = first, 'B' = second, None = unparseable) for one presentation order."""
         body: dict[str, Any] = {
-            "model": self.config.model, "temperature": 0, "max_tokens": self.config.max_tokens,
-            "messages": [{"role": "system", "content": SYSTEM_PROMPT},
-                         {"role": "user", "content": USER_TEMPLATE.format(conversation=conversation, first=first,
-                                                                          second=second)}]}
+            "model": self.config.model,
+            "temperature": 0,
+            "max_tokens": self.config.max_tokens,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {
+                    "role": "user",
+                    "content": USER_TEMPLATE.format(conversation=conversation, first=first, second=second),
+                },
+            ],
+        }
         for attempt in range(self.config.retries + 1):
             try:
                 response = self.client.post(self.url, json=body)
                 if response.status_code in (429, 500, 502, 503, 504) and attempt < self.config.retries:
-                    time.sleep(0.5 * 2 ** attempt)
+                    time.sleep(0.5 * 2**attempt)
                     continue
                 response.raise_for_status()
                 self.calls += 1
@@ -100,7 +116,7 @@ class LLMJudge:
             except httpx.TransportError:
                 if attempt >= self.config.retries:
                     raise
-                time.sleep(0.5 * 2 ** attempt)
+                time.sleep(0.5 * 2**attempt)
             except (KeyError, IndexError, TypeError, ValueError) as e:
                 raise ValueError(f"judge {self.url}: unexpected reply ({e})") from e
         return None  # pragma: no cover - the loop always returns or raises
@@ -117,8 +133,12 @@ class LLMJudge:
             return -1
         return 0
 
-    def compare_many(self, prompts: Sequence[Messages], a: Sequence[str], b: Sequence[str],
-                     desc: str = "judging") -> np.ndarray:
-        return np.asarray([self.compare(p, x, y)
-                           for p, x, y in tqdm(list(zip(prompts, a, b)), desc=desc, leave=False,
-                                               disable=len(prompts) < 8)])
+    def compare_many(
+        self, prompts: Sequence[Messages], a: Sequence[str], b: Sequence[str], desc: str = "judging"
+    ) -> np.ndarray:
+        return np.asarray(
+            [
+                self.compare(p, x, y)
+                for p, x, y in tqdm(list(zip(prompts, a, b)), desc=desc, leave=False, disable=len(prompts) < 8)
+            ]
+        )

@@ -21,9 +21,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,8 +54,13 @@ class OveroptSampling(SamplingConfig):
 class OveroptConfig:
     """`rewardkit overopt` settings (flags or YAML)."""
 
-    FLAG_NAMES = {"prompts.seed": "prompt-seed", "prompts.source": "prompts", "prompts.limit": "limit",
-                  "sampling.seed": "seed", "sampling.batch_size": "sampling-batch-size"}
+    FLAG_NAMES = {
+        "prompts.seed": "prompt-seed",
+        "prompts.source": "prompts",
+        "prompts.limit": "limit",
+        "sampling.seed": "seed",
+        "sampling.batch_size": "sampling-batch-size",
+    }
 
     models: list[str] = field(default_factory=list)  # reward-model checkpoints; "name=path" names one
     rewards: list[str] = field(default_factory=list)  # reward YAMLs (rewards/config.py)
@@ -77,7 +83,9 @@ class OveroptConfig:
 
     def __post_init__(self) -> None:
         if not (self.models or self.rewards or self.rl_runs):
-            raise ValueError("nothing to measure: give --models CHECKPOINT..., --rewards YAML... and/or --rl-runs DIR...")
+            raise ValueError(
+                "nothing to measure: give --models CHECKPOINT..., --rewards YAML... and/or --rl-runs DIR..."
+            )
         if self.n_max < 2:
             raise ValueError(f"n_max must be >= 2, got {self.n_max}")
         bad = [m for m in self.combine_modes if m not in COMBINE_MODES]
@@ -93,6 +101,7 @@ class OveroptConfig:
 
 
 # ---- naming ------------------------------------------------------------------------------------------------
+
 
 def model_specs(entries: Sequence[str]) -> dict[str, str]:
     """{name: checkpoint} from "path" or "name=path" entries; a path's name is its folder (its parent's for an
@@ -114,12 +123,20 @@ def model_specs(entries: Sequence[str]) -> dict[str, str]:
 
 # ---- scoring -----------------------------------------------------------------------------------------------
 
+
 class SampleScorer:
     """Scores one fixed set of (prompt, response, meta) items with checkpoints (each once, through shared
     trunks) and reward YAMLs (from their components' scores)."""
 
-    def __init__(self, items: Sequence[PromptItem], responses: list[list[str]], *, batch_size: int = 16,
-                 trunk_cache: bool = True, trunk_cache_dir: str | None = None):
+    def __init__(
+        self,
+        items: Sequence[PromptItem],
+        responses: list[list[str]],
+        *,
+        batch_size: int = 16,
+        trunk_cache: bool = True,
+        trunk_cache_dir: str | None = None,
+    ):
         from rewardkit.evaluation.response_scoring import SharedTrunks
 
         self.prompts = [it.prompt for it, row in zip(items, responses) for _ in row]
@@ -142,17 +159,24 @@ class SampleScorer:
             if scorer.reward_head:
                 scorer.reference = None  # the reward head is the reward: no implicit-reward pass
             cache = self.trunks.cache_for(scorer) if self.trunks is not None else None
-            self.by_checkpoint[key] = score_responses(scorer, self.prompts, self.responses, trunk_cache=cache,
-                                                      batch_size=self.batch_size)
+            self.by_checkpoint[key] = score_responses(
+                scorer, self.prompts, self.responses, trunk_cache=cache, batch_size=self.batch_size
+            )
             del scorer
             gc.collect()
             self.seconds[str(path)] = round(time.time() - started, 1)
-            log.info("scored %d samples with %s in %.0f s%s", len(self.responses), path, self.seconds[str(path)],
-                     " (shared trunk)" if cache is not None else "")
+            log.info(
+                "scored %d samples with %s in %.0f s%s",
+                len(self.responses),
+                path,
+                self.seconds[str(path)],
+                " (shared trunk)" if cache is not None else "",
+            )
         return self.by_checkpoint[key]
 
-    def reward_yaml(self, path: str, *, holistic: str | None, stats_file: str | Path,
-                    modes: Sequence[str]) -> dict[str, np.ndarray]:
+    def reward_yaml(
+        self, path: str, *, holistic: str | None, stats_file: str | Path, modes: Sequence[str]
+    ) -> dict[str, np.ndarray]:
         """{name: rewards} of a reward YAML under each mode (its own mode when `modes` is empty). Missing
         normalisation stats are measured on these samples and saved to `stats_file`."""
         from rewardkit.rewards.base import is_token_level
@@ -178,17 +202,21 @@ class SampleScorer:
             from rewardkit.rewards.gold import GoldReward, has_gold
 
             if not has_gold(self.metas):
-                raise ValueError("gold: suite needs suite prompts (with gold meta); use --prompts suite or name a "
-                                 "checkpoint / reward YAML as --gold")
+                raise ValueError(
+                    "gold: suite needs suite prompts (with gold meta); use --prompts suite or name a "
+                    "checkpoint / reward YAML as --gold"
+                )
             return np.asarray(GoldReward().score(self.prompts, self.responses, self.metas), dtype=float)
         if spec.endswith((".yaml", ".yml")):
-            (values,) = self.reward_yaml(spec, holistic=None, stats_file=output_dir / "stats-gold.json",
-                                         modes=[]).values()
+            (values,) = self.reward_yaml(
+                spec, holistic=None, stats_file=output_dir / "stats-gold.json", modes=[]
+            ).values()
             return values
         return self.checkpoint(spec)
 
 
 # ---- RL runs -----------------------------------------------------------------------------------------------
+
 
 def load_rl_run(directory: str | Path) -> dict[str, Any]:
     """The tracked series of a `rewardkit rl` run: rl.json's "tracking", else tracking.json (a run that
@@ -203,8 +231,10 @@ def load_rl_run(directory: str | Path) -> dict[str, Any]:
     if tracking is None and (folder / TRACKING_FILE).exists():
         tracking = json.loads((folder / TRACKING_FILE).read_text())
     if not tracking or not tracking.get("records"):
-        raise FileNotFoundError(f"{folder}: no KL / held-out score series (rl.json 'tracking' or {TRACKING_FILE}); "
-                                "run `rewardkit rl` with --track-every > 0")
+        raise FileNotFoundError(
+            f"{folder}: no KL / held-out score series (rl.json 'tracking' or {TRACKING_FILE}); "
+            "run `rewardkit rl` with --track-every > 0"
+        )
     return tracking
 
 
@@ -215,14 +245,23 @@ def rl_curve(tracking: dict[str, Any]) -> dict[str, Any]:
     kl = [float(r["kl"]) for r in records]
     d = [math.sqrt(max(k, 0.0)) for k in kl]
     gold = [float(r["score"]) for r in records]
-    curve = {"score": tracking.get("score"), "steps": [r["step"] for r in records], "kl": kl, "d": d, "gold": gold,
-             "gold_se": [r.get("score_se") for r in records], "gold_gain": [g - gold[0] for g in gold], "fit": None}
+    curve = {
+        "score": tracking.get("score"),
+        "steps": [r["step"] for r in records],
+        "kl": kl,
+        "d": d,
+        "gold": gold,
+        "gold_se": [r.get("score_se") for r in records],
+        "gold_gain": [g - gold[0] for g in gold],
+        "fit": None,
+    }
     if sum(x > 0 for x in d) >= 3:
         curve["fit"] = fit_gao(d, curve["gold_gain"], "rl").as_dict()
     return curve
 
 
 # ---- the run -----------------------------------------------------------------------------------------------
+
 
 def prompt_groups(items: Sequence[PromptItem], groups: dict[str, list[str]] | None) -> dict[str, np.ndarray]:
     """{"all": every prompt, group: prompts whose suite family is in the group's list}; empty groups dropped
@@ -252,8 +291,13 @@ def run_overopt(config: OveroptConfig, policy: Any = None) -> OveroptResult:
     """Sample (cached), score, compute the curves and fits, write the report (see the module docstring)."""
     started = time.time()
     out = Path(config.output_dir)
-    report: dict[str, Any] = {"policy": config.policy, "n_max": config.n_max, "ns": config.best_of(),
-                              "gold": config.gold, "config": json.loads(json.dumps(asdict(config), default=str))}
+    report: dict[str, Any] = {
+        "policy": config.policy,
+        "n_max": config.n_max,
+        "ns": config.best_of(),
+        "gold": config.gold,
+        "config": json.loads(json.dumps(asdict(config), default=str)),
+    }
     items: list[PromptItem] = []
     responses: list[list[str]] = []
     proxies: dict[str, np.ndarray] = {}
@@ -265,22 +309,33 @@ def run_overopt(config: OveroptConfig, policy: Any = None) -> OveroptResult:
             raise ValueError(f"need at least 2 prompts, got {len(items)}")
         t = time.time()
         policy = policy or load_policy(config.policy)
-        responses = generate(policy, [it.prompt for it in items], config.n_max, config.sampling,
-                             desc=f"sampling {config.n_max} per prompt")
+        responses = generate(
+            policy,
+            [it.prompt for it in items],
+            config.n_max,
+            config.sampling,
+            desc=f"sampling {config.n_max} per prompt",
+        )
         del policy
         gc.collect()
         timings["sampling"] = round(time.time() - t, 1)
         t = time.time()
-        scorer = SampleScorer(items, responses, batch_size=config.batch_size, trunk_cache=config.trunk_cache,
-                              trunk_cache_dir=config.trunk_cache_dir)
+        scorer = SampleScorer(
+            items,
+            responses,
+            batch_size=config.batch_size,
+            trunk_cache=config.trunk_cache,
+            trunk_cache_dir=config.trunk_cache_dir,
+        )
         shape = (len(items), config.n_max)
         specs = model_specs(config.models)
         for name, path in specs.items():
             proxies[name] = scorer.checkpoint(path).reshape(shape)
         for path in config.rewards:
             stem = Path(path).stem
-            for name, values in scorer.reward_yaml(path, holistic=config.holistic, stats_file=out / f"stats-{stem}.json",
-                                                   modes=config.combine_modes).items():
+            for name, values in scorer.reward_yaml(
+                path, holistic=config.holistic, stats_file=out / f"stats-{stem}.json", modes=config.combine_modes
+            ).items():
                 if name in proxies:
                     raise ValueError(f"two rewards named {name!r}; rename one")
                 proxies[name] = values.reshape(shape)
@@ -307,30 +362,51 @@ def _run_label(directory: str, taken: dict[str, Any]) -> str:
     return folder.name if folder.name not in taken else str(folder)
 
 
-def curves(proxies: dict[str, np.ndarray], gold: np.ndarray, items: Sequence[PromptItem],
-           config: OveroptConfig) -> dict[str, dict[str, Any]]:
+def curves(
+    proxies: dict[str, np.ndarray], gold: np.ndarray, items: Sequence[PromptItem], config: OveroptConfig
+) -> dict[str, dict[str, Any]]:
     """{group: {reward: bon_curve}}, the same bootstrap replicates for every reward of a group (paired)."""
     out: dict[str, dict[str, Any]] = {}
     for group, index in prompt_groups(items, config.groups).items():
         replicates = bootstrap_indices(len(index), config.bootstrap, config.bootstrap_seed)
-        out[group] = {name: bon_curve(p[index], gold[index], config.best_of(), replicates)
-                      for name, p in proxies.items()}
+        out[group] = {
+            name: bon_curve(p[index], gold[index], config.best_of(), replicates) for name, p in proxies.items()
+        }
     return out
 
 
-def write_outputs(out: Path, report: dict[str, Any], items: Sequence[PromptItem], responses: list[list[str]],
-                  proxies: dict[str, np.ndarray], gold: np.ndarray) -> None:
+def write_outputs(
+    out: Path,
+    report: dict[str, Any],
+    items: Sequence[PromptItem],
+    responses: list[list[str]],
+    proxies: dict[str, np.ndarray],
+    gold: np.ndarray,
+) -> None:
     from rewardkit.evaluation.overopt_report import markdown_report, plot_overopt
 
     write_json_atomic(out / "overopt.json", report)
     plot = None
     if report["curves"] or report.get("rl"):
-        plot_overopt(report["curves"], out / "overopt.png", rl_runs=report.get("rl"),
-                     title=f"over-optimisation, policy {report['policy']}")
+        plot_overopt(
+            report["curves"],
+            out / "overopt.png",
+            rl_runs=report.get("rl"),
+            title=f"over-optimisation, policy {report['policy']}",
+        )
         plot = "overopt.png"
     write_text_atomic(out / "overopt.md", markdown_report(report, plot))
     if items:
-        write_jsonl_atomic(out / "scores.jsonl", (
-            {"prompt": it.prompt, "meta": it.meta, "responses": row, "gold": gold[i].tolist(),
-             "scores": {name: p[i].tolist() for name, p in proxies.items()}}
-            for i, (it, row) in enumerate(zip(items, responses))))
+        write_jsonl_atomic(
+            out / "scores.jsonl",
+            (
+                {
+                    "prompt": it.prompt,
+                    "meta": it.meta,
+                    "responses": row,
+                    "gold": gold[i].tolist(),
+                    "scores": {name: p[i].tolist() for name, p in proxies.items()},
+                }
+                for i, (it, row) in enumerate(zip(items, responses))
+            ),
+        )

@@ -16,12 +16,14 @@ class PromptConfig:
     """`source: suite` draws suite prompts (gold meta included); anything else is a pairs file or `hf:` spec
     whose distinct prompts are used (meta kept only when it is suite meta)."""
 
-    source: str = option("suite", "Prompts: 'suite' (the built-in suite, with gold meta), a pairs file or an hf: "
-                         "spec whose distinct prompts are used.")
+    source: str = option(
+        "suite",
+        "Prompts: 'suite' (the built-in suite, with gold meta), a pairs file or an hf: "
+        "spec whose distinct prompts are used.",
+    )
     n_per_family: int = option(4, "suite: prompts per task family.")
     families: list[str] | None = option(None, "suite: only these task families; none: all.")
-    seed: int = option(1, "suite: generation seed (0 is the quickstart RM's training seed); files: the sampling "
-                       "seed.")
+    seed: int = option(1, "suite: generation seed (0 is the quickstart RM's training seed); files: the sampling seed.")
     limit: int | None = option(None, "At most this many prompts (a seeded sample for files).")
     max_prompt_chars: int | None = option(2000, "files: skip conversations longer than this many characters.")
 
@@ -42,9 +44,15 @@ def load_prompts(config: PromptConfig, exclude: list[PromptItem] | None = None) 
     if config.source == "suite":
         from rewardkit.data.suite import suite_prompts
 
-        items = [PromptItem(p.prompt, dict(p.meta))
-                 for p in suite_prompts(config.n_per_family, seed=config.seed, families=config.families,
-                                        exclude=[p.prompt for p in exclude or []])]
+        items = [
+            PromptItem(p.prompt, dict(p.meta))
+            for p in suite_prompts(
+                config.n_per_family,
+                seed=config.seed,
+                families=config.families,
+                exclude=[p.prompt for p in exclude or []],
+            )
+        ]
     else:
         from rewardkit.data.loading import load_pairs
 
@@ -60,7 +68,7 @@ def load_prompts(config: PromptConfig, exclude: list[PromptItem] | None = None) 
             items.append(PromptItem(pair.prompt, dict(pair.meta) if "family" in pair.meta else {}))
         if config.limit is not None and len(items) > config.limit:
             items = random.Random(f"rewardkit-prompts:{config.seed}").sample(items, config.limit)
-    return items[:config.limit] if config.limit is not None else items
+    return items[: config.limit] if config.limit is not None else items
 
 
 def _key(prompt: Messages) -> str:

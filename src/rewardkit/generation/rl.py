@@ -22,15 +22,21 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rewardkit.config import option
 from rewardkit.files import write_json_atomic
 from rewardkit.generation.prompts import PromptConfig, PromptItem, load_prompts
-from rewardkit.generation.rl_control import (SCALE_REWARDS, AdaptiveKLCallback, resolve_scale_rewards, step_series,
-                                             uses_reward_model)
+from rewardkit.generation.rl_control import (
+    SCALE_REWARDS,
+    AdaptiveKLCallback,
+    resolve_scale_rewards,
+    step_series,
+    uses_reward_model,
+)
 from rewardkit.generation.rl_tracking import KLScoreTracker, TrackingConfig
 from rewardkit.generation.sampling import Policy, SamplingConfig, generate, load_policy, model_fingerprint
 from rewardkit.rewards.combinators import COMBINE_MODES, RewardFunction
@@ -54,8 +60,9 @@ class RLTrainingConfig:
     kl_coef: float = option(0.1, "KL coefficient to the initial policy (TRL's beta; PCRM's fixed 0.1); 0: no KL term.")
     kl_target: float | None = option(None, "Adaptive KL: the controller's target sequence KL (nats); none: fixed.")
     kl_horizon: int = option(10000, "Adaptive KL horizon (completions).")
-    scale_rewards: str = option("auto", "Reward scaling: none, group, batch; auto: none for reward-model rewards.",
-                                choices=SCALE_REWARDS)
+    scale_rewards: str = option(
+        "auto", "Reward scaling: none, group, batch; auto: none for reward-model rewards.", choices=SCALE_REWARDS
+    )
     reward_clip: float | None = option(None, "Clip rewards to [-c, c] (PCRM: 5); none: off.")
     temperature: float = option(1.0, "Sampling temperature of the completions.")
     lora_r: int = option(16, "LoRA rank of the policy.")
@@ -85,31 +92,46 @@ class RLTrainingConfig:
 
 @dataclass
 class HeldOutPrompts(PromptConfig):
-    seed: int = option(2, "Seed of the held-out prompts (differs from the training prompts'; overlapping prompts "
-                       "are removed anyway).")
+    seed: int = option(
+        2, "Seed of the held-out prompts (differs from the training prompts'; overlapping prompts are removed anyway)."
+    )
 
 
 @dataclass
 class RLConfig:
     """`rewardkit rl` settings (flags or YAML)."""
 
-    FLAG_NAMES = {"prompts.seed": "prompt-seed", "prompts.source": "prompts", "prompts.n_per_family": "n-per-family",
-                  "prompts.families": "families", "prompts.limit": "limit",
-                  "prompts.max_prompt_chars": "max-prompt-chars",
-                  "eval_prompts.seed": "eval-seed", "eval_prompts.source": "eval-prompts",
-                  "eval_prompts.n_per_family": "eval-n-per-family", "eval_prompts.families": "eval-families",
-                  "eval_prompts.limit": "eval-limit", "eval_prompts.max_prompt_chars": "eval-max-prompt-chars",
-                  "training.seed": "seed", "tracking.every": "track-every", "tracking.samples": "track-samples",
-                  "tracking.max_new_tokens": "track-max-new-tokens", "tracking.batch_size": "track-batch-size",
-                  "tracking.seed": "track-seed"}
+    FLAG_NAMES = {
+        "prompts.seed": "prompt-seed",
+        "prompts.source": "prompts",
+        "prompts.n_per_family": "n-per-family",
+        "prompts.families": "families",
+        "prompts.limit": "limit",
+        "prompts.max_prompt_chars": "max-prompt-chars",
+        "eval_prompts.seed": "eval-seed",
+        "eval_prompts.source": "eval-prompts",
+        "eval_prompts.n_per_family": "eval-n-per-family",
+        "eval_prompts.families": "eval-families",
+        "eval_prompts.limit": "eval-limit",
+        "eval_prompts.max_prompt_chars": "eval-max-prompt-chars",
+        "training.seed": "seed",
+        "tracking.every": "track-every",
+        "tracking.samples": "track-samples",
+        "tracking.max_new_tokens": "track-max-new-tokens",
+        "tracking.batch_size": "track-batch-size",
+        "tracking.seed": "track-seed",
+    }
 
     reward: str = option("", "Reward YAML (rewards/config.py, docs/alarm.md) the policy is trained on.")
     combine: str | None = option(None, "Override the reward's combine mode.", choices=COMBINE_MODES)
     holistic: str | None = option(None, "Override the reward's holistic model checkpoint.")
     stats_file: str | None = option(None, "Override where normalisation stats live; none: beside the reward YAML.")
     policy: str = option("smollm2-135m", "Policy to train (alias, directory or hub id).")
-    eval_reward: str = option("auto", "Score of the before / after comparison; auto: gold when the prompts have "
-                              "suite meta, else the holistic RM.", choices=EVAL_REWARDS)
+    eval_reward: str = option(
+        "auto",
+        "Score of the before / after comparison; auto: gold when the prompts have suite meta, else the holistic RM.",
+        choices=EVAL_REWARDS,
+    )
     eval_max_new_tokens: int = option(48, "Most tokens per evaluation response.")
     calibration_samples: int = option(2, "Samples per training prompt to calibrate missing normalisation stats.")
     output_dir: str = option("runs/rl", "Directory for the adapter, logs and the before / after report.")
@@ -147,8 +169,9 @@ def eval_scorer(kind: str, reward: RewardFunction, items: Sequence[PromptItem]) 
     return reward.name, reward
 
 
-def policy_score(policy: Policy, items: Sequence[PromptItem], scorer: Any, max_new_tokens: int,
-                 cache: bool = False) -> list[float]:
+def policy_score(
+    policy: Policy, items: Sequence[PromptItem], scorer: Any, max_new_tokens: int, cache: bool = False
+) -> list[float]:
     """Score of the policy's greedy response to each prompt (`cache`: reuse cached generations of these files)."""
     prompts = [it.prompt for it in items]
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, cache_dir=None if cache else "off")
@@ -171,36 +194,74 @@ def train_dataset(items: Sequence[PromptItem]) -> Any:
     return Dataset.from_list([{"prompt": it.prompt, "meta": json.dumps(it.meta, ensure_ascii=False)} for it in items])
 
 
-def build_trainer(policy: Policy, reward_fn: Any, items: Sequence[PromptItem], cfg: RLTrainingConfig,
-                  output_dir: str, callbacks: list[Any] | None = None, scale_rewards: str = "none") -> Any:
+def build_trainer(
+    policy: Policy,
+    reward_fn: Any,
+    items: Sequence[PromptItem],
+    cfg: RLTrainingConfig,
+    output_dir: str,
+    callbacks: list[Any] | None = None,
+    scale_rewards: str = "none",
+) -> Any:
     """A TRL GRPO or RLOO trainer on CPU-friendly settings, LoRA on every linear layer of the policy;
     `scale_rewards` is resolved (none | group | batch; RLOO: none | batch)."""
     from peft import LoraConfig
 
-    common = dict(output_dir=output_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.prompts_per_step *
-                  cfg.num_generations, num_generations=cfg.num_generations,
-                  max_completion_length=cfg.max_completion_length, learning_rate=cfg.learning_rate, beta=cfg.kl_coef,
-                  temperature=cfg.temperature, top_k=0, top_p=1.0, logging_steps=cfg.logging_steps,
-                  save_strategy="no", report_to="none", seed=cfg.seed, bf16=False, fp16=False,
-                  use_cpu=not _has_accelerator(), dataloader_num_workers=0, gradient_accumulation_steps=1,
-                  disable_tqdm=False)
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules="all-linear", task_type="CAUSAL_LM", bias="none")
+    common = dict(
+        output_dir=output_dir,
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        learning_rate=cfg.learning_rate,
+        beta=cfg.kl_coef,
+        temperature=cfg.temperature,
+        top_k=0,
+        top_p=1.0,
+        logging_steps=cfg.logging_steps,
+        save_strategy="no",
+        report_to="none",
+        seed=cfg.seed,
+        bf16=False,
+        fp16=False,
+        use_cpu=not _has_accelerator(),
+        dataloader_num_workers=0,
+        gradient_accumulation_steps=1,
+        disable_tqdm=False,
+    )
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
     if cfg.algorithm == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
-        return GRPOTrainer(model=policy.model, reward_funcs=[reward_fn],
-                           args=GRPOConfig(**common, scale_rewards=scale_rewards),
-                           train_dataset=train_dataset(items), processing_class=policy.tokenizer, peft_config=lora,
-                           callbacks=callbacks)
+        return GRPOTrainer(
+            model=policy.model,
+            reward_funcs=[reward_fn],
+            args=GRPOConfig(**common, scale_rewards=scale_rewards),
+            train_dataset=train_dataset(items),
+            processing_class=policy.tokenizer,
+            peft_config=lora,
+            callbacks=callbacks,
+        )
     from trl import RLOOConfig, RLOOTrainer
 
     if scale_rewards == "group":
         raise ValueError("RLOO has no per-group reward scaling (generation/rl_control.py)")
-    return RLOOTrainer(model=policy.model, reward_funcs=[reward_fn],
-                       args=RLOOConfig(**common, normalize_advantages=scale_rewards == "batch"),
-                       train_dataset=train_dataset(items), processing_class=policy.tokenizer, peft_config=lora,
-                       callbacks=callbacks)
+    return RLOOTrainer(
+        model=policy.model,
+        reward_funcs=[reward_fn],
+        args=RLOOConfig(**common, normalize_advantages=scale_rewards == "batch"),
+        train_dataset=train_dataset(items),
+        processing_class=policy.tokenizer,
+        peft_config=lora,
+        callbacks=callbacks,
+    )
 
 
 def _has_accelerator() -> bool:
@@ -216,14 +277,21 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
     from rewardkit.rewards.trl_adapter import TRLRewardFunction
 
     started = time.time()
-    reward = reward or load_reward(config.reward, combine=config.combine, holistic_path=config.holistic,
-                                   stats_file=config.stats_file)
+    reward = reward or load_reward(
+        config.reward, combine=config.combine, holistic_path=config.holistic, stats_file=config.stats_file
+    )
     cfg = config.training
     scale = resolve_scale_rewards(cfg.scale_rewards, cfg.algorithm, uses_reward_model(reward.components().values()))
     out = Path(config.output_dir)
     save_config(config, out / "config.yaml")
-    log.info("%s: KL coefficient %g (%s), reward scaling %s, reward clip %s", cfg.algorithm, cfg.kl_coef,
-             f"adaptive, target {cfg.kl_target}" if cfg.kl_target else "fixed", scale, cfg.reward_clip)
+    log.info(
+        "%s: KL coefficient %g (%s), reward scaling %s, reward clip %s",
+        cfg.algorithm,
+        cfg.kl_coef,
+        f"adaptive, target {cfg.kl_target}" if cfg.kl_target else "fixed",
+        scale,
+        cfg.reward_clip,
+    )
     train_items = load_prompts(config.prompts)
     eval_items = load_prompts(config.eval_prompts, exclude=train_items)
     if not train_items or not eval_items:
@@ -231,26 +299,46 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
     policy = policy or load_policy(config.policy)
     if reward.missing_stats():
         prompts = [it.prompt for it in train_items]
-        samples = generate(policy, prompts, config.calibration_samples,
-                           SamplingConfig(max_new_tokens=cfg.max_completion_length, temperature=cfg.temperature,
-                                          seed=cfg.seed), desc="calibration samples")
-        reward.calibrate([p for p, row in zip(prompts, samples) for _ in row], [r for row in samples for r in row],
-                         [it.meta for it, row in zip(train_items, samples) for _ in row])
+        samples = generate(
+            policy,
+            prompts,
+            config.calibration_samples,
+            SamplingConfig(max_new_tokens=cfg.max_completion_length, temperature=cfg.temperature, seed=cfg.seed),
+            desc="calibration samples",
+        )
+        reward.calibrate(
+            [p for p, row in zip(prompts, samples) for _ in row],
+            [r for row in samples for r in row],
+            [it.meta for it, row in zip(train_items, samples) for _ in row],
+        )
     score_name, scorer = eval_scorer(config.eval_reward, reward, eval_items)
     before_scores = policy_score(policy, eval_items, scorer, config.eval_max_new_tokens, cache=True)
-    log.info("before training: %s = %.4f on %d held-out prompts", score_name,
-             sum(before_scores) / len(before_scores), len(eval_items))
+    log.info(
+        "before training: %s = %.4f on %d held-out prompts",
+        score_name,
+        sum(before_scores) / len(before_scores),
+        len(eval_items),
+    )
     tracker = None
     if config.tracking.interval(cfg.steps):
-        tracker = KLScoreTracker(config.tracking, eval_items, scorer, score_name, policy.tokenizer, steps=cfg.steps,
-                                 temperature=cfg.temperature, max_new_tokens=cfg.max_completion_length,
-                                 output_dir=out)
+        tracker = KLScoreTracker(
+            config.tracking,
+            eval_items,
+            scorer,
+            score_name,
+            policy.tokenizer,
+            steps=cfg.steps,
+            temperature=cfg.temperature,
+            max_new_tokens=cfg.max_completion_length,
+            output_dir=out,
+        )
     callbacks: list[Any] = [tracker] if tracker else []
     if cfg.kl_target is not None:
         callbacks.append(AdaptiveKLCallback(cfg.kl_target, cfg.kl_horizon, cfg.prompts_per_step * cfg.num_generations))
     reward_fn = TRLRewardFunction(reward, clip=cfg.reward_clip)
-    trainer = build_trainer(policy, reward_fn, train_items, cfg, str(out / "trainer"), callbacks=callbacks or None,
-                            scale_rewards=scale)
+    trainer = build_trainer(
+        policy, reward_fn, train_items, cfg, str(out / "trainer"), callbacks=callbacks or None, scale_rewards=scale
+    )
     for callback in callbacks:
         if isinstance(callback, AdaptiveKLCallback):
             callback.trainer = trainer
@@ -259,25 +347,49 @@ def run_rl(config: RLConfig, reward: RewardFunction | None = None, policy: Polic
     trainer.model.save_pretrained(str(adapter_dir))
     merged = trainer.model.merge_and_unload()
     merged.eval()
-    trained = Policy(name=f"{policy.name}+{adapter_dir}", model=merged, tokenizer=policy.tokenizer,
-                     fingerprint=model_fingerprint([str(adapter_dir)]))
+    trained = Policy(
+        name=f"{policy.name}+{adapter_dir}",
+        model=merged,
+        tokenizer=policy.tokenizer,
+        fingerprint=model_fingerprint([str(adapter_dir)]),
+    )
     trained.tokenizer.padding_side = "left"
     after_scores = policy_score(trained, eval_items, scorer, config.eval_max_new_tokens)
     change = paired_change(before_scores, after_scores)
-    log.info("after training: %s = %.4f (change %+.4f, paired SE %.4f)", score_name, change["after"],
-             change["change"], change["change_se"])
+    log.info(
+        "after training: %s = %.4f (change %+.4f, paired SE %.4f)",
+        score_name,
+        change["after"],
+        change["change"],
+        change["change_se"],
+    )
     history = [h for h in trainer.state.log_history if "reward" in h]
-    results = {**change, "before_scores": before_scores, "after_scores": after_scores,
-               "score": score_name, "reward": reward.name,
-               "combine": reward.settings.mode, "algorithm": cfg.algorithm, "train_prompts": len(train_items),
-               "eval_prompts": len(eval_items), "steps": cfg.steps, "seconds": round(time.time() - started, 1),
-               "train_reward_first": history[0]["reward"] if history else math.nan,
-               "train_reward_last": history[-1]["reward"] if history else math.nan,
-               "series": step_series(trainer.state.log_history, cfg.kl_coef, reward_fn.__name__),
-               "log_history": trainer.state.log_history, "adapter": str(adapter_dir),
-               "tracking": tracker.summary() if tracker else None,
-               "settings": {"kl_coef": cfg.kl_coef, "kl": "adaptive" if cfg.kl_target else "fixed",
-                            "kl_target": cfg.kl_target, "scale_rewards": scale, "reward_clip": cfg.reward_clip},
-               "config": json.loads(json.dumps(asdict(config), default=str))}
+    results = {
+        **change,
+        "before_scores": before_scores,
+        "after_scores": after_scores,
+        "score": score_name,
+        "reward": reward.name,
+        "combine": reward.settings.mode,
+        "algorithm": cfg.algorithm,
+        "train_prompts": len(train_items),
+        "eval_prompts": len(eval_items),
+        "steps": cfg.steps,
+        "seconds": round(time.time() - started, 1),
+        "train_reward_first": history[0]["reward"] if history else math.nan,
+        "train_reward_last": history[-1]["reward"] if history else math.nan,
+        "series": step_series(trainer.state.log_history, cfg.kl_coef, reward_fn.__name__),
+        "log_history": trainer.state.log_history,
+        "adapter": str(adapter_dir),
+        "tracking": tracker.summary() if tracker else None,
+        "settings": {
+            "kl_coef": cfg.kl_coef,
+            "kl": "adaptive" if cfg.kl_target else "fixed",
+            "kl_target": cfg.kl_target,
+            "scale_rewards": scale,
+            "reward_clip": cfg.reward_clip,
+        },
+        "config": json.loads(json.dumps(asdict(config), default=str)),
+    }
     write_json_atomic(out / "rl.json", results, default=str)
     return results

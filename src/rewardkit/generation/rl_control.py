@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from transformers import TrainerCallback
 
@@ -47,8 +48,10 @@ def resolve_scale_rewards(scale: str, algorithm: str, model_reward: bool) -> str
     if scale == "auto":
         return "none" if model_reward or algorithm == "rloo" else "group"
     if algorithm == "rloo" and scale == "group":
-        raise ValueError("scale_rewards group: TRL's RLOO has no per-group scaling (its advantages are unscaled "
-                         "leave-one-out differences); use none, or batch (normalize_advantages)")
+        raise ValueError(
+            "scale_rewards group: TRL's RLOO has no per-group scaling (its advantages are unscaled "
+            "leave-one-out differences); use none, or batch (normalize_advantages)"
+        )
     return scale
 
 
@@ -88,8 +91,9 @@ class AdaptiveKLCallback(TrainerCallback):
         if kl is None or not math.isfinite(kl):
             return
         self.trainer.beta = adaptive_kl_update(used, kl, self.target, self.n, self.horizon)
-        log.debug("step %d: sequence KL %.4f, KL coefficient %.5f -> %.5f", state.global_step, kl, used,
-                  self.trainer.beta)
+        log.debug(
+            "step %d: sequence KL %.4f, KL coefficient %.5f -> %.5f", state.global_step, kl, used, self.trainer.beta
+        )
 
 
 def step_series(log_history: Sequence[dict[str, Any]], kl_coef: float, reward_name: str) -> dict[str, list[Any]]:
@@ -101,10 +105,14 @@ def step_series(log_history: Sequence[dict[str, Any]], kl_coef: float, reward_na
         return [h.get(key) for h in rows]
 
     series: dict[str, list[Any]] = {
-        "step": column("step"), "reward": column("reward"), "reward_std": column("reward_std"),
-        "kl": column("kl"), "kl_sequence": [sequence_kl(h) for h in rows],
+        "step": column("step"),
+        "reward": column("reward"),
+        "reward_std": column("reward_std"),
+        "kl": column("kl"),
+        "kl_sequence": [sequence_kl(h) for h in rows],
         "kl_coef": [h.get("kl_coef", kl_coef) for h in rows],
-        "completion_length": column("completions/mean_length")}
+        "completion_length": column("completions/mean_length"),
+    }
     for extra in ("unclipped", "clipped_share", "degenerate_share"):
         if any(prefix + extra in h for h in rows):
             series[f"reward_{extra}" if extra == "unclipped" else extra] = column(prefix + extra)

@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,8 +73,16 @@ def completion_mask(completion: torch.Tensor, eos_token_id: int) -> torch.Tensor
 
 
 @torch.no_grad()
-def sample_kl(model: Any, tokenizer: Any, texts: Sequence[str], n: int, *, max_new_tokens: int,
-              temperature: float, batch_size: int) -> tuple[list[str], np.ndarray]:
+def sample_kl(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    n: int,
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    batch_size: int,
+) -> tuple[list[str], np.ndarray]:
     """`n` sampled responses per rendered prompt from `model` (a PEFT model) and the KL of each to the model
     with its adapter disabled (sum over the response of the per-token KL); prompt-major order."""
     eos = tokenizer.eos_token_id
@@ -81,11 +90,20 @@ def sample_kl(model: Any, tokenizer: Any, texts: Sequence[str], n: int, *, max_n
     responses: list[str] = []
     kls: list[float] = []
     for start in range(0, len(texts), per_batch):
-        enc = tokenizer(list(texts[start:start + per_batch]), return_tensors="pt", padding=True,
-                        add_special_tokens=False).to(model.device)
-        out = model.generate(**enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                             max_new_tokens=max_new_tokens, num_return_sequences=n,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=eos)
+        enc = tokenizer(
+            list(texts[start : start + per_batch]), return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(model.device)
+        out = model.generate(
+            **enc,
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=n,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=eos,
+        )
         width = enc["input_ids"].shape[1]
         completion = out[:, width:]
         mask = completion_mask(completion, eos)
@@ -96,8 +114,13 @@ def sample_kl(model: Any, tokenizer: Any, texts: Sequence[str], n: int, *, max_n
 
 
 @torch.no_grad()
-def sequence_kl(model: Any, sequences: torch.Tensor, prompt_mask: torch.Tensor, completion_mask: torch.Tensor,
-                temperature: float = 1.0) -> torch.Tensor:
+def sequence_kl(
+    model: Any,
+    sequences: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    completion_mask: torch.Tensor,
+    temperature: float = 1.0,
+) -> torch.Tensor:
     """Per row of `sequences` (left-padded prompt, then completion): the sum over the completion tokens that
     `completion_mask` keeps of KL(model || model with its adapter disabled) at each position."""
     if not callable(getattr(model, "disable_adapter", None)):
@@ -105,9 +128,9 @@ def sequence_kl(model: Any, sequences: torch.Tensor, prompt_mask: torch.Tensor, 
     width = prompt_mask.shape[1]
     attention = torch.cat([prompt_mask, completion_mask.long()], dim=1)
     positions = (attention.cumsum(1) - 1).clamp(min=0)
-    logits = model(input_ids=sequences, attention_mask=attention, position_ids=positions).logits[:, width - 1:-1]
+    logits = model(input_ids=sequences, attention_mask=attention, position_ids=positions).logits[:, width - 1 : -1]
     with model.disable_adapter():
-        ref = model(input_ids=sequences, attention_mask=attention, position_ids=positions).logits[:, width - 1:-1]
+        ref = model(input_ids=sequences, attention_mask=attention, position_ids=positions).logits[:, width - 1 : -1]
     return (token_kl(logits, ref, temperature) * completion_mask).sum(1)
 
 
@@ -121,9 +144,19 @@ def mean_and_se(per_prompt: np.ndarray) -> tuple[float, float]:
 class KLScoreTracker(TrainerCallback):
     """Measures (step, KL to the initial policy, held-out score) during training; see the module docstring."""
 
-    def __init__(self, config: TrackingConfig, items: Sequence[PromptItem], scorer: Callable[..., Sequence[float]],
-                 score_name: str, tokenizer: Any, *, steps: int, temperature: float, max_new_tokens: int,
-                 output_dir: str | Path | None = None):
+    def __init__(
+        self,
+        config: TrackingConfig,
+        items: Sequence[PromptItem],
+        scorer: Callable[..., Sequence[float]],
+        score_name: str,
+        tokenizer: Any,
+        *,
+        steps: int,
+        temperature: float,
+        max_new_tokens: int,
+        output_dir: str | Path | None = None,
+    ):
         if not items:
             raise ValueError("KL / score tracking needs held-out prompts")
         self.config = config
@@ -140,9 +173,15 @@ class KLScoreTracker(TrainerCallback):
         self.texts = render_prompts(tokenizer, [it.prompt for it in self.items])
 
     def summary(self) -> dict[str, Any]:
-        return {"score": self.score_name, "every": self.every, "samples_per_prompt": self.config.samples,
-                "prompts": len(self.items), "temperature": self.temperature, "max_new_tokens": self.max_new_tokens,
-                "records": self.records}
+        return {
+            "score": self.score_name,
+            "every": self.every,
+            "samples_per_prompt": self.config.samples,
+            "prompts": len(self.items),
+            "temperature": self.temperature,
+            "max_new_tokens": self.max_new_tokens,
+            "records": self.records,
+        }
 
     def measure(self, model: Any, step: int) -> dict[str, Any]:
         started = time.time()
@@ -153,9 +192,15 @@ class KLScoreTracker(TrainerCallback):
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.config.seed)  # the same seed every time: common random numbers
-                responses, kl = sample_kl(model, self.tokenizer, self.texts, self.config.samples,
-                                          max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                          batch_size=self.config.batch_size)
+                responses, kl = sample_kl(
+                    model,
+                    self.tokenizer,
+                    self.texts,
+                    self.config.samples,
+                    max_new_tokens=self.max_new_tokens,
+                    temperature=self.temperature,
+                    batch_size=self.config.batch_size,
+                )
         finally:
             self.tokenizer.padding_side = side
             model.train(was_training)
@@ -165,11 +210,24 @@ class KLScoreTracker(TrainerCallback):
         scores = np.asarray(self.scorer(prompts, responses, metas), dtype=float).reshape(len(self.items), n)
         kl_mean, kl_se = mean_and_se(kl.reshape(len(self.items), n))
         score, score_se = mean_and_se(scores)
-        record = {"step": step, "kl": kl_mean, "kl_se": kl_se, "score": score, "score_se": score_se,
-                  "seconds": round(time.time() - started, 1)}
+        record = {
+            "step": step,
+            "kl": kl_mean,
+            "kl_se": kl_se,
+            "score": score,
+            "score_se": score_se,
+            "seconds": round(time.time() - started, 1),
+        }
         self.records.append(record)
-        log.info("step %d: KL to the initial policy %.4f ± %.4f, held-out %s %.4f ± %.4f", step, kl_mean, kl_se,
-                 self.score_name, score, score_se)
+        log.info(
+            "step %d: KL to the initial policy %.4f ± %.4f, held-out %s %.4f ± %.4f",
+            step,
+            kl_mean,
+            kl_se,
+            self.score_name,
+            score,
+            score_se,
+        )
         if self.file is not None:
             write_json_atomic(self.file, self.summary())
         return record

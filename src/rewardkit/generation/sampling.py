@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -40,10 +41,12 @@ class SamplingConfig:
     top_k: int = option(0, "Sample among the k likeliest tokens (0: off).")
     batch_size: int = option(16, "Sequences per generate call.")
     seed: int = option(0, "Sampling seed.")
-    use_chat_template: bool = option(True, "Render prompts with the policy's chat template (else the plain "
-                                     "Human:/Assistant: template).")
-    cache_dir: str | None = option(None, "Generation cache directory; none: $REWARDKIT_HOME/generations; 'off' "
-                                   "disables it.")
+    use_chat_template: bool = option(
+        True, "Render prompts with the policy's chat template (else the plain Human:/Assistant: template)."
+    )
+    cache_dir: str | None = option(
+        None, "Generation cache directory; none: $REWARDKIT_HOME/generations; 'off' disables it."
+    )
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -119,14 +122,24 @@ def _cache_path(config: SamplingConfig, key: str) -> Path | None:
 
 def cache_key(policy: Policy, texts: Sequence[str], n: int, greedy: bool, config: SamplingConfig) -> str:
     params = {k: v for k, v in asdict(config).items() if k != "cache_dir"}
-    payload = json.dumps({"model": policy.fingerprint, "prompts": list(texts), "n": n, "greedy": greedy,
-                          "params": params}, ensure_ascii=False, sort_keys=True)
+    payload = json.dumps(
+        {"model": policy.fingerprint, "prompts": list(texts), "n": n, "greedy": greedy, "params": params},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
 @torch.no_grad()
-def generate(policy: Policy, prompts: Sequence[Messages], n: int = 1, config: SamplingConfig | None = None, *,
-             greedy: bool = False, desc: str = "generating") -> list[list[str]]:
+def generate(
+    policy: Policy,
+    prompts: Sequence[Messages],
+    n: int = 1,
+    config: SamplingConfig | None = None,
+    *,
+    greedy: bool = False,
+    desc: str = "generating",
+) -> list[list[str]]:
     """`n` responses per prompt (greedy: n must be 1). Cached (see the module docstring)."""
     config = config or SamplingConfig()
     if n < 1 or (greedy and n != 1):
@@ -138,14 +151,26 @@ def generate(policy: Policy, prompts: Sequence[Messages], n: int = 1, config: Sa
         return json.loads(cache.read_text())["responses"]
     out = _generate(policy, texts, n, config, greedy, desc)
     if cache is not None:
-        write_text_atomic(cache, json.dumps({"model": policy.name, "n": n, "greedy": greedy,
-                                             "params": asdict(config), "prompts": texts, "responses": out},
-                                            ensure_ascii=False))
+        write_text_atomic(
+            cache,
+            json.dumps(
+                {
+                    "model": policy.name,
+                    "n": n,
+                    "greedy": greedy,
+                    "params": asdict(config),
+                    "prompts": texts,
+                    "responses": out,
+                },
+                ensure_ascii=False,
+            ),
+        )
     return out
 
 
-def _generate(policy: Policy, texts: list[str], n: int, config: SamplingConfig, greedy: bool,
-              desc: str) -> list[list[str]]:
+def _generate(
+    policy: Policy, texts: list[str], n: int, config: SamplingConfig, greedy: bool, desc: str
+) -> list[list[str]]:
     tok, model = policy.tokenizer, policy.model
     per_batch = max(1, config.batch_size // n)
     sampling = {} if greedy else {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k}
@@ -153,10 +178,16 @@ def _generate(policy: Policy, texts: list[str], n: int, config: SamplingConfig, 
     starts = range(0, len(texts), per_batch)
     for b, start in enumerate(tqdm(starts, desc=desc, disable=len(starts) <= 1, leave=False)):
         torch.manual_seed(config.seed * 1_000_003 + b)
-        enc = tok(texts[start:start + per_batch], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tok(texts[start : start + per_batch], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
-        ids = model.generate(**enc, do_sample=not greedy, num_return_sequences=n, max_new_tokens=config.max_new_tokens,
-                             pad_token_id=tok.pad_token_id, **sampling)
-        decoded = tok.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        out.extend(decoded[i * n:(i + 1) * n] for i in range(len(decoded) // n))
+        ids = model.generate(
+            **enc,
+            do_sample=not greedy,
+            num_return_sequences=n,
+            max_new_tokens=config.max_new_tokens,
+            pad_token_id=tok.pad_token_id,
+            **sampling,
+        )
+        decoded = tok.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        out.extend(decoded[i * n : (i + 1) * n] for i in range(len(decoded) // n))
     return [[r.strip() for r in row] for row in out]

@@ -21,8 +21,14 @@ from rewardkit.files import write_jsonl_atomic, write_text_atomic
 from rewardkit.generation.prompts import PromptConfig, load_prompts
 from rewardkit.generation.sampling import SamplingConfig, generate, load_policy
 from rewardkit.rewards.combinators import RewardFunction
-from rewardkit.rewards.consistency import (aspect_consistency, bar_chart, consistency_table, preferences,
-                                           rank_aspects, write_results)
+from rewardkit.rewards.consistency import (
+    aspect_consistency,
+    bar_chart,
+    consistency_table,
+    preferences,
+    rank_aspects,
+    write_results,
+)
 
 log = logging.getLogger("rewardkit.generation")
 
@@ -62,16 +68,18 @@ class SelectAspectsConfig:
             raise ValueError(f"tie_tolerance must be >= 0, got {self.tie_tolerance}")
 
 
-def run_select_aspects(config: SelectAspectsConfig, reward: RewardFunction | None = None,
-                       policy: Any = None) -> dict[str, Any]:
+def run_select_aspects(
+    config: SelectAspectsConfig, reward: RewardFunction | None = None, policy: Any = None
+) -> dict[str, Any]:
     from rewardkit.rewards.gold import GoldReward, has_gold
 
     if reward is None:
         from rewardkit.rewards.config import load_reward
 
         # only the components matter here, not how they combine
-        reward = load_reward(config.reward, holistic_path=config.holistic, stats_file=config.stats_file,
-                             combine="weighted")
+        reward = load_reward(
+            config.reward, holistic_path=config.holistic, stats_file=config.stats_file, combine="weighted"
+        )
     if reward.holistic is None:
         raise ValueError(f"reward {reward.name} has no holistic component to select aspects against")
     items = load_prompts(config.prompts)
@@ -84,29 +92,49 @@ def run_select_aspects(config: SelectAspectsConfig, reward: RewardFunction | Non
     if config.include_gold and has_gold(metas) and "gold" not in scores:
         gold = GoldReward()
         scores["gold (reference)"] = (gold.score(prompts, greedy, metas), gold.score(prompts, sampled, metas))
-    h_prefs = preferences(reward.holistic.score(prompts, greedy, metas), reward.holistic.score(prompts, sampled, metas),
-                          config.tie_tolerance)
-    results = [aspect_consistency(name, h_prefs, preferences(g, s, config.tie_tolerance))
-               for name, (g, s) in scores.items()]
+    h_prefs = preferences(
+        reward.holistic.score(prompts, greedy, metas),
+        reward.holistic.score(prompts, sampled, metas),
+        config.tie_tolerance,
+    )
+    results = [
+        aspect_consistency(name, h_prefs, preferences(g, s, config.tie_tolerance)) for name, (g, s) in scores.items()
+    ]
     ranked = rank_aspects(results)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = consistency_table(reward.holistic.name, h_prefs, ranked)
     write_text_atomic(out / "aspects.md", table)
-    write_results(ranked, out / "aspects.json", holistic=reward.holistic.name, prompts=len(items),
-                  policy=config.policy, config=asdict(config))
+    write_results(
+        ranked,
+        out / "aspects.json",
+        holistic=reward.holistic.name,
+        prompts=len(items),
+        policy=config.policy,
+        config=asdict(config),
+    )
     bar_chart(ranked, out / "aspects.png", title=f"aspects vs {reward.holistic.name} ({len(items)} prompts)")
-    write_jsonl_atomic(out / "responses.jsonl", ({"prompt": it.prompt, "meta": it.meta, "greedy": g, "sampled": s}
-                                                 for it, g, s in zip(items, greedy, sampled)))
+    write_jsonl_atomic(
+        out / "responses.jsonl",
+        ({"prompt": it.prompt, "meta": it.meta, "greedy": g, "sampled": s} for it, g, s in zip(items, greedy, sampled)),
+    )
     return {"ranked": ranked, "table": table, "output_dir": str(out)}
 
 
-def aspect_scores(reward: RewardFunction, prompts: list[Any], greedy: list[str], sampled: list[str],
-                  metas: list[dict[str, Any]], shaped: bool) -> dict[str, tuple[Any, Any]]:
+def aspect_scores(
+    reward: RewardFunction,
+    prompts: list[Any],
+    greedy: list[str],
+    sampled: list[str],
+    metas: list[dict[str, Any]],
+    shaped: bool,
+) -> dict[str, tuple[Any, Any]]:
     """{aspect: (scores of the greedy responses, of the sampled ones)}: raw scores, or the shaped reward terms."""
     if not shaped:
-        return {a.component.name: (a.component.score(prompts, greedy, metas),
-                                   a.component.score(prompts, sampled, metas)) for a in reward.aspects}
+        return {
+            a.component.name: (a.component.score(prompts, greedy, metas), a.component.score(prompts, sampled, metas))
+            for a in reward.aspects
+        }
     both, both_prompts, both_metas = greedy + sampled, prompts + prompts, metas + metas
     raw = reward.raw_scores(both_prompts, both, both_metas)
     if reward.missing_stats():

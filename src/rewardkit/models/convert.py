@@ -20,8 +20,9 @@ from rewardkit.models.reward_model import ModelConfig
 log = logging.getLogger("rewardkit.models")
 
 
-def convert_reward_model(name: str, out_dir: str | Path, *, max_length: int | None = None,
-                         dtype: str = "float32") -> Path:
+def convert_reward_model(
+    name: str, out_dir: str | Path, *, max_length: int | None = None, dtype: str = "float32"
+) -> Path:
     """Write `name` (a TRL / OpenRLHF sequence classifier or a LLaMA-Factory value-head checkpoint) as a rewardkit
     export in `out_dir`; its rewards are unchanged (tested)."""
     path = resolve_model(name)
@@ -34,14 +35,18 @@ def convert_reward_model(name: str, out_dir: str | Path, *, max_length: int | No
     tokenizer = load_tokenizer(name)
     limit = getattr(tokenizer, "model_max_length", None)
     metadata: dict[str, Any] = {
-        "objective": "imported", "base_model": name, "converted_from": {"path": name, "layout": head.layout,
-                                                                       "head": head.weight_key},
+        "objective": "imported",
+        "base_model": name,
+        "converted_from": {"path": name, "layout": head.layout, "head": head.weight_key},
         "max_length": max_length or (limit if isinstance(limit, int) and limit <= 1_000_000 else 512),
         "reward_stats": reward_stats(read_config(Path(path))),
     }
     if model.score.bias is not None:
         metadata["score_bias"] = float(model.score.bias.detach().reshape(-1)[0])
-        log.warning("%s: the head's bias %.6f cannot be stored in a *ForSequenceClassification head; rewardkit adds "
-                    "it back (rewardkit.json score_bias), other tools' rewards are lower by it", name,
-                    metadata["score_bias"])
+        log.warning(
+            "%s: the head's bias %.6f cannot be stored in a *ForSequenceClassification head; rewardkit adds "
+            "it back (rewardkit.json score_bias), other tools' rewards are lower by it",
+            name,
+            metadata["score_bias"],
+        )
     return export_model(model, tokenizer, out_dir, metadata=metadata)

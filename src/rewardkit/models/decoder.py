@@ -36,8 +36,10 @@ def mask_for_attention(mask: torch.Tensor, attn_implementation: str | None, dtyp
     if impl == "sdpa":
         return mask
     if "flash" in impl:
-        raise ValueError(f"attn_implementation={impl!r} cannot take the 4D mask of packed rows; "
-                         "use sdpa or eager, or turn packing off (data.packing=false)")
+        raise ValueError(
+            f"attn_implementation={impl!r} cannot take the 4D mask of packed rows; "
+            "use sdpa or eager, or turn packing off (data.packing=false)"
+        )
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, torch.finfo(dtype).min)
 
 
@@ -55,13 +57,17 @@ def trunk_parts(decoder: nn.Module) -> TrunkParts:
     """The decoder's layer stack (found as for top_layers tuning), rotary embedding and final norm."""
     missing = [name for name in ("layers", "rotary_emb", "norm") if getattr(decoder, name, None) is None]
     if missing:
-        raise TrunkError(f"{type(decoder).__name__} has no {', '.join(missing)}: the frozen-trunk cache supports "
-                         "HF decoders with .layers, .rotary_emb and .norm (Llama, Qwen2, Mistral, ...); "
-                         "set model.cache_trunk=false")
+        raise TrunkError(
+            f"{type(decoder).__name__} has no {', '.join(missing)}: the frozen-trunk cache supports "
+            "HF decoders with .layers, .rotary_emb and .norm (Llama, Qwen2, Mistral, ...); "
+            "set model.cache_trunk=false"
+        )
     layers = layer_stack(decoder)
     if layers is not decoder.layers:
-        raise TrunkError(f"{type(decoder).__name__}: its largest ModuleList is not .layers; "
-                         "the frozen-trunk cache cannot tell which layers top_layers tuning trains")
+        raise TrunkError(
+            f"{type(decoder).__name__}: its largest ModuleList is not .layers; "
+            "the frozen-trunk cache cannot tell which layers top_layers tuning trains"
+        )
     return TrunkParts(decoder, layers, decoder.rotary_emb, decoder.norm)
 
 
@@ -71,8 +77,9 @@ def top_tensor_ids(parts: TrunkParts, depth: int) -> set[int]:
     return {id(t) for m in top for t in (*m.parameters(), *m.buffers())}
 
 
-def top_hidden_states(decoder: nn.Module, trunk_states: torch.Tensor, depth: int, attention_mask: torch.Tensor,
-                      position_ids: torch.Tensor) -> torch.Tensor:
+def top_hidden_states(
+    decoder: nn.Module, trunk_states: torch.Tensor, depth: int, attention_mask: torch.Tensor, position_ids: torch.Tensor
+) -> torch.Tensor:
     """Final hidden states from the trunk output: layers[depth:] (the model's own rotary embedding from
     position_ids, the 4D packed mask as the full forward passes it), then the final norm."""
     parts = trunk_parts(decoder)
@@ -87,8 +94,14 @@ def top_hidden_states(decoder: nn.Module, trunk_states: torch.Tensor, depth: int
     mask = mask_for_attention(attention_mask, decoder.config._attn_implementation, dtype)
     position_embeddings = parts.rotary_emb(hidden, position_ids=position_ids)
     for layer in parts.layers[depth:]:
-        hidden = layer(hidden, attention_mask=mask, position_embeddings=position_embeddings,
-                       position_ids=position_ids, past_key_values=None, use_cache=False)
+        hidden = layer(
+            hidden,
+            attention_mask=mask,
+            position_embeddings=position_embeddings,
+            position_ids=position_ids,
+            past_key_values=None,
+            use_cache=False,
+        )
         if isinstance(hidden, tuple):  # older decoder layers return (hidden, ...)
             hidden = hidden[0]
     return parts.norm(hidden)
@@ -98,5 +111,7 @@ def _require_frozen(parts: TrunkParts, depth: int) -> None:
     skip = top_tensor_ids(parts, depth)
     for name, p in parts.decoder.named_parameters():
         if p.requires_grad and id(p) not in skip:
-            raise TrunkError(f"{name} trains, so the trunk below layer {depth} is not frozen and its output "
-                             "cannot be cached (model.cache_trunk needs tuning=top_layers)")
+            raise TrunkError(
+                f"{name} trains, so the trunk below layer {depth} is not frozen and its output "
+                "cannot be cached (model.cache_trunk needs tuning=top_layers)"
+            )

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -89,11 +89,16 @@ class SentenceEmbedder:
         size = self.config.batch_size
         starts = range(0, len(order), size)
         for start in tqdm(starts, desc=desc, disable=len(starts) < 2, leave=False):
-            idx = order[start:start + size]
+            idx = order[start : start + size]
             bound = bound_latest if self.tokenizer.truncation_side == "left" else bound_response
             budget = char_budget(self.tokenizer, self.max_length)  # no text is tokenized beyond what it can keep
-            batch = self.tokenizer([bound(texts[i], budget) for i in idx], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="pt").to(self.device)
+            batch = self.tokenizer(
+                [bound(texts[i], budget) for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.device)
             hidden = self.model(**batch).last_hidden_state
             out[idx] = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1).float().cpu()
         return out
@@ -105,8 +110,9 @@ class SentenceEmbedder:
         """Identifies the model, its input settings and the exact texts."""
         weights = sorted(Path(self.path).glob("*.safetensors")) if Path(self.path).is_dir() else []
         stamp = [(w.name, w.stat().st_size, int(w.stat().st_mtime)) for w in weights]
-        digest = hashlib.sha256(json.dumps([str(self.path), stamp, self.max_length, self.config.truncation_side],
-                                           default=str).encode())
+        digest = hashlib.sha256(
+            json.dumps([str(self.path), stamp, self.max_length, self.config.truncation_side], default=str).encode()
+        )
         for text in texts:
             digest.update(hashlib.sha256(text.encode("utf-8")).digest())
         return digest.hexdigest()[:32]
@@ -132,14 +138,14 @@ class SentenceEmbedder:
         return vectors[[position[t] for t in texts]]
 
 
-
 def prior_embedder(name: str = DEFAULT_EMBEDDER) -> SentenceEmbedder:
     """The embedder for PCRM's cosine prior; truncates from the left so long prompts keep the responses."""
     return SentenceEmbedder(EmbedderConfig(name=name, truncation_side="left"))
 
 
-def pair_cosines(encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair],
-                 embedder: SentenceEmbedder) -> torch.Tensor:
+def pair_cosines(
+    encoded: Sequence[EncodedPair], pairs: Sequence[PreferencePair], embedder: SentenceEmbedder
+) -> torch.Tensor:
     """Raw cosine similarity of the embeddings of prompt + chosen and prompt + rejected, per encoded pair
     (the input of rewardkit.data.priors' cosine prior)."""
     chosen_texts, rejected_texts = pair_texts(encoded, pairs)

@@ -18,8 +18,9 @@ import contextlib
 import copy
 import functools
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
@@ -58,8 +59,10 @@ def export_pad_token(tokenizer: Any) -> tuple[str, int]:
     for token in (tokenizer.pad_token, tokenizer.unk_token):
         if token is not None and tokenizer.convert_tokens_to_ids(token) != eos:
             return token, tokenizer.convert_tokens_to_ids(token)
-    raise ValueError("the tokenizer has no token other than EOS to pad with; add a pad token to the tokenizer "
-                     "(tokenizer.add_special_tokens({'pad_token': '<pad>'})) and resize the embeddings")
+    raise ValueError(
+        "the tokenizer has no token other than EOS to pad with; add a pad token to the tokenizer "
+        "(tokenizer.add_special_tokens({'pad_token': '<pad>'})) and resize the embeddings"
+    )
 
 
 def export_tokenizer(tokenizer: Any, metadata: dict[str, Any]) -> tuple[Any, int]:
@@ -76,8 +79,9 @@ def export_tokenizer(tokenizer: Any, metadata: dict[str, Any]) -> tuple[Any, int
     return tok, pad_id
 
 
-def _save_with_state(auto_cls: Any, config: Any, backbone: dict[str, torch.Tensor],
-                     heads: dict[str, torch.Tensor], out: Path) -> None:
+def _save_with_state(
+    auto_cls: Any, config: Any, backbone: dict[str, torch.Tensor], heads: dict[str, torch.Tensor], out: Path
+) -> None:
     """Instantiate `auto_cls` on the meta device, assign backbone + head tensors, save_pretrained."""
     with torch.device("meta"):
         skeleton = auto_cls.from_config(config, dtype=next(iter(backbone.values())).dtype)
@@ -119,8 +123,15 @@ def staged_export(export: Callable[..., Path]) -> Callable[..., Path]:
 
 
 @staged_export
-def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, metadata: dict[str, Any],
-                 reward_head: bool = True, policy: bool = False) -> Path:
+def export_model(
+    model: RewardModel,
+    tokenizer: Any,
+    out_dir: str | Path,
+    *,
+    metadata: dict[str, Any],
+    reward_head: bool = True,
+    policy: bool = False,
+) -> Path:
     """Write the reward model and/or the policy as HF checkpoints, plus metadata and a model card."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,20 +139,36 @@ def export_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, met
     with merged_backbone_state(model) as backbone_state:
         if reward_head:
             config = reward_config(model.config, pad_id, metadata.get("reward_stats"))
-            _save_with_state(AutoModelForSequenceClassification, config, backbone_state,
-                             {"score.weight": model.score.weight.detach()}, out)
+            _save_with_state(
+                AutoModelForSequenceClassification,
+                config,
+                backbone_state,
+                {"score.weight": model.score.weight.detach()},
+                out,
+            )
         if policy:
             if model.lm_head is None:
                 raise ValueError("cannot export a policy: the model has no LM head")
             config = copy.deepcopy(model.config)
-            _save_with_state(AutoModelForCausalLM, config, backbone_state,
-                             {"lm_head.weight": model.lm_head.weight.detach()}, out / POLICY_DIR)
+            _save_with_state(
+                AutoModelForCausalLM,
+                config,
+                backbone_state,
+                {"lm_head.weight": model.lm_head.weight.detach()},
+                out / POLICY_DIR,
+            )
             policy_tok = copy.deepcopy(tokenizer)
             policy_tok.chat_template = tok.chat_template
             policy_tok.save_pretrained(out / POLICY_DIR)
     tok.save_pretrained(out)
-    meta = dict(metadata, reward_head=reward_head, policy=policy, pad_token_id=pad_id,
-                eos_token_id=tokenizer.eos_token_id, reward_position="conversation_end")
+    meta = dict(
+        metadata,
+        reward_head=reward_head,
+        policy=policy,
+        pad_token_id=pad_id,
+        eos_token_id=tokenizer.eos_token_id,
+        reward_position="conversation_end",
+    )
     write_json_atomic(out / METADATA_FILE, meta, default=str)
     write_text_atomic(out / "README.md", model_card(meta))
     log.info("exported to %s (reward head: %s, policy: %s)", out, reward_head, policy)

@@ -26,9 +26,11 @@ from rewardkit.models.registry import ModelResolutionError
 VALUE_HEAD_FILES = ("value_head.safetensors", "value_head.bin")  # LLaMA-Factory's names
 VALUE_HEAD_KEY = "v_head.summary"
 OPENRLHF_ARCHITECTURE = "RewardModel"
-LOOKED_FOR = ("rewardkit.json (a rewardkit export); config.json of a *ForSequenceClassification or OpenRLHF "
-              "reward model with a one-output head (score.weight or <value_head_prefix>.weight); "
-              f"{' / '.join(VALUE_HEAD_FILES)} with {VALUE_HEAD_KEY}.weight (LLaMA-Factory)")
+LOOKED_FOR = (
+    "rewardkit.json (a rewardkit export); config.json of a *ForSequenceClassification or OpenRLHF "
+    "reward model with a one-output head (score.weight or <value_head_prefix>.weight); "
+    f"{' / '.join(VALUE_HEAD_FILES)} with {VALUE_HEAD_KEY}.weight (LLaMA-Factory)"
+)
 
 
 class MissingRewardHeadError(ModelResolutionError):
@@ -50,8 +52,9 @@ class HeadSource:
         return weight, bias
 
     def describe(self) -> str:
-        kind = {"sequence_classification": "sequence-classification head",
-                "value_head": "LLaMA-Factory value head"}[self.layout]
+        kind = {"sequence_classification": "sequence-classification head", "value_head": "LLaMA-Factory value head"}[
+            self.layout
+        ]
         return f"{kind} {self.weight_key} ({self.files[self.weight_key].name})"
 
 
@@ -67,7 +70,7 @@ def tensor_files(path: Path, names: tuple[str, ...] | None = None) -> dict[str, 
                 keys = list(f.keys())
         else:
             keys = list(torch.load(file, map_location="cpu", weights_only=True, mmap=True))
-        out.update({k: file for k in keys})
+        out.update(dict.fromkeys(keys, file))
     return out
 
 
@@ -87,7 +90,8 @@ def is_reward_classifier(config: dict[str, Any]) -> bool:
     """A config saved by a sequence-classification model or an OpenRLHF reward model."""
     architectures = config.get("architectures") or []
     return "value_head_prefix" in config or any(
-        a == OPENRLHF_ARCHITECTURE or a.endswith("ForSequenceClassification") for a in architectures)
+        a == OPENRLHF_ARCHITECTURE or a.endswith("ForSequenceClassification") for a in architectures
+    )
 
 
 def find_reward_head(path: str | Path) -> HeadSource | None:
@@ -111,15 +115,18 @@ def find_reward_head(path: str | Path) -> HeadSource | None:
         if f"{name}.weight" in files:
             bias = f"{name}.bias" if f"{name}.bias" in files else None
             return _checked(HeadSource("sequence_classification", f"{name}.weight", bias, files), path)
-    raise MissingRewardHeadError(f"{path} is a sequence classifier ({config.get('architectures')}) but its weights "
-                                 f"hold no {prefix}.weight head")
+    raise MissingRewardHeadError(
+        f"{path} is a sequence classifier ({config.get('architectures')}) but its weights hold no {prefix}.weight head"
+    )
 
 
 def _checked(head: HeadSource, path: Path) -> HeadSource:
     weight, _ = head.tensors()
     if weight.dim() != 2 or weight.shape[0] != 1:
-        raise MissingRewardHeadError(f"{path}: {head.weight_key} has shape {tuple(weight.shape)}; a reward model "
-                                     "has one output (a classifier with several labels is not a reward model)")
+        raise MissingRewardHeadError(
+            f"{path}: {head.weight_key} has shape {tuple(weight.shape)}; a reward model "
+            "has one output (a classifier with several labels is not a reward model)"
+        )
     return head
 
 

@@ -19,8 +19,15 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from rewardkit.models.decoder import layer_stack
-from rewardkit.models.heads import (LOOKED_FOR, HeadSource, MissingRewardHeadError, find_reward_head, read_config,
-                                    read_tensor, tensor_files)
+from rewardkit.models.heads import (
+    LOOKED_FOR,
+    HeadSource,
+    MissingRewardHeadError,
+    find_reward_head,
+    read_config,
+    read_tensor,
+    tensor_files,
+)
 from rewardkit.models.registry import resolve_model
 from rewardkit.models.reward_model import ModelConfig, RewardModel, init_reward_head, torch_dtype
 
@@ -80,15 +87,20 @@ def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> R
     if cfg.tuning == "lora":
         from peft import LoraConfig, get_peft_model
 
-        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=cfg.lora_target_modules, bias="none")
+        lora = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=cfg.lora_target_modules,
+            bias="none",
+        )
         model.backbone = get_peft_model(model.backbone, lora)
     elif cfg.tuning == "top_layers":
         decoder = model.base_backbone
         decoder.requires_grad_(False)
         layers = layer_stack(decoder)
         k = min(cfg.top_layers, len(layers))
-        for layer in layers[len(layers) - k:]:
+        for layer in layers[len(layers) - k :]:
             layer.requires_grad_(True)
         norm = getattr(decoder, "norm", None) or getattr(decoder, "final_layer_norm", None)
         if norm is not None:
@@ -105,8 +117,14 @@ def apply_tuning(model: RewardModel, cfg: ModelConfig, train_lm_head: bool) -> R
     return model
 
 
-def build_reward_model(cfg: ModelConfig, *, train_lm_head: bool = False, keep_lm_head: bool = True,
-                       head_init: str | None = None, fresh_head: bool = True) -> RewardModel:
+def build_reward_model(
+    cfg: ModelConfig,
+    *,
+    train_lm_head: bool = False,
+    keep_lm_head: bool = True,
+    head_init: str | None = None,
+    fresh_head: bool = True,
+) -> RewardModel:
     """A RewardModel on `cfg.name`: a trained reward model with its head (rewardkit export, sequence classifier,
     LLaMA-Factory value head), or, when `fresh_head` (training), a base causal LM with a new head.
 
@@ -121,9 +139,11 @@ def build_reward_model(cfg: ModelConfig, *, train_lm_head: bool = False, keep_lm
         model = load_with_head(path, head, cfg, keep_lm_head=keep_lm_head)
     elif not fresh_head:
         architectures = read_config(Path(path)).get("architectures")
-        raise MissingRewardHeadError(f"{cfg.name} has no trained reward head (architectures: {architectures}); "
-                                     f"looked for {LOOKED_FOR}. Train one on it first (rewardkit train --model "
-                                     f"{cfg.name}), or point at a reward model checkpoint")
+        raise MissingRewardHeadError(
+            f"{cfg.name} has no trained reward head (architectures: {architectures}); "
+            f"looked for {LOOKED_FOR}. Train one on it first (rewardkit train --model "
+            f"{cfg.name}), or point at a reward model checkpoint"
+        )
     else:
         lm = AutoModelForCausalLM.from_pretrained(path, **_model_kwargs(cfg))
         decoder = lm.get_decoder()

@@ -15,7 +15,7 @@ from rewardkit.models.registry import ALIASES
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-USAGE_REWARD_HEAD = '''```python
+USAGE_REWARD_HEAD = """```python
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
@@ -31,12 +31,12 @@ with torch.no_grad():
 classify = pipeline("text-classification", model=path, function_to_apply="none")
 assert abs(classify(text, add_special_tokens=False)[0]["score"] - reward) < 1e-4
 print(reward)
-```'''
+```"""
 
-USAGE_IMPLICIT = '''```bash
+USAGE_IMPLICIT = """```bash
 echo '{"prompt": "What is 2+2?", "response": "4"}' | rewardkit score --model PATH --reference BASE_MODEL
 ```
-The implicit reward needs the policy (`policy/`) and the reference model it was trained against.'''
+The implicit reward needs the policy (`policy/`) and the reference model it was trained against."""
 
 
 def hub_id(name: str | None) -> str | None:
@@ -70,14 +70,19 @@ def base_license(name: str | None) -> str | None:
 
 def card_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     """The YAML front matter the hub reads."""
-    out: dict[str, Any] = {"library_name": "transformers",
-                           "pipeline_tag": "text-classification" if meta.get("reward_head") else "text-generation",
-                           "tags": ["reward-model", "rewardkit", str(meta.get("objective", "bt"))]}
+    out: dict[str, Any] = {
+        "library_name": "transformers",
+        "pipeline_tag": "text-classification" if meta.get("reward_head") else "text-generation",
+        "tags": ["reward-model", "rewardkit", str(meta.get("objective", "bt"))],
+    }
     base = hub_id(meta.get("base_model"))
     if base:
         out["base_model"] = base
-    datasets = [d.removeprefix("hf:").split(":")[0] for d in meta.get("train_data") or []
-                if isinstance(d, str) and d.startswith("hf:")]
+    datasets = [
+        d.removeprefix("hf:").split(":")[0]
+        for d in meta.get("train_data") or []
+        if isinstance(d, str) and d.startswith("hf:")
+    ]
     if datasets:
         out["datasets"] = datasets
     license_ = meta.get("license") or base_license(meta.get("base_model"))
@@ -88,19 +93,26 @@ def card_metadata(meta: dict[str, Any]) -> dict[str, Any]:
 
 def model_card(meta: dict[str, Any]) -> str:
     metrics = meta.get("metrics") or {}
-    metric_rows = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
-                            for k, v in metrics.items()) or "| (none recorded) | |"
+    metric_rows = (
+        "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items())
+        or "| (none recorded) | |"
+    )
     reward_kind = {"dpo": "implicit reward beta * (log pi - log ref) of the policy in policy/"}.get(
-        meta.get("objective", ""), "scalar reward head (AutoModelForSequenceClassification, num_labels=1)")
+        meta.get("objective", ""), "scalar reward head (AutoModelForSequenceClassification, num_labels=1)"
+    )
     stats = meta.get("reward_stats")
     notes = []
     if stats:
-        notes.append(f"- reward mean / std on the training data: {stats['mean']:.4f} / {stats['std']:.4f} "
-                     f"(`mean` / `std` in config.json: OpenRLHF's `--reward.normalize_enable` reads them)")
+        notes.append(
+            f"- reward mean / std on the training data: {stats['mean']:.4f} / {stats['std']:.4f} "
+            f"(`mean` / `std` in config.json: OpenRLHF's `--reward.normalize_enable` reads them)"
+        )
     if meta.get("score_bias") is not None:
-        notes.append(f"- the head's bias {meta['score_bias']:.6f} has no place in a `*ForSequenceClassification` "
-                     "head: other tools' rewards are that much lower than rewardkit's (rankings and group-normalised "
-                     "advantages are unchanged)")
+        notes.append(
+            f"- the head's bias {meta['score_bias']:.6f} has no place in a `*ForSequenceClassification` "
+            "head: other tools' rewards are that much lower than rewardkit's (rankings and group-normalised "
+            "advantages are unchanged)"
+        )
     front = yaml.safe_dump(card_metadata(meta), sort_keys=False).strip()
     usage = USAGE_REWARD_HEAD if meta.get("reward_head") else USAGE_IMPLICIT
     return f"""---

@@ -12,8 +12,9 @@ import copy
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -41,8 +42,10 @@ class PrecomputedReference(Reference):
 
     def logps(self, model: RewardModel, batch: dict[str, Any]) -> torch.Tensor:
         if REF_CHOSEN not in batch:
-            raise RuntimeError("reference=precomputed but the batch has no reference log-probs; "
-                               "call precompute_reference_logps on the dataset first")
+            raise RuntimeError(
+                "reference=precomputed but the batch has no reference log-probs; "
+                "call precompute_reference_logps on the dataset first"
+            )
         return torch.cat([batch[REF_CHOSEN], batch[REF_REJECTED]])
 
 
@@ -105,9 +108,14 @@ def reference_cache_key(model_name: str, dtype: str, pairs: Iterable[EncodedPair
 
 
 @torch.no_grad()
-def compute_reference_logps(model: RewardModel, pairs: list[EncodedPair], collate: Callable,
-                            batch_size: int, device: torch.device | str = "cpu",
-                            progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def compute_reference_logps(
+    model: RewardModel,
+    pairs: list[EncodedPair],
+    collate: Callable,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One no-grad pass: (chosen, rejected) log-probs of every pair under `model` (adapters as they are).
 
     Any pair collator works (padded or packed); pairs are batched in length order, which wastes less padding.
@@ -117,7 +125,7 @@ def compute_reference_logps(model: RewardModel, pairs: list[EncodedPair], collat
     order = sorted(range(len(pairs)), key=lambda i: pairs[i].num_tokens)
     chosen, rejected = [], []
     for start in tqdm(range(0, len(pairs), batch_size), desc="reference log-probs", disable=not progress):
-        batch = collate([pairs[i] for i in order[start:start + batch_size]])
+        batch = collate([pairs[i] for i in order[start : start + batch_size]])
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         logps = model(**batch, need_rewards=False, need_logps=True)["logps"].float().cpu()
         c, r = logps.chunk(2)
@@ -129,10 +137,18 @@ def compute_reference_logps(model: RewardModel, pairs: list[EncodedPair], collat
     return torch.cat(chosen)[inverse], torch.cat(rejected)[inverse]
 
 
-def precompute_reference_logps(model: RewardModel, pairs: list[EncodedPair], collate: Callable, *,
-                               model_name: str, dtype: str, batch_size: int = 8,
-                               device: torch.device | str = "cpu", cache_dir: str | Path | None = None,
-                               compute: Callable | None = None) -> str:
+def precompute_reference_logps(
+    model: RewardModel,
+    pairs: list[EncodedPair],
+    collate: Callable,
+    *,
+    model_name: str,
+    dtype: str,
+    batch_size: int = 8,
+    device: torch.device | str = "cpu",
+    cache_dir: str | Path | None = None,
+    compute: Callable | None = None,
+) -> str:
     """Attach log ref(y_w|x), log ref(y_l|x) to each pair's extras, from the disk cache when present.
 
     `compute` replaces the local pass (the trainer passes a distributed one). Returns the cache key.

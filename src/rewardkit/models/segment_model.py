@@ -40,8 +40,9 @@ def is_segment_model(path: str | Path) -> bool:
     return read_metadata(path).get("kind") == SEGMENT_KIND
 
 
-def segment_head(hidden_size: int, how: str = "normal", std: float | None = None,
-                 dtype: torch.dtype = torch.float32) -> nn.Linear:
+def segment_head(
+    hidden_size: int, how: str = "normal", std: float | None = None, dtype: torch.dtype = torch.float32
+) -> nn.Linear:
     """A fresh head: weight as the pairwise reward head's init (`init_reward_head`), bias 0."""
     head = nn.Linear(hidden_size, 1, bias=True, dtype=dtype)
     init_reward_head(head, how, std)
@@ -66,13 +67,11 @@ def build_segment_model(cfg: ModelConfig, head_init: str = "normal") -> RewardMo
         return apply_tuning(load_segment_model(path, cfg), cfg, train_lm_head=False)
     model = build_reward_model(cfg, keep_lm_head=False, head_init=head_init)  # tuning applied, head replaced below
     old = model.score
-    model.score = segment_head(old.in_features, cfg.head_init or head_init, cfg.head_init_std,
-                               dtype=old.weight.dtype)
+    model.score = segment_head(old.in_features, cfg.head_init or head_init, cfg.head_init_std, dtype=old.weight.dtype)
     return model
 
 
-def export_segment_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *,
-                         metadata: dict[str, Any]) -> Path:
+def export_segment_model(model: RewardModel, tokenizer: Any, out_dir: str | Path, *, metadata: dict[str, Any]) -> Path:
     """Write `model` as an AutoModelForTokenClassification checkpoint + tokenizer + rewardkit.json + card."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,11 +85,21 @@ def export_segment_model(model: RewardModel, tokenizer: Any, out_dir: str | Path
     config.pad_token_id = pad_id
     config.classifier_dropout = 0.0
     with merged_backbone_state(model) as backbone_state:
-        _save_with_state(AutoModelForTokenClassification, config, backbone_state,
-                         {"score.weight": head.weight.detach(), "score.bias": head.bias.detach()}, out)
+        _save_with_state(
+            AutoModelForTokenClassification,
+            config,
+            backbone_state,
+            {"score.weight": head.weight.detach(), "score.bias": head.bias.detach()},
+            out,
+        )
     tok.save_pretrained(out)
-    meta = dict(metadata, kind=SEGMENT_KIND, pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id,
-                reward_position="conversation_end")
+    meta = dict(
+        metadata,
+        kind=SEGMENT_KIND,
+        pad_token_id=pad_id,
+        eos_token_id=tokenizer.eos_token_id,
+        reward_position="conversation_end",
+    )
     write_json_atomic(out / METADATA_FILE, meta, default=str)
     write_text_atomic(out / "README.md", segment_model_card(meta))
     log.info("exported segment model to %s", out)
@@ -99,8 +108,10 @@ def export_segment_model(model: RewardModel, tokenizer: Any, out_dir: str | Path
 
 def segment_model_card(meta: dict[str, Any]) -> str:
     metrics = meta.get("metrics") or {}
-    rows = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
-                     for k, v in metrics.items()) or "| (none recorded) | |"
+    rows = (
+        "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items())
+        or "| (none recorded) | |"
+    )
     return f"""---
 library_name: transformers
 tags: [reward-model, rewardkit, segment-reward-model, token-classification]

@@ -19,12 +19,14 @@ Only packed batches (4D block masks) are supported; padded batches (data.packing
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import weakref
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -48,6 +50,7 @@ PairKey = tuple[tuple[int, ...], tuple[int, ...]]
 
 
 # ---- the model's parts (models/decoder.py) ----------------------------------------------------------
+
 
 def trunk_depth(model: RewardModel, top_layers: int) -> int:
     """How many bottom layers are frozen when the top `top_layers` train (as models/loading.py counts)."""
@@ -82,8 +85,9 @@ def layer_fingerprints(model: RewardModel) -> list[str]:
     equal first k + 1 entries compute the same input to layer k (see `shared_trunk_depth`)."""
     parts = trunk_parts(model.base_backbone)
     inside = {id(t) for m in (*parts.layers, parts.norm) for t in (*m.parameters(), *m.buffers())}
-    outside = [(n, t) for n, t in (*parts.decoder.named_parameters(), *parts.decoder.named_buffers())
-               if id(t) not in inside]
+    outside = [
+        (n, t) for n, t in (*parts.decoder.named_parameters(), *parts.decoder.named_buffers()) if id(t) not in inside
+    ]
     groups = [outside] + [[*layer.named_parameters(), *layer.named_buffers()] for layer in parts.layers]
     out = []
     for group in groups:
@@ -109,14 +113,22 @@ def shared_trunk_depth(model: list[str], base: list[str]) -> int:
 
 # ---- forward passes -----------------------------------------------------------------------------------
 
+
 class _TrunkReached(Exception):
     """Stops a forward pass at the first layer above the trunk."""
 
 
 @torch.no_grad()
-def compute_trunk_states(model: RewardModel, pairs: Sequence[EncodedPair], depth: int, *, batch_size: int = 16,
-                         row_tokens: int | None = 1024, device: torch.device | str | None = None,
-                         progress: bool = True) -> list[torch.Tensor]:
+def compute_trunk_states(
+    model: RewardModel,
+    pairs: Sequence[EncodedPair],
+    depth: int,
+    *,
+    batch_size: int = 16,
+    row_tokens: int | None = 1024,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> list[torch.Tensor]:
     """Per pair: the (packed length × hidden) fp32 input of layers[depth], from the model's own forward
     (stopped there by a pre-hook, so embedding details such as scaling are the model's)."""
     parts = trunk_parts(model.base_backbone)
@@ -138,16 +150,15 @@ def compute_trunk_states(model: RewardModel, pairs: Sequence[EncodedPair], depth
     handle = parts.layers[depth].register_forward_pre_hook(stop, with_kwargs=True)
     try:
         for start in tqdm(range(0, len(order), batch_size), desc="frozen-trunk states", disable=not progress):
-            chunk = order[start:start + batch_size]
+            chunk = order[start : start + batch_size]
             batch = collate([pairs[i] for i in chunk])
-            try:
-                model.hidden_states(batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                                    batch["position_ids"].to(device))
-            except _TrunkReached:
-                pass
+            with contextlib.suppress(_TrunkReached):
+                model.hidden_states(
+                    batch["input_ids"].to(device), batch["attention_mask"].to(device), batch["position_ids"].to(device)
+                )
             hidden = captured.pop().float().cpu()
             for i, (row, offset, length) in zip(chunk, batch[PAIR_SLOTS].tolist()):
-                out[i] = hidden[row, offset:offset + length].clone()
+                out[i] = hidden[row, offset : offset + length].clone()
     finally:
         handle.remove()
         model.train(was_training)
@@ -155,6 +166,7 @@ def compute_trunk_states(model: RewardModel, pairs: Sequence[EncodedPair], depth
 
 
 # ---- collators ------------------------------------------------------------------------------------------
+
 
 def pair_key(pair: EncodedPair | PackedPair) -> PairKey:
     """What trunk states depend on: the full chosen and rejected token sequences (they fix the layout)."""
@@ -179,7 +191,7 @@ class PackedSlotCollator(PackedPairCollator):
             offset = 0
             for k in row:  # pairs sit one after another in row order (PackedPairCollator._layout)
                 slots[k] = torch.tensor([r, offset, packed[k].length])
-                if batch["input_ids"][r, offset:offset + packed[k].length].tolist() != packed[k].tokens:
+                if batch["input_ids"][r, offset : offset + packed[k].length].tolist() != packed[k].tokens:
                     raise TrunkError("packed layout changed: pair tokens are not where trunk_cache expects them")
                 offset += packed[k].length
         batch[PAIR_SLOTS] = slots
@@ -189,8 +201,9 @@ class PackedSlotCollator(PackedPairCollator):
 class TrunkStateCollator(PackedSlotCollator):
     """Packed batches plus `trunk_states` (rows × T × hidden, fp32, zeros at padding) and `trunk_depth`."""
 
-    def __init__(self, cache: TrunkCache, pad_token_id: int, row_tokens: int | None = 1024,
-                 pad_to_multiple_of: int | None = None):
+    def __init__(
+        self, cache: TrunkCache, pad_token_id: int, row_tokens: int | None = 1024, pad_to_multiple_of: int | None = None
+    ):
         super().__init__(pad_token_id, row_tokens, pad_to_multiple_of)
         self.cache = cache
 
@@ -200,13 +213,14 @@ class TrunkStateCollator(PackedSlotCollator):
         rows, width = batch["input_ids"].shape
         states = torch.zeros(rows, width, self.cache.hidden_size(features), dtype=torch.float32)
         for feature, (row, offset, length) in zip(features, slots.tolist()):
-            states[row, offset:offset + length] = self.cache.lookup(feature)
+            states[row, offset : offset + length] = self.cache.lookup(feature)
         batch[TRUNK_STATES] = states
         batch[TRUNK_DEPTH] = self.cache.depth
         return batch
 
 
 # ---- the cache ----------------------------------------------------------------------------------------
+
 
 class TrunkCache:
     """Trunk states per pair for one trunk (weight fingerprint + depth + attention implementation).
@@ -215,8 +229,9 @@ class TrunkCache:
     evaluations on the same base model share it; each file is written once, atomically.
     """
 
-    def __init__(self, fingerprint: str, depth: int, attn_implementation: str | None,
-                 directory: str | Path | None = None):
+    def __init__(
+        self, fingerprint: str, depth: int, attn_implementation: str | None, directory: str | Path | None = None
+    ):
         self.fingerprint = fingerprint
         self.depth = depth
         self.attn_implementation = attn_implementation
@@ -239,12 +254,27 @@ class TrunkCache:
         return cache
 
     @classmethod
-    def for_base_model(cls, name: str, top_layers: int, directory: str | Path | None = None, *,
-                       dtype: str = "float32", attn_implementation: str | None = "sdpa") -> TrunkCache:
+    def for_base_model(
+        cls,
+        name: str,
+        top_layers: int,
+        directory: str | Path | None = None,
+        *,
+        dtype: str = "float32",
+        attn_implementation: str | None = "sdpa",
+    ) -> TrunkCache:
         """The cache of a base model (alias, directory): checkpoints trained from it with top_layers tuning
         share its trunk, which `ensure` verifies on their weights."""
-        base = build_reward_model(ModelConfig(name=name, tuning="top_layers", top_layers=top_layers, dtype=dtype,
-                                              attn_implementation=attn_implementation), keep_lm_head=False)
+        base = build_reward_model(
+            ModelConfig(
+                name=name,
+                tuning="top_layers",
+                top_layers=top_layers,
+                dtype=dtype,
+                attn_implementation=attn_implementation,
+            ),
+            keep_lm_head=False,
+        )
         return cls.for_model(base, top_layers, directory)
 
     # ---- use ------------------------------------------------------------------------------------------
@@ -254,13 +284,16 @@ class TrunkCache:
             return
         attn = model.config._attn_implementation
         if attn != self.attn_implementation:
-            raise TrunkError(f"the model uses attention {attn!r}, the trunk cache was built with "
-                             f"{self.attn_implementation!r}")
+            raise TrunkError(
+                f"the model uses attention {attn!r}, the trunk cache was built with {self.attn_implementation!r}"
+            )
         found = trunk_fingerprint(model, self.depth)
         if found != self.fingerprint:
-            raise TrunkError(f"the model's embeddings / bottom {self.depth} layers differ from the trunk cache's "
-                             f"(fingerprint {found} != {self.fingerprint}): it was not trained from the same base "
-                             "with the same top_layers, so cached trunk states would be wrong")
+            raise TrunkError(
+                f"the model's embeddings / bottom {self.depth} layers differ from the trunk cache's "
+                f"(fingerprint {found} != {self.fingerprint}): it was not trained from the same base "
+                "with the same top_layers, so cached trunk states would be wrong"
+            )
         self._matching.add(model)
 
     def matches(self, model: RewardModel) -> bool:
@@ -271,9 +304,16 @@ class TrunkCache:
             return False
         return True
 
-    def ensure(self, model: RewardModel, pairs: Sequence[EncodedPair], *, batch_size: int = 16,
-               row_tokens: int | None = 1024, device: torch.device | str | None = None,
-               progress: bool = True) -> None:
+    def ensure(
+        self,
+        model: RewardModel,
+        pairs: Sequence[EncodedPair],
+        *,
+        batch_size: int = 16,
+        row_tokens: int | None = 1024,
+        device: torch.device | str | None = None,
+        progress: bool = True,
+    ) -> None:
         """Make the states of `pairs` available: from memory, the directory, or computed with `model` (whose
         trunk must match the fingerprint). The first time a model uses the cache, the trunk path is compared
         with its full forward."""
@@ -288,8 +328,10 @@ class TrunkCache:
         try:
             return self.states[pair_key(pair)]
         except KeyError:
-            raise TrunkError(f"pair {pair.index}: no cached trunk states (TrunkCache.ensure was not called on "
-                             "the pairs this collator sees)") from None
+            raise TrunkError(
+                f"pair {pair.index}: no cached trunk states (TrunkCache.ensure was not called on "
+                "the pairs this collator sees)"
+            ) from None
 
     def hidden_size(self, features: Sequence[EncodedPair]) -> int:
         return self.lookup(features[0]).shape[-1]
@@ -304,8 +346,15 @@ class TrunkCache:
             h.update(json.dumps(pair_key(p)).encode())
         return h.hexdigest()[:24]
 
-    def _fill(self, model: RewardModel, pairs: Sequence[EncodedPair], batch_size: int, row_tokens: int | None,
-              device: torch.device | str | None, progress: bool) -> None:
+    def _fill(
+        self,
+        model: RewardModel,
+        pairs: Sequence[EncodedPair],
+        batch_size: int,
+        row_tokens: int | None,
+        device: torch.device | str | None,
+        progress: bool,
+    ) -> None:
         keys = [pair_key(p) for p in pairs]
         if all(k in self.states for k in keys):
             return
@@ -315,8 +364,15 @@ class TrunkCache:
             return
         todo = sorted({k: i for i, k in enumerate(keys) if k not in self.states}.values())
         if todo:
-            computed = compute_trunk_states(model, [pairs[i] for i in todo], self.depth, batch_size=batch_size,
-                                            row_tokens=row_tokens, device=device, progress=progress)
+            computed = compute_trunk_states(
+                model,
+                [pairs[i] for i in todo],
+                self.depth,
+                batch_size=batch_size,
+                row_tokens=row_tokens,
+                device=device,
+                progress=progress,
+            )
             self.states.update({keys[i]: s for i, s in zip(todo, computed)})
             log.info("frozen-trunk states: computed %d pairs (%d layers)", len(todo), self.depth)
         if file is not None:
@@ -345,8 +401,13 @@ class TrunkCache:
 
     # ---- self-check ------------------------------------------------------------------------------------
     @torch.no_grad()
-    def self_check(self, model: RewardModel, pairs: Sequence[EncodedPair], row_tokens: int | None = 1024,
-                   device: torch.device | str | None = None) -> None:
+    def self_check(
+        self,
+        model: RewardModel,
+        pairs: Sequence[EncodedPair],
+        row_tokens: int | None = 1024,
+        device: torch.device | str | None = None,
+    ) -> None:
         """Raise TrunkError unless the trunk path gives the full forward's rewards, log-probs and final
         hidden states on `pairs` (within SELF_CHECK_TOLERANCE)."""
         device = device or next(model.parameters()).device
@@ -360,25 +421,39 @@ class TrunkCache:
             full = model(**plain, need_rewards=True, need_logps=need_logps)
             fast = model(**batch, need_rewards=True, need_logps=need_logps)
             at_rewards = lambda h: h.reshape(-1, h.shape[-1])[batch["reward_positions"]]  # noqa: E731
-            full["hidden"] = at_rewards(model.hidden_states(plain["input_ids"], plain["attention_mask"],
-                                                            plain["position_ids"]))
-            fast["hidden"] = at_rewards(top_hidden_states(model.base_backbone, batch[TRUNK_STATES], self.depth,
-                                                          batch["attention_mask"], batch["position_ids"]))
+            full["hidden"] = at_rewards(
+                model.hidden_states(plain["input_ids"], plain["attention_mask"], plain["position_ids"])
+            )
+            fast["hidden"] = at_rewards(
+                top_hidden_states(
+                    model.base_backbone, batch[TRUNK_STATES], self.depth, batch["attention_mask"], batch["position_ids"]
+                )
+            )
         finally:
             model.train(was_training)
         for name in full:
             a, b = fast[name].float(), full[name].float()
             if not torch.allclose(a, b, atol=SELF_CHECK_TOLERANCE, rtol=SELF_CHECK_TOLERANCE):
-                raise TrunkError(f"frozen-trunk self-check failed: {name} differ from the full forward by up to "
-                                 f"{(a - b).abs().max().item():.3g} (tolerance {SELF_CHECK_TOLERANCE}); "
-                                 "set model.cache_trunk=false")
+                raise TrunkError(
+                    f"frozen-trunk self-check failed: {name} differ from the full forward by up to "
+                    f"{(a - b).abs().max().item():.3g} (tolerance {SELF_CHECK_TOLERANCE}); "
+                    "set model.cache_trunk=false"
+                )
         log.info("frozen-trunk self-check passed on %d pairs", len(pairs))
 
 
-def prepare_trunk_collator(model: RewardModel, pairs: Sequence[EncodedPair], *, top_layers: int,
-                           pad_token_id: int, packing: bool, row_tokens: int | None,
-                           directory: str | Path | None = None, batch_size: int = 16,
-                           device: torch.device | str | None = None) -> TrunkStateCollator:
+def prepare_trunk_collator(
+    model: RewardModel,
+    pairs: Sequence[EncodedPair],
+    *,
+    top_layers: int,
+    pad_token_id: int,
+    packing: bool,
+    row_tokens: int | None,
+    directory: str | Path | None = None,
+    batch_size: int = 16,
+    device: torch.device | str | None = None,
+) -> TrunkStateCollator:
     """A training run's collator with trunk states for `pairs` (train + validation), computed or loaded."""
     if not packing:
         raise ValueError("model.cache_trunk needs packed batches (data.packing=true)")

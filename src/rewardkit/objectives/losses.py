@@ -13,8 +13,9 @@ POLICY_LOSSES = ("sigmoid", "ipo", "hinge", "sft", "dpo_noref")
 REFERENCE_FREE_LOSSES = ("sft", "dpo_noref")  # GRM's regularisers (Yang et al. 2024): no reference model
 
 
-def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor,
-                       margin: torch.Tensor | None = None) -> torch.Tensor:
+def bradley_terry_loss(
+    chosen: torch.Tensor, rejected: torch.Tensor, margin: torch.Tensor | None = None
+) -> torch.Tensor:
     """-log sigmoid(r_w - r_l - margin): Bradley-Terry; `margin` is TRL's optional per-pair margin column."""
     diff = chosen - rejected
     if margin is not None:
@@ -27,14 +28,16 @@ def center_rewards_penalty(chosen: torch.Tensor, rejected: torch.Tensor) -> torc
     return (chosen + rejected) ** 2
 
 
-def implicit_margin(pi_chosen: torch.Tensor, pi_rejected: torch.Tensor, ref_chosen: torch.Tensor,
-                    ref_rejected: torch.Tensor) -> torch.Tensor:
+def implicit_margin(
+    pi_chosen: torch.Tensor, pi_rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor
+) -> torch.Tensor:
     """h = (log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l)); the DPO reward margin is beta * h."""
     return (pi_chosen - ref_chosen) - (pi_rejected - ref_rejected)
 
 
-def policy_preference_loss(h: torch.Tensor, beta: float, loss_type: str = "sigmoid",
-                           label_smoothing: float = 0.0) -> torch.Tensor:
+def policy_preference_loss(
+    h: torch.Tensor, beta: float, loss_type: str = "sigmoid", label_smoothing: float = 0.0
+) -> torch.Tensor:
     """Preference loss on the implicit margin h.
 
     sigmoid (DPO, Rafailov et al. 2023): -(1-eps) log sig(beta h) - eps log sig(-beta h)

@@ -40,33 +40,53 @@ PRIOR_TARGETS = ("auto", "reward", "policy", "both")
 class ObjectiveConfig:
     """What the trainer minimises. Defaults follow the papers (HaF: alpha 0.2, beta 0.1)."""
 
-    objective: str = option("bt", "What is trained: bt (Bradley-Terry reward head), haf (reward head + alpha * "
-                            "DPO on the LM head) or dpo (policy only, implicit reward).", choices=OBJECTIVES)
+    objective: str = option(
+        "bt",
+        "What is trained: bt (Bradley-Terry reward head), haf (reward head + alpha * "
+        "DPO on the LM head) or dpo (policy only, implicit reward).",
+        choices=OBJECTIVES,
+    )
     alpha: float = option(0.2, "haf: weight of the policy (DPO) term.")
     beta: float = option(0.1, "DPO temperature; the implicit reward is beta * (log pi - log ref).")
-    policy_loss: str = option("sigmoid", "Loss of the policy term: sigmoid (DPO), ipo, hinge, or GRM's "
-                              "reference-free sft (beta x NLL of the chosen response; haf only) and dpo_noref "
-                              "(DPO without a reference).", choices=POLICY_LOSSES)
+    policy_loss: str = option(
+        "sigmoid",
+        "Loss of the policy term: sigmoid (DPO), ipo, hinge, or GRM's "
+        "reference-free sft (beta x NLL of the chosen response; haf only) and dpo_noref "
+        "(DPO without a reference).",
+        choices=POLICY_LOSSES,
+    )
     label_smoothing: float = option(0.0, "Conservative DPO label smoothing (sigmoid loss only).")
-    ipo_normalize: bool = option(False, "ipo: divide each response's log-ratio by its token count before the "
-                                 "squared loss, as TRL does (confirmed with the IPO authors); false: summed "
-                                 "log-ratios, so the loss grows with response length.")
+    ipo_normalize: bool = option(
+        False,
+        "ipo: divide each response's log-ratio by its token count before the "
+        "squared loss, as TRL does (confirmed with the IPO authors); false: summed "
+        "log-ratios, so the loss grows with response length.",
+    )
     use_margin: bool = option(False, "Subtract the data's per-pair margin inside the BT sigmoid (TRL style).")
     center_rewards_coefficient: float = option(0.0, "Weight of the (r_chosen + r_rejected)^2 centering penalty.")
-    reference: str = option("precomputed", "Reference policy log-probs: precomputed once, adapter (LoRA switched "
-                            "off) or copy (a frozen in-memory copy).", choices=REFERENCE_MODES)
-    prior: str | None = option(None, "PCRM prior-constraint similarity (none: off): length ratio, cosine of "
-                               "embeddings, a fixed or a random bound.", choices=PRIORS)
-    prior_on: str = option("auto", "Which term the prior constrains; auto: reward for bt/haf, policy for dpo.",
-                           choices=PRIOR_TARGETS)
-    b1: float | None = option(None, "PCRM bound delta* = b1 / (s + b2) + b3; none: the paper's default for the "
-                              "prior and form.")
+    reference: str = option(
+        "precomputed",
+        "Reference policy log-probs: precomputed once, adapter (LoRA switched off) or copy (a frozen in-memory copy).",
+        choices=REFERENCE_MODES,
+    )
+    prior: str | None = option(
+        None,
+        "PCRM prior-constraint similarity (none: off): length ratio, cosine of embeddings, a fixed or a random bound.",
+        choices=PRIORS,
+    )
+    prior_on: str = option(
+        "auto", "Which term the prior constrains; auto: reward for bt/haf, policy for dpo.", choices=PRIOR_TARGETS
+    )
+    b1: float | None = option(
+        None, "PCRM bound delta* = b1 / (s + b2) + b3; none: the paper's default for the prior and form."
+    )
     b2: float | None = option(None, "PCRM bound offset b2 (see b1); none: the paper's default.")
     b3: float | None = option(None, "PCRM bound shift b3 (see b1); none: the paper's default.")
     prior_lambda: float = option(1.0, "Weight of the PCRM upper-bound term.")
     fixed_delta: float = option(5.0, "prior=fixed: the same delta* for every pair.")
-    random_delta_range: list[float] = option(help="prior=random: delta* drawn from U(low, high).",
-                                             factory=lambda: [1.0, 10.0])
+    random_delta_range: list[float] = option(
+        help="prior=random: delta* drawn from U(low, high).", factory=lambda: [1.0, 10.0]
+    )
     embedder: str = option("all-minilm-l6-v2", "prior=cosine: the sentence embedder (alias, path or hub id).")
 
     def __post_init__(self) -> None:
@@ -81,9 +101,11 @@ class ObjectiveConfig:
         if self.prior_on not in PRIOR_TARGETS:
             raise ValueError(f"prior_on must be one of {PRIOR_TARGETS}, not {self.prior_on!r}")
         if self.policy_loss == "sft" and self.objective != "haf":
-            raise ValueError("policy_loss=sft (GRM's SFT regulariser) has no preference signal of its own: "
-                             "use it with objective=haf (reward term + alpha * SFT), not objective="
-                             f"{self.objective}")
+            raise ValueError(
+                "policy_loss=sft (GRM's SFT regulariser) has no preference signal of its own: "
+                "use it with objective=haf (reward term + alpha * SFT), not objective="
+                f"{self.objective}"
+            )
         if self.ipo_normalize and self.policy_loss != "ipo":
             raise ValueError(f"ipo_normalize applies to policy_loss=ipo, not {self.policy_loss!r}")
         if self.objective == "haf" and self.alpha < 0:
@@ -119,8 +141,10 @@ class ObjectiveConfig:
 
 def _bound(batch: dict[str, torch.Tensor], key: str) -> torch.Tensor:
     if key not in batch:
-        raise ValueError(f"the prior constraint needs the per-pair bound {key!r} in the batch; "
-                         "compute it with rewardkit.data.priors.attach_prior_bounds")
+        raise ValueError(
+            f"the prior constraint needs the per-pair bound {key!r} in the batch; "
+            "compute it with rewardkit.data.priors.attach_prior_bounds"
+        )
     return batch[key]
 
 
@@ -162,8 +186,13 @@ class Objective:
         """Reference log-probs: every policy loss but GRM's reference-free ones (sft, dpo_noref)."""
         return self.needs_logps and self.config.policy_loss not in REFERENCE_FREE_LOSSES
 
-    def __call__(self, rewards: torch.Tensor | None, logps: torch.Tensor | None, ref_logps: torch.Tensor | None,
-                 batch: dict[str, torch.Tensor]) -> ObjectiveOutput:
+    def __call__(
+        self,
+        rewards: torch.Tensor | None,
+        logps: torch.Tensor | None,
+        ref_logps: torch.Tensor | None,
+        batch: dict[str, torch.Tensor],
+    ) -> ObjectiveOutput:
         cfg = self.config
         per_pair: dict[str, torch.Tensor] = {}
         loss = None
@@ -215,5 +244,4 @@ class Objective:
             per_pair["implicit_margin"] = (cfg.beta * h).detach()
             weighted = cfg.policy_weight * term.mean()
             loss = weighted if loss is None else loss + weighted
-        return ObjectiveOutput(loss=loss, per_pair=per_pair,
-                               rewards=rewards.detach() if rewards is not None else None)
+        return ObjectiveOutput(loss=loss, per_pair=per_pair, rewards=rewards.detach() if rewards is not None else None)

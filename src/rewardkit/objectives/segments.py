@@ -52,8 +52,13 @@ class SegmentObjective:
     def __init__(self, config: SegmentObjectiveConfig | None = None):
         self.config = config or SegmentObjectiveConfig()
 
-    def __call__(self, rewards: torch.Tensor | None, logps: torch.Tensor | None, ref_logps: torch.Tensor | None,
-                 batch: dict[str, torch.Tensor]) -> ObjectiveOutput:
+    def __call__(
+        self,
+        rewards: torch.Tensor | None,
+        logps: torch.Tensor | None,
+        ref_logps: torch.Tensor | None,
+        batch: dict[str, torch.Tensor],
+    ) -> ObjectiveOutput:
         if rewards is None:
             raise ValueError("the segment objective needs the reward head's values at the segment positions")
         labels = batch["segment_labels"].to(rewards.device)
@@ -62,6 +67,10 @@ class SegmentObjective:
         count = judged.sum()
         loss = per_segment.sum() / count.clamp(min=1)  # a batch without judged segments contributes 0
         y, z = labels[judged], rewards[judged].detach()
-        per = {"loss_segment": per_segment[judged].detach(), "accuracy": ((z > 0).float() == y).float(),
-               "error_rate": (y == 0).float(), "predicted_error_rate": (z <= 0).float()}
+        per = {
+            "loss_segment": per_segment[judged].detach(),
+            "accuracy": ((z > 0).float() == y).float(),
+            "error_rate": (y == 0).float(),
+            "predicted_error_rate": (z <= 0).float(),
+        }
         return ObjectiveOutput(loss=loss, per_pair=per, rewards=z)

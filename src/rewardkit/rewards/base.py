@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from rewardkit.files import write_json_atomic
 
@@ -32,8 +33,9 @@ class RewardComponent(Protocol):
 
     name: str
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]: ...
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]: ...
 
 
 def is_token_level(component: RewardComponent) -> bool:
@@ -46,8 +48,12 @@ def is_segment_level(component: RewardComponent) -> bool:
     return is_token_level(component) and bool(getattr(component, "segment_level", False))
 
 
-def component_placements(component: RewardComponent, prompts: Sequence[Messages], responses: Sequence[str],
-                         metas: Sequence[dict[str, Any]] | None = None) -> list[Placements]:
+def component_placements(
+    component: RewardComponent,
+    prompts: Sequence[Messages],
+    responses: Sequence[str],
+    metas: Sequence[dict[str, Any]] | None = None,
+) -> list[Placements]:
     """Placements of any component: its own for token-level ones, else its score at the end of the response."""
     if is_token_level(component):
         return component.placements(prompts, responses, metas)  # type: ignore[attr-defined]
@@ -81,7 +87,7 @@ class ZNorm:
             raise ValueError(f"normalisation std must be positive and finite, got {self.std}")
 
     @classmethod
-    def measure(cls, values: Sequence[float], name: str = "reward", source: str = "") -> "ZNorm":
+    def measure(cls, values: Sequence[float], name: str = "reward", source: str = "") -> ZNorm:
         """Mean and population std of calibration scores (at least 2, not all equal)."""
         if len(values) < 2:
             raise ValueError(f"calibrating {name} needs at least 2 scores, got {len(values)}")

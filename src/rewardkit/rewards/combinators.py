@@ -24,14 +24,23 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from rewardkit.rewards.base import (Messages, Placements, RewardComponent, ZNorm, component_placements,
-                                    is_segment_level, is_token_level, save_stats)
+from rewardkit.rewards.base import (
+    Messages,
+    Placements,
+    RewardComponent,
+    ZNorm,
+    component_placements,
+    is_segment_level,
+    is_token_level,
+    save_stats,
+)
 from rewardkit.rewards.degenerate import DegenerateConfig, degenerate_mask
 
 log = logging.getLogger("rewardkit.rewards")
@@ -41,6 +50,7 @@ COMBINE_MODES = ("hierarchical", "holistic", "aspects", "weighted")
 
 # ------------------------------------------------------------------------------------------ pure functions
 
+
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
@@ -49,8 +59,9 @@ def shape_placements(placements: Placements, sigmoid_shaping: bool, offset: floa
     return [(o, sigmoid(v) - offset) for o, v in placements] if sigmoid_shaping else list(placements)
 
 
-def combine(mode: str, holistic: np.ndarray, aspects: np.ndarray, threshold: float,
-            holistic_weight: float) -> np.ndarray:
+def combine(
+    mode: str, holistic: np.ndarray, aspects: np.ndarray, threshold: float, holistic_weight: float
+) -> np.ndarray:
     """Sequence-level rewards (see the module docstring); `holistic` and `aspects` have one value per response."""
     h, a = np.asarray(holistic, dtype=float), np.asarray(aspects, dtype=float)
     if mode == "holistic":
@@ -64,8 +75,9 @@ def combine(mode: str, holistic: np.ndarray, aspects: np.ndarray, threshold: flo
     raise ValueError(f"unknown combine mode {mode!r}; known: {', '.join(COMBINE_MODES)}")
 
 
-def combine_tokens(mode: str, holistic: Sequence[float], aspect_tokens: Sequence[np.ndarray], threshold: float,
-                   holistic_weight: float) -> list[np.ndarray]:
+def combine_tokens(
+    mode: str, holistic: Sequence[float], aspect_tokens: Sequence[np.ndarray], threshold: float, holistic_weight: float
+) -> list[np.ndarray]:
     """Token-level rewards: aspect rewards where they were placed, w_h * h added on the last token."""
     out = []
     for h, tokens in zip(holistic, aspect_tokens):
@@ -97,6 +109,7 @@ def place_on_tokens(placements: Placements, token_ends: Sequence[int]) -> np.nda
 
 
 # --------------------------------------------------------------------------------------- reward function
+
 
 @dataclass(frozen=True)
 class CombineSettings:
@@ -191,11 +204,16 @@ class RewardFunction:
         if not self.aspects and self.settings.mode in ("aspects", "hierarchical", "weighted"):
             raise ValueError(f"reward {self.name}: combine {self.settings.mode!r} needs at least one aspect")
         self.__name__ = self.name  # TRL logs reward functions under __name__
-        sparse = [a.component.name for a in self.aspects
-                  if is_token_level(a.component) and not is_segment_level(a.component)]
+        sparse = [
+            a.component.name for a in self.aspects if is_token_level(a.component) and not is_segment_level(a.component)
+        ]
         if self.settings.sigmoid_shaping and self.settings.sigmoid_offset == 0.0 and sparse:
-            log.warning("reward %s: sigmoid shaping with offset 0 turns the penalties of token-level aspects %s "
-                        "into positive rewards; set sigmoid_offset: 0.5", self.name, ", ".join(sparse))
+            log.warning(
+                "reward %s: sigmoid shaping with offset 0 turns the penalties of token-level aspects %s "
+                "into positive rewards; set sigmoid_offset: 0.5",
+                self.name,
+                ", ".join(sparse),
+            )
 
     # -- components
     def component_names(self) -> list[str]:
@@ -208,7 +226,9 @@ class RewardFunction:
 
     def _normalized(self) -> dict[str, str]:
         """Names of normalised components -> their stats source fingerprint."""
-        out = {self.holistic.name: self.holistic_source} if self.holistic is not None and self.holistic_normalize else {}
+        out = (
+            {self.holistic.name: self.holistic_source} if self.holistic is not None and self.holistic_normalize else {}
+        )
         out.update({a.component.name: a.source for a in self.aspects if a.normalize})
         return out
 
@@ -219,20 +239,30 @@ class RewardFunction:
     def _norm(self, name: str) -> ZNorm:
         if name in self.missing_stats():
             where = f" in {self.stats_file}" if self.stats_file else ""
-            raise ValueError(f"reward {self.name}: component {name!r} is normalised but has no calibration "
-                             f"stats{where}; calibrate on policy outputs first (RewardFunction.calibrate; "
-                             "rewardkit bon / rl do it when stats are missing)")
+            raise ValueError(
+                f"reward {self.name}: component {name!r} is normalised but has no calibration "
+                f"stats{where}; calibrate on policy outputs first (RewardFunction.calibrate; "
+                "rewardkit bon / rl do it when stats are missing)"
+            )
         return self.stats[name]
 
     # -- scoring
-    def raw_scores(self, prompts: Sequence[Messages], responses: Sequence[str],
-                   metas: Sequence[dict[str, Any]] | None = None) -> dict[str, np.ndarray]:
-        return {name: np.asarray(c.score(prompts, responses, metas), dtype=float)
-                for name, c in self.components().items()}
+    def raw_scores(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> dict[str, np.ndarray]:
+        return {
+            name: np.asarray(c.score(prompts, responses, metas), dtype=float) for name, c in self.components().items()
+        }
 
-    def calibrate(self, prompts: Sequence[Messages], responses: Sequence[str],
-                  metas: Sequence[dict[str, Any]] | None = None, *, only_missing: bool = True,
-                  raw: dict[str, np.ndarray] | None = None) -> dict[str, ZNorm]:
+    def calibrate(
+        self,
+        prompts: Sequence[Messages],
+        responses: Sequence[str],
+        metas: Sequence[dict[str, Any]] | None = None,
+        *,
+        only_missing: bool = True,
+        raw: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, ZNorm]:
         """Measure mean/std of every normalised component on these (policy) outputs; save to `stats_file`.
         `raw` (from `raw_scores` on the same items) avoids scoring them again."""
         wanted = self.missing_stats() if only_missing else list(self._normalized())
@@ -255,9 +285,13 @@ class RewardFunction:
             log.info("calibrated %s on %d responses; stats in %s", ", ".join(wanted), len(responses), self.stats_file)
         return measured
 
-    def breakdown(self, prompts: Sequence[Messages], responses: Sequence[str],
-                  metas: Sequence[dict[str, Any]] | None = None,
-                  raw_scores: dict[str, np.ndarray] | None = None) -> RewardBreakdown:
+    def breakdown(
+        self,
+        prompts: Sequence[Messages],
+        responses: Sequence[str],
+        metas: Sequence[dict[str, Any]] | None = None,
+        raw_scores: dict[str, np.ndarray] | None = None,
+    ) -> RewardBreakdown:
         """Raw scores of every component and the processed holistic / aspect terms. `raw_scores` (from
         `raw_scores` on the same items) are reused for sequence-level components instead of scoring again."""
         given = raw_scores or {}
@@ -266,8 +300,11 @@ class RewardFunction:
         holistic = None
         if self.holistic is not None:
             name = self.holistic.name
-            raw[name] = given[name] if name in given else np.asarray(self.holistic.score(prompts, responses, metas),
-                                                                      dtype=float)
+            raw[name] = (
+                given[name]
+                if name in given
+                else np.asarray(self.holistic.score(prompts, responses, metas), dtype=float)
+            )
             holistic = raw[self.holistic.name]
             if self.holistic_normalize:
                 holistic = np.asarray(self._norm(self.holistic.name).apply(holistic.tolist()))
@@ -287,19 +324,32 @@ class RewardFunction:
             raw[name] = np.asarray([sum((v for _, v in row), 0.0) for row in rows])
             if aspect.normalize:
                 norm = self._norm(name)
-                rows = ([norm.apply_each(row) for row in rows] if is_segment_level(aspect.component) else
-                        [norm.apply_placements(row, len(r)) for row, r in zip(rows, responses)])
-            rows = [[(o, aspect.weight * v) for o, v in shape_placements(row, self.settings.sigmoid_shaping,
-                                                                         self.settings.sigmoid_offset)]
-                    for row in rows]
+                rows = (
+                    [norm.apply_each(row) for row in rows]
+                    if is_segment_level(aspect.component)
+                    else [norm.apply_placements(row, len(r)) for row, r in zip(rows, responses)]
+                )
+            rows = [
+                [
+                    (o, aspect.weight * v)
+                    for o, v in shape_placements(row, self.settings.sigmoid_shaping, self.settings.sigmoid_offset)
+                ]
+                for row in rows
+            ]
             terms[name] = np.asarray([sum((v for _, v in row), 0.0) for row in rows])
             for i, row in enumerate(rows):
                 placements[i].extend(row)
         return RewardBreakdown(raw, holistic, terms, placements, self.settings, degenerate)
 
-    def __call__(self, prompts: Sequence[Any], responses: Sequence[str] | None = None,
-                 metas: Sequence[dict[str, Any]] | None = None, *, completions: Sequence[Any] | None = None,
-                 **columns: Any) -> list[float]:
+    def __call__(
+        self,
+        prompts: Sequence[Any],
+        responses: Sequence[str] | None = None,
+        metas: Sequence[dict[str, Any]] | None = None,
+        *,
+        completions: Sequence[Any] | None = None,
+        **columns: Any,
+    ) -> list[float]:
         """Rewards of (prompt messages, response) items; called the TRL way (`prompts=..., completions=...,
         **columns`) it behaves as `TRLRewardFunction(self)`, so the object itself can go in `reward_funcs`."""
         if completions is not None:

@@ -56,8 +56,7 @@ class ComponentConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        required = {"model": "path", "segment_model": "path", "metric": "metric",
-                    "callable": "target"}.get(self.kind)
+        required = {"model": "path", "segment_model": "path", "metric": "metric", "callable": "target"}.get(self.kind)
         if required and not getattr(self, required):
             raise ValueError(f"a {self.kind} component needs '{required}'")
         if not isinstance(self.options, dict):
@@ -78,8 +77,13 @@ class ComponentConfig:
 
     def source(self) -> str:
         """Fingerprint of what this component measures (normalisation stats are tied to it)."""
-        what = {"model": self.path, "segment_model": self.path, "metric": self.metric, "callable": self.target,
-                "gold": "suite"}[self.kind]
+        what = {
+            "model": self.path,
+            "segment_model": self.path,
+            "metric": self.metric,
+            "callable": self.target,
+            "gold": "suite",
+        }[self.kind]
         options = f" {sorted(self.options.items())}" if self.options else ""
         return f"{self.kind}:{what}{options}"
 
@@ -109,13 +113,20 @@ class RewardConfig:
             raise ValueError(f"combine {self.combine!r} needs at least one aspect")
 
     def settings(self) -> CombineSettings:
-        return CombineSettings(self.combine, self.threshold, self.holistic_weight, self.sigmoid_shaping,
-                               self.sigmoid_offset, degenerate_penalty=self.degenerate_penalty,
-                               degenerate=self.degenerate)
+        return CombineSettings(
+            self.combine,
+            self.threshold,
+            self.holistic_weight,
+            self.sigmoid_shaping,
+            self.sigmoid_offset,
+            degenerate_penalty=self.degenerate_penalty,
+            degenerate=self.degenerate,
+        )
 
 
-def reward_config_from_dict(data: dict[str, Any], where: str = "reward", base_dir: str | Path | None = None
-                            ) -> RewardConfig:
+def reward_config_from_dict(
+    data: dict[str, Any], where: str = "reward", base_dir: str | Path | None = None
+) -> RewardConfig:
     """Build a RewardConfig from parsed YAML; errors name the key (e.g. reward.aspects[1])."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
@@ -141,11 +152,22 @@ def reward_config_from_dict(data: dict[str, Any], where: str = "reward", base_di
 
 
 def _scalars(data: dict[str, Any], where: str) -> dict[str, Any]:
-    known = {"name", "combine", "threshold", "holistic_weight", "sigmoid_shaping", "sigmoid_offset", "stats_file",
-             "degenerate_penalty", "degenerate"}
+    known = {
+        "name",
+        "combine",
+        "threshold",
+        "holistic_weight",
+        "sigmoid_shaping",
+        "sigmoid_offset",
+        "stats_file",
+        "degenerate_penalty",
+        "degenerate",
+    }
     unknown = set(data) - known
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known | {'holistic', 'aspects'})}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known | {'holistic', 'aspects'})}"
+        )
     return data
 
 
@@ -180,13 +202,13 @@ def build_component(config: ComponentConfig) -> RewardComponent:
     if config.kind == "model":
         from rewardkit.rewards.model import ModelReward
 
-        return ModelReward(path=str(config.path), name=name, batch_size=config.batch_size,
-                           max_length=config.max_length)
+        return ModelReward(path=str(config.path), name=name, batch_size=config.batch_size, max_length=config.max_length)
     if config.kind == "segment_model":
         from rewardkit.rewards.segment_model import SegmentModelReward
 
-        return SegmentModelReward(path=str(config.path), name=name, batch_size=config.batch_size,
-                                  max_length=config.max_length)
+        return SegmentModelReward(
+            path=str(config.path), name=name, batch_size=config.batch_size, max_length=config.max_length
+        )
     if config.kind == "metric":
         from rewardkit.rewards.metrics import build_metric
 
@@ -210,10 +232,15 @@ def build_reward_function(config: RewardConfig, *, stats_file: str | Path | None
     file = Path(stats_file or config.stats_file) if (stats_file or config.stats_file) else None
     try:
         return RewardFunction(
-            name=config.name, settings=config.settings(), holistic=holistic,
+            name=config.name,
+            settings=config.settings(),
+            holistic=holistic,
             holistic_normalize=bool(config.holistic and config.holistic.normalize),
-            holistic_source=config.holistic.source() if config.holistic else "", aspects=aspects,
-            stats=load_stats(file) if file else {}, stats_file=file)
+            holistic_source=config.holistic.source() if config.holistic else "",
+            aspects=aspects,
+            stats=load_stats(file) if file else {},
+            stats_file=file,
+        )
     except ValueError as e:
         raise ConfigError(str(e)) from e
 

@@ -14,9 +14,9 @@ decides is trivially "consistent" but useless, which the coverage column shows.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -67,30 +67,42 @@ def aspect_consistency(name: str, holistic_prefs: np.ndarray, aspect_prefs: np.n
     strict = int((h != 0).sum())
     both = int(((h != 0) & (a != 0)).sum())
     return AspectConsistency(
-        name=name, pairs=int(h.size), holistic_strict=strict, both_strict=both,
+        name=name,
+        pairs=int(h.size),
+        holistic_strict=strict,
+        both_strict=both,
         disagreements=int(((h != 0) & (a != 0) & (a != h)).sum()),
-        inconsistency_rate=inconsistency_rate(h, a), coverage=both / strict if strict else math.nan,
-        greedy_win_rate=win_rate(a))
+        inconsistency_rate=inconsistency_rate(h, a),
+        coverage=both / strict if strict else math.nan,
+        greedy_win_rate=win_rate(a),
+    )
 
 
 def rank_aspects(results: Sequence[AspectConsistency]) -> list[AspectConsistency]:
     """Lower inconsistency first, then higher coverage; undefined rates (nan) last."""
+
     def key(r: AspectConsistency) -> tuple[float, float, str]:
         inc = r.inconsistency_rate if not math.isnan(r.inconsistency_rate) else math.inf
         cov = r.coverage if not math.isnan(r.coverage) else -1.0
         return inc, -cov, r.name
+
     return sorted(results, key=key)
 
 
 def consistency_table(holistic_name: str, holistic: np.ndarray, ranked: Sequence[AspectConsistency]) -> str:
     """Markdown table of ranked aspects (with the holistic reward's own greedy win rate in the heading)."""
-    lines = [f"holistic: {holistic_name}, greedy win rate {win_rate(holistic):.3f}, "
-             f"strict pairs {int((np.asarray(holistic) != 0).sum())}/{np.asarray(holistic).size}", "",
-             "| rank | aspect | inconsistency | coverage | disagreements | both strict | greedy win rate |",
-             "|---:|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"holistic: {holistic_name}, greedy win rate {win_rate(holistic):.3f}, "
+        f"strict pairs {int((np.asarray(holistic) != 0).sum())}/{np.asarray(holistic).size}",
+        "",
+        "| rank | aspect | inconsistency | coverage | disagreements | both strict | greedy win rate |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
     for i, r in enumerate(ranked, 1):
-        lines.append(f"| {i} | {r.name} | {_fmt(r.inconsistency_rate)} | {_fmt(r.coverage)} | {r.disagreements} | "
-                     f"{r.both_strict} | {_fmt(r.greedy_win_rate)} |")
+        lines.append(
+            f"| {i} | {r.name} | {_fmt(r.inconsistency_rate)} | {_fmt(r.coverage)} | {r.disagreements} | "
+            f"{r.both_strict} | {_fmt(r.greedy_win_rate)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

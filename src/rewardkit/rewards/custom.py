@@ -14,8 +14,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from rewardkit.rewards.base import Messages, check_batch
 
@@ -67,16 +68,18 @@ class CallableReward:
         self.name = self.name or self.target.replace(":", ".").rsplit(".", 1)[-1]
         self.pass_metas = _accepts_metas(self.fn)
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         check_batch(prompts, responses, metas, self.name)
         kwargs = dict(self.call_options)
         if self.pass_metas:
             kwargs["metas"] = metas
         values = list(self.fn(list(prompts), list(responses), **kwargs))
         if len(values) != len(responses):
-            raise ValueError(f"reward {self.name} ({self.target}) returned {len(values)} values for "
-                             f"{len(responses)} responses")
+            raise ValueError(
+                f"reward {self.name} ({self.target}) returned {len(values)} values for {len(responses)} responses"
+            )
         out = []
         for i, v in enumerate(values):
             try:

@@ -18,8 +18,8 @@ Words are runs of letters / digits (`metrics.TOKEN_RE`), as the repetition metri
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from rewardkit.data.record import DataError
 from rewardkit.data.suite import gold_score
@@ -21,15 +22,20 @@ class GoldReward:
 
     name: str = "gold"
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         check_batch(prompts, responses, metas, self.name)
         if metas is None:
             raise DataError("the gold reward needs each item's suite meta", source=self.name, field="meta")
         out = []
         for i, (meta, response) in enumerate(zip(metas, responses)):
             if not isinstance(meta, dict) or "family" not in meta:
-                raise DataError("expected the suite meta of the prompt (a dict with 'family')", source=self.name,
-                                index=i, field="meta")
+                raise DataError(
+                    "expected the suite meta of the prompt (a dict with 'family')",
+                    source=self.name,
+                    index=i,
+                    field="meta",
+                )
             out.append(gold_score(meta, response))
         return out

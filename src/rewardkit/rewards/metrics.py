@@ -33,8 +33,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from rewardkit.rewards.base import Messages, Placements, check_batch
 
@@ -55,7 +56,7 @@ def repeated_ngram_ends(text: str, n: int) -> tuple[list[int], int]:
     seen: set[tuple[str, ...]] = set()
     repeats = []
     for i in range(total):
-        gram = tuple(w for w, _ in words[i:i + n])
+        gram = tuple(w for w, _ in words[i : i + n])
         if gram in seen:
             repeats.append(words[i + n - 1][1])
         seen.add(gram)
@@ -86,8 +87,9 @@ class LengthMetric:
         if self.unit not in ("words", "chars"):
             raise ValueError(f"length unit must be 'words' or 'chars', got {self.unit!r}")
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         check_batch(prompts, responses, metas, self.name)
         if self.unit == "chars":
             return [float(len(r)) for r in responses]
@@ -106,8 +108,9 @@ class ReadabilityMetric:
         if self.low >= self.high:
             raise ValueError(f"readability needs low < high, got {self.low} and {self.high}")
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         check_batch(prompts, responses, metas, self.name)
         textstat = _textstat()
         out = []
@@ -128,8 +131,9 @@ class RepetitionMetric:
         if self.n < 1:
             raise ValueError(f"repetition n must be >= 1, got {self.n}")
 
-    def placements(self, prompts: Sequence[Messages], responses: Sequence[str],
-                   metas: Sequence[dict[str, Any]] | None = None) -> list[Placements]:
+    def placements(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[Placements]:
         check_batch(prompts, responses, metas, self.name)
         out = []
         for r in responses:
@@ -137,8 +141,9 @@ class RepetitionMetric:
             out.append([(end, -1.0 / total) for end in ends])
         return out
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         return [float(sum(v for _, v in p)) for p in self.placements(prompts, responses, metas)]
 
 
@@ -164,8 +169,9 @@ class LanguageMetric:
             return str(meta[self.meta_key])
         return self.language
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         check_batch(prompts, responses, metas, self.name)
         targets = [self.target(metas[i] if metas else None) for i in range(len(responses))]
         detector = _lingua_detector(tuple(sorted(set(self.languages) | set(targets))))
@@ -183,8 +189,9 @@ class SpellingMetric:
     name: str = "spelling"
     language: str = "en"
 
-    def placements(self, prompts: Sequence[Messages], responses: Sequence[str],
-                   metas: Sequence[dict[str, Any]] | None = None) -> list[Placements]:
+    def placements(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[Placements]:
         check_batch(prompts, responses, metas, self.name)
         checker = _spellchecker(self.language)
         out = []
@@ -194,8 +201,9 @@ class SpellingMetric:
             out.append([(end, -1.0 / len(words)) for w, end in words if w in unknown])
         return out
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         return [float(sum(v for _, v in p)) for p in self.placements(prompts, responses, metas)]
 
 
@@ -208,8 +216,9 @@ class SentenceMetric:
     def sentence_values(self, text: str, spans: list[tuple[int, int]]) -> list[float]:
         raise NotImplementedError
 
-    def placements(self, prompts: Sequence[Messages], responses: Sequence[str],
-                   metas: Sequence[dict[str, Any]] | None = None) -> list[Placements]:
+    def placements(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[Placements]:
         check_batch(prompts, responses, metas, self.name)
         out = []
         for r in responses:
@@ -217,8 +226,9 @@ class SentenceMetric:
             out.append([(end, float(v)) for (_, end), v in zip(spans, self.sentence_values(r, spans))])
         return out
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         return [float(sum(v for _, v in p)) for p in self.placements(prompts, responses, metas)]
 
 
@@ -277,7 +287,7 @@ class SentenceRepetitionMetric(SentenceMetric):
         seen: set[tuple[str, ...]] = set()
         ngram_ends: list[tuple[int, bool]] = []  # (end offset of the n-gram, repeats an earlier one)
         for i in range(max(len(words) - self.n + 1, 0)):
-            gram = tuple(w for w, _ in words[i:i + self.n])
+            gram = tuple(w for w, _ in words[i : i + self.n])
             ngram_ends.append((words[i + self.n - 1][1], gram in seen))
             seen.add(gram)
         values = []
@@ -288,9 +298,14 @@ class SentenceRepetitionMetric(SentenceMetric):
 
 
 METRICS: dict[str, type] = {
-    "length": LengthMetric, "readability": ReadabilityMetric, "repetition": RepetitionMetric,
-    "language": LanguageMetric, "spelling": SpellingMetric, "sentence_readability": SentenceReadabilityMetric,
-    "sentence_spelling": SentenceSpellingMetric, "sentence_repetition": SentenceRepetitionMetric,
+    "length": LengthMetric,
+    "readability": ReadabilityMetric,
+    "repetition": RepetitionMetric,
+    "language": LanguageMetric,
+    "spelling": SpellingMetric,
+    "sentence_readability": SentenceReadabilityMetric,
+    "sentence_spelling": SentenceSpellingMetric,
+    "sentence_repetition": SentenceRepetitionMetric,
 }
 
 
@@ -308,6 +323,7 @@ def build_metric(metric: str, name: str | None = None, options: dict[str, Any] |
 
 
 # ------------------------------------------------------------------------------------ lazy library access
+
 
 def _textstat() -> Any:
     try:

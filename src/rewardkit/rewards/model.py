@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from rewardkit.rewards.base import Messages, check_batch
 
@@ -42,8 +43,9 @@ class ModelReward:
             self.scorer = load_scorer(self.path, max_length=self.max_length)
         return self.scorer
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         check_batch(prompts, responses, metas, self.name)
         if not responses:
             return []

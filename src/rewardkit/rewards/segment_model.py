@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from rewardkit.rewards.base import Messages, Placements, check_batch
 
@@ -48,8 +49,9 @@ class SegmentModelReward:
             self.scorer = load_segment_scorer(self.path, max_length=self.max_length)
         return self.scorer
 
-    def placements(self, prompts: Sequence[Messages], responses: Sequence[str],
-                   metas: Sequence[dict[str, Any]] | None = None) -> list[Placements]:
+    def placements(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[Placements]:
         check_batch(prompts, responses, metas, self.name)
         if not responses:
             return []
@@ -63,7 +65,8 @@ class SegmentModelReward:
         self._last = (key, rows)
         return [list(row) for row in rows]
 
-    def score(self, prompts: Sequence[Messages], responses: Sequence[str],
-              metas: Sequence[dict[str, Any]] | None = None) -> list[float]:
+    def score(
+        self, prompts: Sequence[Messages], responses: Sequence[str], metas: Sequence[dict[str, Any]] | None = None
+    ) -> list[float]:
         """The sum of the segment values of each response (0.0 for a response without segments)."""
         return [sum((v for _, v in row), 0.0) for row in self.placements(prompts, responses, metas)]

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -76,8 +77,9 @@ def decode_meta(value: Any, index: int) -> dict[str, Any]:
 class TRLRewardFunction:
     """`reward(prompts, completions, **columns) -> list[float]` for TRL; logs each component's mean."""
 
-    def __init__(self, reward: RewardFunction, *, meta_column: str = "meta", name: str | None = None,
-                 clip: float | None = None):
+    def __init__(
+        self, reward: RewardFunction, *, meta_column: str = "meta", name: str | None = None, clip: float | None = None
+    ):
         if clip is not None and not (math.isfinite(clip) and clip > 0):
             raise ValueError(f"reward clip must be a positive number, got {clip}")
         self.reward = reward
@@ -85,8 +87,9 @@ class TRLRewardFunction:
         self.clip = clip
         self.__name__ = name or reward.name  # TRL names the reward's log columns after __name__
 
-    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], completion_ids: Any = None,
-                 **columns: Any) -> list[float]:
+    def __call__(
+        self, prompts: Sequence[Any], completions: Sequence[Any], completion_ids: Any = None, **columns: Any
+    ) -> list[float]:
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
         messages = [prompt_messages(p, i) for i, p in enumerate(prompts)]

@@ -24,9 +24,10 @@ import asyncio
 import dataclasses
 import json
 import math
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,12 +36,20 @@ from fastapi.responses import Response
 from rewardkit import __version__
 from rewardkit.data.record import DataError
 from rewardkit.data.score_items import parse_item
-from rewardkit.serving.batching import DynamicBatcher, ItemFailed, ItemError, Overloaded, ShuttingDown
+from rewardkit.serving.batching import DynamicBatcher, ItemError, ItemFailed, Overloaded, ShuttingDown
 from rewardkit.serving.config import LimitsConfig, ServerConfig
 from rewardkit.serving.normalization import Normalization
 from rewardkit.serving.pooling import add_pooling_routes
-from rewardkit.serving.schemas import (ErrorResponse, HealthResponse, InfoResponse, RewardRequest, RewardResponse,
-                                       ScoreRequest, ScoreResponse, TextItem)
+from rewardkit.serving.schemas import (
+    ErrorResponse,
+    HealthResponse,
+    InfoResponse,
+    RewardRequest,
+    RewardResponse,
+    ScoreRequest,
+    ScoreResponse,
+    TextItem,
+)
 from rewardkit.serving.scorer import BatchScorer, Conversation, PlainText, PreparedItem, RenderedText, ScoreInput
 from rewardkit.serving.security import RequestGuard, bearer_auth
 
@@ -50,8 +59,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     408: {"model": ErrorResponse, "description": "the body did not arrive within the server's body timeout"},
     413: {"model": ErrorResponse, "description": "body or batch over the server's limits"},
     500: {"description": "scoring an item failed; the detail names it (loc: body, items or query, index)"},
-    503: {"model": ErrorResponse, "description": "queue full, too many connections or bodies in transit, or "
-                                                 "shutting down; retry after Retry-After seconds"},
+    503: {
+        "model": ErrorResponse,
+        "description": "queue full, too many connections or bodies in transit, or "
+        "shutting down; retry after Retry-After seconds",
+    },
 }
 PREPARE_CHUNK_CHARS = 64 * 1024  # characters of items tokenized per turn of the helper thread
 PREPARE_CHUNK_ITEMS = 16
@@ -59,8 +71,9 @@ PREPARE_CHUNK_ITEMS = 16
 
 def json_response(status: int, detail: Any) -> Response:
     """An error reply in FastAPI's shape, ASCII-escaped so that no input can break its encoding."""
-    return Response(json.dumps({"detail": detail}, ensure_ascii=True), status_code=status,
-                    media_type="application/json")
+    return Response(
+        json.dumps({"detail": detail}, ensure_ascii=True), status_code=status, media_type="application/json"
+    )
 
 
 def item_chars(item: ScoreInput) -> tuple[int, int]:
@@ -124,6 +137,7 @@ class ScoringService:
     def count_guard(self, field: str) -> Any:
         """A route dependency: 413 for too many `field` entries, counted on the parsed JSON before the items
         are validated (dependencies run before the body is; the parsed JSON is cached on the request)."""
+
         async def count_items(request: Request) -> None:
             try:
                 body = await request.json()
@@ -132,23 +146,40 @@ class ScoringService:
             entries = body.get(field) if isinstance(body, dict) else None
             if isinstance(entries, list):
                 self.check_count(len(entries))
+
         return Depends(count_items)
 
     def check_size(self, item: ScoreInput, index: int, source: str) -> None:
         """DataError (422) for an item over the message or character limits, before it is tokenized."""
         limits = self.config.limits
         if isinstance(item, Conversation) and len(item.prompt) + 1 > limits.max_messages:
-            raise DataError(f"{len(item.prompt) + 1} messages exceed the limit of {limits.max_messages} per item",
-                            source=source, index=index, field="messages")
+            raise DataError(
+                f"{len(item.prompt) + 1} messages exceed the limit of {limits.max_messages} per item",
+                source=source,
+                index=index,
+                field="messages",
+            )
         prompt, response = item_chars(item)
         conversation_limit, query_limit = self.char_limits
         whole_text = isinstance(item, (RenderedText, PlainText))  # scored at their latest tokens, cut from the left
         limit = query_limit if whole_text else conversation_limit
         if limit is not None and prompt + response > limit:
-            field = ("text" if isinstance(item, PlainText) else None if whole_text
-                     else "prompt" if prompt > limit else "response")
-            raise DataError(f"{prompt + response} characters exceed the limit of {limit} per item (more than "
-                            f"the model's max_length tokens can hold)", source=source, index=index, field=field)
+            field = (
+                "text"
+                if isinstance(item, PlainText)
+                else None
+                if whole_text
+                else "prompt"
+                if prompt > limit
+                else "response"
+            )
+            raise DataError(
+                f"{prompt + response} characters exceed the limit of {limit} per item (more than "
+                f"the model's max_length tokens can hold)",
+                source=source,
+                index=index,
+                field=field,
+            )
 
     def _prepare(self, inputs: Sequence[ScoreInput], indices: range, source: str) -> list[PreparedItem]:
         return [self.scorer.prepare(inputs[i], i, source) for i in indices]
@@ -166,12 +197,16 @@ class ScoringService:
 
     def wants_normalization(self, requested: bool | None) -> bool:
         if requested and self.normalization is None:
-            raise HTTPException(400, "normalize=true but the server has no normalisation statistics (start it "
-                                     "with --norm-mean/--norm-std or --calibration)")
+            raise HTTPException(
+                400,
+                "normalize=true but the server has no normalisation statistics (start it "
+                "with --norm-mean/--norm-std or --calibration)",
+            )
         return self.normalization is not None if requested is None else requested
 
-    async def rewards(self, inputs: Sequence[ScoreInput], source: str, normalize: bool,
-                      usage: list[int] | None = None) -> tuple[list[float], list[bool]]:
+    async def rewards(
+        self, inputs: Sequence[ScoreInput], source: str, normalize: bool, usage: list[int] | None = None
+    ) -> tuple[list[float], list[bool]]:
         """Rewards of the inputs and which of them were truncated to the length limit; `usage` (when given)
         receives each item's token count."""
         prepared = await self.prepare(inputs, source)
@@ -189,26 +224,40 @@ class ScoringService:
             rewards = self.normalization.apply(rewards)
             for i, reward in enumerate(rewards):
                 if not math.isfinite(reward):
-                    raise item_failed(source, i, ItemError(f"the normalised reward is not finite ({reward})",
-                                                           status=422, kind="non_finite_reward"))
+                    raise item_failed(
+                        source,
+                        i,
+                        ItemError(
+                            f"the normalised reward is not finite ({reward})", status=422, kind="non_finite_reward"
+                        ),
+                    )
         return rewards, [p.truncated for p in prepared]
 
     def info(self) -> dict[str, Any]:
-        return {"reward": self.scorer.info(),
-                "normalization": self.normalization.as_dict() if self.normalization else None,
-                "limits": dataclasses.asdict(self.config.limits),
-                "batching": dataclasses.asdict(self.config.batching),
-                "stats": {**self.batcher.stats, **getattr(self.scorer, "work", {})}}
+        return {
+            "reward": self.scorer.info(),
+            "normalization": self.normalization.as_dict() if self.normalization else None,
+            "limits": dataclasses.asdict(self.config.limits),
+            "batching": dataclasses.asdict(self.config.batching),
+            "stats": {**self.batcher.stats, **getattr(self.scorer, "work", {})},
+        }
 
 
 def item_failed(source: str, index: int, error: ItemError) -> HTTPException:
     """The reply for a request one of whose items could not be scored: 500 / 422 naming the item."""
-    return HTTPException(error.status, [{"loc": ["body", source, index], "type": error.kind,
-                                         "msg": f"{source}, record {index}: {error}"}])
+    return HTTPException(
+        error.status,
+        [{"loc": ["body", source, index], "type": error.kind, "msg": f"{source}, record {index}: {error}"}],
+    )
 
 
-def create_app(scorer: BatchScorer, config: ServerConfig | None = None, *, token: str | None = None,
-               normalization: Normalization | None = None) -> FastAPI:
+def create_app(
+    scorer: BatchScorer,
+    config: ServerConfig | None = None,
+    *,
+    token: str | None = None,
+    normalization: Normalization | None = None,
+) -> FastAPI:
     """The FastAPI app serving `scorer`; routes other than /health need `token` as a bearer token when set."""
     service = ScoringService(scorer, config or ServerConfig(), normalization)
 
@@ -220,46 +269,73 @@ def create_app(scorer: BatchScorer, config: ServerConfig | None = None, *, token
         finally:
             await service.stop()
 
-    app = FastAPI(title="rewardkit reward server", version=__version__, lifespan=lifespan, redoc_url=None,
-                  description=__doc__)
+    app = FastAPI(
+        title="rewardkit reward server", version=__version__, lifespan=lifespan, redoc_url=None, description=__doc__
+    )
     app.state.service = service
     config = service.config
-    app.add_middleware(RequestGuard, token=token, max_body_bytes=config.limits.max_body_bytes,
-                       body_timeout_s=config.body_timeout_s, max_buffered_bytes=config.limits.max_buffered_bytes,
-                       max_header_bytes=config.max_header_bytes)
+    app.add_middleware(
+        RequestGuard,
+        token=token,
+        max_body_bytes=config.limits.max_body_bytes,
+        body_timeout_s=config.body_timeout_s,
+        max_buffered_bytes=config.limits.max_buffered_bytes,
+        max_header_bytes=config.max_header_bytes,
+    )
     auth = bearer_auth(token)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
         # FastAPI's default echoes the input back, which fails on lone surrogates and bloats the reply
-        return json_response(422, [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
-                                    "type": str(e.get("type", ""))} for e in exc.errors()])
+        return json_response(
+            422,
+            [
+                {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                for e in exc.errors()
+            ],
+        )
 
     @app.exception_handler(DataError)
     async def invalid_item(_: Request, exc: DataError) -> Response:
-        loc = ["body", exc.source or "body", *([exc.index] if exc.index is not None else []),
-               *([exc.field] if exc.field else [])]
+        loc = [
+            "body",
+            exc.source or "body",
+            *([exc.index] if exc.index is not None else []),
+            *([exc.field] if exc.field else []),
+        ]
         return json_response(422, [{"loc": loc, "msg": str(exc), "type": "invalid_item"}])
 
-    @app.post("/score", response_model=ScoreResponse, dependencies=[*auth, service.count_guard("items")],
-              responses=ERRORS)
+    @app.post(
+        "/score", response_model=ScoreResponse, dependencies=[*auth, service.count_guard("items")], responses=ERRORS
+    )
     async def score(request: ScoreRequest) -> ScoreResponse:
         """Rewards of (prompt, response) items, in order."""
         normalize = service.wants_normalization(request.normalize)
-        items = [PlainText(item.text) if isinstance(item, TextItem)
-                 else Conversation(*parse_item(item.model_dump(exclude_none=True), i, "items"))
-                 for i, item in enumerate(request.items)]
+        items = [
+            PlainText(item.text)
+            if isinstance(item, TextItem)
+            else Conversation(*parse_item(item.model_dump(exclude_none=True), i, "items"))
+            for i, item in enumerate(request.items)
+        ]
         rewards, truncated = await service.rewards(items, "items", normalize)
         return ScoreResponse(rewards=rewards, normalized=normalize, truncated=truncated)
 
-    @app.post("/get_reward", response_model=RewardResponse, dependencies=[*auth, service.count_guard("query")],
-              responses=ERRORS)
+    @app.post(
+        "/get_reward",
+        response_model=RewardResponse,
+        dependencies=[*auth, service.count_guard("query")],
+        responses=ERRORS,
+    )
     async def get_reward(request: RewardRequest) -> RewardResponse:
         """OpenRLHF remote reward model: each query is a full conversation rendered with the chat template."""
         normalize = service.wants_normalization(None)
         rewards, truncated = await service.rewards([RenderedText(q) for q in request.query], "query", normalize)
-        return RewardResponse(rewards=rewards, scores=rewards, truncated=truncated,
-                              extra_logs={"truncated": [float(t) for t in truncated]})
+        return RewardResponse(
+            rewards=rewards,
+            scores=rewards,
+            truncated=truncated,
+            extra_logs={"truncated": [float(t) for t in truncated]},
+        )
 
     add_pooling_routes(app, service, auth, ERRORS)
 

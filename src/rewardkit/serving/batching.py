@@ -16,12 +16,13 @@ the batch get their rewards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Hashable, Sequence
 
 from rewardkit.serving.config import BatchingConfig
 from rewardkit.serving.scorer import NonFiniteRewards, PreparedItem
@@ -76,8 +77,11 @@ def score_isolated(score: Score, items: Sequence[PreparedItem]) -> tuple[list[fl
         return left + right, 2 + calls_left + calls_right
     if len(items) == 1:
         x = scores[0]
-        return [x if math.isfinite(x) else ItemError(f"the reward is not finite ({x})", status=422,
-                                                      kind="non_finite_reward")], 0
+        return [
+            x
+            if math.isfinite(x)
+            else ItemError(f"the reward is not finite ({x})", status=422, kind="non_finite_reward")
+        ], 0
     # Packed rows hold several items (prompt groups, groups side by side): a non-finite hidden state of one item
     # reaches the others through attention (a masked key's weight is 0, but 0 x NaN is NaN). So the items with a
     # non-finite reward are scored again, in halves, down to single items, before any of them fails.
@@ -85,7 +89,7 @@ def score_isolated(score: Score, items: Sequence[PreparedItem]) -> tuple[list[fl
     if not bad:
         return list(scores), 0
     again = [items[i] for i in bad]
-    halves = [again] if len(again) == 1 else [again[:len(again) // 2], again[len(again) // 2:]]
+    halves = [again] if len(again) == 1 else [again[: len(again) // 2], again[len(again) // 2 :]]
     out: list[float | ItemError] = list(scores)
     calls = 0
     rescored: list[float | ItemError] = []
@@ -165,10 +169,8 @@ class DynamicBatcher:
         if self._worker is None:
             return
         self._worker.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._worker
-        except asyncio.CancelledError:
-            pass
         waiting = self._taken + ([self._carry] if self._carry else [])
         while self._queue is not None and not self._queue.empty():
             waiting.append(self._queue.get_nowait())
@@ -212,9 +214,10 @@ class DynamicBatcher:
         while len(batch) < self.config.max_batch:
             try:
                 remaining = deadline - loop.time()
-                entry = (self._queue.get_nowait() if remaining <= 0
-                         else await asyncio.wait_for(self._queue.get(), remaining))
-            except (asyncio.QueueEmpty, asyncio.TimeoutError):
+                entry = (
+                    self._queue.get_nowait() if remaining <= 0 else await asyncio.wait_for(self._queue.get(), remaining)
+                )
+            except (TimeoutError, asyncio.QueueEmpty):
                 break
             if not budget.fits(entry.item, self.config):
                 self._carry = entry
@@ -230,8 +233,9 @@ class DynamicBatcher:
             self._taken = batch
             if not batch:
                 continue
-            scores, retries = await loop.run_in_executor(self._executor, score_isolated, self.score,
-                                                         [e.item for e in batch])
+            scores, retries = await loop.run_in_executor(
+                self._executor, score_isolated, self.score, [e.item for e in batch]
+            )
             self._taken = []
             self.stats["batches"] += 1
             self.stats["items"] += len(batch)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import httpx
 
@@ -32,9 +33,17 @@ class RewardServerError(RuntimeError):
 class RewardClient:
     """Calls /score, /get_reward, /health and /info. The token defaults to $REWARDKIT_SERVE_TOKEN."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", *, token: str | None = None,
-                 timeout_s: float = 300.0, retries: int = 3, backoff_s: float = 0.5, chunk_size: int = 256,
-                 http: httpx.Client | None = None):
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        token: str | None = None,
+        timeout_s: float = 300.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        chunk_size: int = 256,
+        http: httpx.Client | None = None,
+    ):
         if chunk_size < 1 or retries < 0:
             raise ValueError("chunk_size must be >= 1 and retries >= 0")
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
@@ -43,7 +52,7 @@ class RewardClient:
         self.http.headers.update(headers)
         self.retries, self.backoff_s, self.chunk_size = retries, backoff_s, chunk_size
 
-    def __enter__(self) -> "RewardClient":
+    def __enter__(self) -> RewardClient:
         return self
 
     def __exit__(self, *_: Any) -> None:
@@ -69,11 +78,11 @@ class RewardClient:
                     except ValueError:
                         detail = response.text
                     raise RewardServerError(response.status_code, detail)
-            time.sleep(self.backoff_s * 2 ** attempt)
+            time.sleep(self.backoff_s * 2**attempt)
         raise AssertionError("unreachable")
 
     def _chunks(self, values: Sequence[Any]) -> list[Sequence[Any]]:
-        return [values[i:i + self.chunk_size] for i in range(0, len(values), self.chunk_size)]
+        return [values[i : i + self.chunk_size] for i in range(0, len(values), self.chunk_size)]
 
     def score(self, items: Sequence[Mapping[str, Any]], *, normalize: bool | None = None) -> list[float]:
         """Rewards of {"prompt", "response"} / {"messages"} items, in order."""
@@ -85,8 +94,9 @@ class RewardClient:
             rewards.extend(self._request("POST", "/score", body)["rewards"])
         return rewards
 
-    def score_pairs(self, prompts: Sequence[str | list[dict[str, str]]], responses: Sequence[str], *,
-                    normalize: bool | None = None) -> list[float]:
+    def score_pairs(
+        self, prompts: Sequence[str | list[dict[str, str]]], responses: Sequence[str], *, normalize: bool | None = None
+    ) -> list[float]:
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
         return self.score([{"prompt": p, "response": r} for p, r in zip(prompts, responses)], normalize=normalize)

@@ -28,16 +28,28 @@ MIN_NORM_STD = 1e-6  # a smaller std would blow finite rewards up to inf (1e-320
 class ScoringConfig:
     """Which reward the server returns and what it does with sequences over the length limit."""
 
-    max_length: int | None = option(None, "Tokens per conversation (prompt + response); none: the model's training "
-                                    "max length.")
-    reference: str | None = option(None, "Reference policy of a DPO / HaF export's implicit reward; none: the one "
-                                   "recorded at training.")
-    reward: str | None = option(None, "Which reward to serve; none: the model's primary one (the reward head, or "
-                                "the implicit reward of DPO exports).", choices=REWARD_KINDS)
-    over_length: str = option("reject", "/score items over max_length: reject (HTTP 422) or truncate (oldest "
-                              "prompt turns, then the response's end).", choices=OVER_LENGTH)
-    query_over_length: str = option("truncate", "/get_reward queries over max_length: truncate from the left "
-                                    "(flagged in the reply) or reject (HTTP 422).", choices=OVER_LENGTH)
+    max_length: int | None = option(
+        None, "Tokens per conversation (prompt + response); none: the model's training max length."
+    )
+    reference: str | None = option(
+        None, "Reference policy of a DPO / HaF export's implicit reward; none: the one recorded at training."
+    )
+    reward: str | None = option(
+        None,
+        "Which reward to serve; none: the model's primary one (the reward head, or "
+        "the implicit reward of DPO exports).",
+        choices=REWARD_KINDS,
+    )
+    over_length: str = option(
+        "reject",
+        "/score items over max_length: reject (HTTP 422) or truncate (oldest prompt turns, then the response's end).",
+        choices=OVER_LENGTH,
+    )
+    query_over_length: str = option(
+        "truncate",
+        "/get_reward queries over max_length: truncate from the left (flagged in the reply) or reject (HTTP 422).",
+        choices=OVER_LENGTH,
+    )
     dtype: str = option("float32", "Weights' dtype for scoring.", choices=DTYPES)
     threads: int | None = option(None, "torch intra-op threads for scoring; none: torch's default (one per core).")
 
@@ -59,10 +71,14 @@ class NormalizationConfig:
 
     norm_mean: float | None = option(None, "Mean subtracted from every reward (with norm_std).")
     norm_std: float | None = option(None, "Std every reward is divided by (with norm_mean).")
-    calibration: str | None = option(None, "JSON lines in `rewardkit score` input format, scored at startup for "
-                                     "the mean and std.")
-    from_model: bool = option(False, "Use the reward mean and std stored in the model's config.json (OpenRLHF's "
-                              "mean / std keys; rewardkit exports write the training data's).")
+    calibration: str | None = option(
+        None, "JSON lines in `rewardkit score` input format, scored at startup for the mean and std."
+    )
+    from_model: bool = option(
+        False,
+        "Use the reward mean and std stored in the model's config.json (OpenRLHF's "
+        "mean / std keys; rewardkit exports write the training data's).",
+    )
 
     def __post_init__(self) -> None:
         given = (self.norm_mean is not None, self.norm_std is not None)
@@ -84,17 +100,22 @@ class NormalizationConfig:
 class LimitsConfig:
     """Per-request limits, checked before the work they bound; exceeding one is a 4xx naming the limit."""
 
-    max_body_bytes: int = option(8 * 1024 * 1024, "Largest request body accepted, declared or streamed (HTTP 413 "
-                                 "beyond).")
-    max_items: int = option(256, "Most items (or queries) per request, counted before the items are validated "
-                                 "(HTTP 413 beyond).")
+    max_body_bytes: int = option(
+        8 * 1024 * 1024, "Largest request body accepted, declared or streamed (HTTP 413 beyond)."
+    )
+    max_items: int = option(
+        256, "Most items (or queries) per request, counted before the items are validated (HTTP 413 beyond)."
+    )
     max_messages: int = option(64, "Most chat messages per item (HTTP 422 beyond).")
     max_item_chars: int | None = option(
-        None, "Most characters per item, checked before tokenizing (HTTP 422 beyond, or cut with truncation); "
-              "default: what max_length tokens can hold at most (max_length x the tokenizer's longest token; "
-              "rendered queries twice that).")
-    max_buffered_bytes: int = option(256 * 1024 * 1024, "Request bodies held at once by all requests together "
-                                                        "(HTTP 503 beyond).")
+        None,
+        "Most characters per item, checked before tokenizing (HTTP 422 beyond, or cut with truncation); "
+        "default: what max_length tokens can hold at most (max_length x the tokenizer's longest token; "
+        "rendered queries twice that).",
+    )
+    max_buffered_bytes: int = option(
+        256 * 1024 * 1024, "Request bodies held at once by all requests together (HTTP 503 beyond)."
+    )
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1024:
@@ -106,8 +127,9 @@ class LimitsConfig:
         if self.max_item_chars is not None and self.max_item_chars < 1:
             raise ValueError(f"max_item_chars must be >= 1 or null, not {self.max_item_chars}")
         if self.max_buffered_bytes < self.max_body_bytes:
-            raise ValueError(f"max_buffered_bytes ({self.max_buffered_bytes}) must be >= max_body_bytes "
-                             f"({self.max_body_bytes})")
+            raise ValueError(
+                f"max_buffered_bytes ({self.max_buffered_bytes}) must be >= max_body_bytes ({self.max_body_bytes})"
+            )
 
 
 @dataclass
@@ -115,11 +137,11 @@ class BatchingConfig:
     """Dynamic batching: items of concurrent requests share forward passes."""
 
     max_batch: int = option(32, "Most sequences per forward pass.")
-    max_tokens: int = option(16384, "Most packed tokens per forward pass (a prompt shared by several items of the "
-                            "batch counts once).")
+    max_tokens: int = option(
+        16384, "Most packed tokens per forward pass (a prompt shared by several items of the batch counts once)."
+    )
     wait_ms: float = option(5.0, "How long the first item of a batch waits for company, in milliseconds.")
-    max_queue: int = option(4096, "Items accepted and not yet answered; beyond this requests get 503 + "
-                            "Retry-After.")
+    max_queue: int = option(4096, "Items accepted and not yet answered; beyond this requests get 503 + Retry-After.")
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
@@ -142,13 +164,18 @@ class ServerConfig:
     graceful_timeout_s: float = option(30.0, "On SIGTERM / SIGINT: how long in-flight requests may take to finish.")
     log_level: str = option("info", "uvicorn's log level.", choices=LOG_LEVELS)
     max_connections: int = option(256, "Open connections at once (uvicorn's limit_concurrency); beyond: HTTP 503.")
-    header_timeout_s: float = option(10.0, "The request line and headers must arrive within this many seconds "
-                                           "(else HTTP 408 and the connection is closed).")
-    body_timeout_s: float = option(30.0, "The whole body must arrive within this many seconds after the headers "
-                                         "(else HTTP 408).")
+    header_timeout_s: float = option(
+        10.0,
+        "The request line and headers must arrive within this many seconds "
+        "(else HTTP 408 and the connection is closed).",
+    )
+    body_timeout_s: float = option(
+        30.0, "The whole body must arrive within this many seconds after the headers (else HTTP 408)."
+    )
     keep_alive_s: float = option(5.0, "An idle kept-alive connection is closed after this many seconds.")
-    max_header_bytes: int = option(16 * 1024, "Largest request line + headers (HTTP 431 beyond, or 400 while "
-                                              "still incomplete).")
+    max_header_bytes: int = option(
+        16 * 1024, "Largest request line + headers (HTTP 431 beyond, or 400 while still incomplete)."
+    )
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     batching: BatchingConfig = field(default_factory=BatchingConfig)
 
@@ -171,8 +198,7 @@ class ServeConfig:
     """`rewardkit serve`: a model (checkpoint dir, alias or hub id) or a reward YAML (hierarchical / weighted
     combinations, docs/alarm.md), plus how to score and serve it."""
 
-    model: str = option("", "Reward model to serve: a checkpoint directory with a trained head, an alias or a hub "
-                        "id.")
+    model: str = option("", "Reward model to serve: a checkpoint directory with a trained head, an alias or a hub id.")
     reward_config: str = option("", "A reward YAML (rewardkit.rewards, docs/alarm.md) served instead of a model.")
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
@@ -183,8 +209,10 @@ class ServeConfig:
             raise ValueError("give either --model (checkpoint dir, alias or hub id) or --reward-config (a reward YAML)")
         norm = self.normalization
         if self.reward_config and norm.enabled:
-            raise ValueError("--reward-config: the reward YAML normalises its own components (stats_file); "
-                             "the server's normalisation flags apply to --model only")
+            raise ValueError(
+                "--reward-config: the reward YAML normalises its own components (stats_file); "
+                "the server's normalisation flags apply to --model only"
+            )
 
 
 def is_loopback(host: str) -> bool:
@@ -216,5 +244,7 @@ def resolve_token(token_file: str | None) -> str | None:
 def check_exposure(host: str, token: str | None) -> None:
     """Refuse to listen beyond loopback without a bearer token."""
     if token is None and not is_loopback(host):
-        raise ConfigError(f"binding {host} exposes the server beyond this machine: set a bearer token with "
-                          f"--token-file or ${TOKEN_ENV} (or bind 127.0.0.1)")
+        raise ConfigError(
+            f"binding {host} exposes the server beyond this machine: set a bearer token with "
+            f"--token-file or ${TOKEN_ENV} (or bind 127.0.0.1)"
+        )

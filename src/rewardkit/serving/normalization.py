@@ -38,14 +38,20 @@ class Normalization:
         return {"mean": self.mean, "std": self.std, "source": self.source, "count": self.count}
 
 
-def score_all(scorer: BatchScorer, items: list[Conversation], *, batch_size: int = 16, source: str = "calibration",
-              desc: str = "scoring") -> list[float]:
+def score_all(
+    scorer: BatchScorer,
+    items: list[Conversation],
+    *,
+    batch_size: int = 16,
+    source: str = "calibration",
+    desc: str = "scoring",
+) -> list[float]:
     """Raw rewards of `items` through a batch scorer, in order (sorted by length per batch for less padding)."""
     prepared = [scorer.prepare(item, i, source) for i, item in enumerate(items)]
     order = sorted(range(len(prepared)), key=lambda i: prepared[i].num_tokens)
     rewards = [0.0] * len(prepared)
     for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=len(order) <= batch_size, leave=False):
-        chunk = order[start:start + batch_size]
+        chunk = order[start : start + batch_size]
         for i, r in zip(chunk, scorer.score([prepared[i] for i in chunk])):
             rewards[i] = r
     return rewards
@@ -70,16 +76,19 @@ def read_calibration(path: str) -> list[Conversation]:
     return [Conversation(*parse_item(r, i, source)) for i, r in lines]
 
 
-def build_normalization(config: NormalizationConfig, scorer: BatchScorer, *,
-                        batch_size: int = 16) -> Normalization | None:
+def build_normalization(
+    config: NormalizationConfig, scorer: BatchScorer, *, batch_size: int = 16
+) -> Normalization | None:
     """The normalisation the config asks for (None when off)."""
     if config.norm_mean is not None and config.norm_std is not None:
         return Normalization(config.norm_mean, config.norm_std, "flags")
     if config.from_model:
         stats = getattr(scorer, "reward_stats", None)
         if not stats:
-            raise ConfigError("from_model: the model's config.json holds no reward mean / std (OpenRLHF's `mean`, "
-                              "`std`); give norm_mean / norm_std or a calibration file")
+            raise ConfigError(
+                "from_model: the model's config.json holds no reward mean / std (OpenRLHF's `mean`, "
+                "`std`); give norm_mean / norm_std or a calibration file"
+            )
         return Normalization(stats["mean"], stats["std"], "model config.json")
     if config.calibration:
         items = read_calibration(config.calibration)

@@ -30,8 +30,15 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 from rewardkit.data.score_items import parse_item
-from rewardkit.serving.schemas import (ClassificationData, ClassifyRequest, ClassifyResponse, EmbeddingData,
-                                       EmbeddingRequest, EmbeddingResponse, UsageInfo)
+from rewardkit.serving.schemas import (
+    ClassificationData,
+    ClassifyRequest,
+    ClassifyResponse,
+    EmbeddingData,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    UsageInfo,
+)
 from rewardkit.serving.scorer import Conversation, RenderedText, ScoreInput
 
 if TYPE_CHECKING:
@@ -74,14 +81,22 @@ def add_pooling_routes(app: FastAPI, service: ScoringService, auth: list[Any], e
         rewards, usage = await rewards_and_usage(inputs, source)
         squash = sigmoid if request.wants_activation(activation_default) else float
         return ClassifyResponse(
-            id=f"classify-{uuid.uuid4().hex}", created=int(time.time()), model=request.model or served,
-            data=[ClassificationData(index=i, label=LABEL, probs=[squash(r)], num_classes=1)
-                  for i, r in enumerate(rewards)],
-            usage=usage)
+            id=f"classify-{uuid.uuid4().hex}",
+            created=int(time.time()),
+            model=request.model or served,
+            data=[
+                ClassificationData(index=i, label=LABEL, probs=[squash(r)], num_classes=1)
+                for i, r in enumerate(rewards)
+            ],
+            usage=usage,
+        )
 
     @app.post("/v1/embeddings", response_model=EmbeddingResponse, dependencies=dependencies, responses=errors)
     async def embeddings(request: EmbeddingRequest) -> EmbeddingResponse:
         """SGLang serves reward models as embedding models whose one-dimensional embedding is the reward."""
         rewards, usage = await rewards_and_usage(rendered_inputs(request.input), "input")
-        return EmbeddingResponse(data=[EmbeddingData(embedding=[r], index=i) for i, r in enumerate(rewards)],
-                                 model=request.model or served, usage=usage)
+        return EmbeddingResponse(
+            data=[EmbeddingData(embedding=[r], index=i) for i, r in enumerate(rewards)],
+            model=request.model or served,
+            usage=usage,
+        )

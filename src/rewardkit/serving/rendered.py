@@ -25,10 +25,12 @@ def assistant_header(renderer: PromptRenderer) -> tuple[str, str]:
     probe = [{"role": "user", "content": PROBE_PROMPT}]
     with_prompt = renderer.render(probe, add_generation_prompt=True)
     without = renderer.render(probe, add_generation_prompt=False)
-    header = with_prompt[len(without):] if with_prompt.startswith(without) else ""
+    header = with_prompt[len(without) :] if with_prompt.startswith(without) else ""
     if not header.strip():
-        raise ValueError("the chat template adds no recognisable generation prompt, so a rendered query cannot "
-                         "be split into prompt and response; send (prompt, response) items to /score instead")
+        raise ValueError(
+            "the chat template adds no recognisable generation prompt, so a rendered query cannot "
+            "be split into prompt and response; send (prompt, response) items to /score instead"
+        )
     return header, renderer.response_prefix
 
 
@@ -39,7 +41,7 @@ def strip_tokens(text: str, leading: list[str], trailing: list[str]) -> str:
         changed = False
         for token in leading:
             if token and text.startswith(token):
-                text, changed = text[len(token):], True
+                text, changed = text[len(token) :], True
     changed = True
     while changed:
         changed = False
@@ -65,10 +67,12 @@ class RenderedQuerySplitter:
         text = strip_tokens(text, self.leading, self.trailing)
         cut = text.rfind(self.header)
         if cut < 0:
-            raise ValueError(f"no assistant turn found: expected the header {self.header!r} that the model's chat "
-                             f"template puts before a response")
+            raise ValueError(
+                f"no assistant turn found: expected the header {self.header!r} that the model's chat "
+                f"template puts before a response"
+            )
         end = cut + len(self.header)
         prompt_text, response = text[:end], text[end:]
         if self.response_prefix and response.startswith(self.response_prefix):
-            response = response[len(self.response_prefix):]
+            response = response[len(self.response_prefix) :]
         return prompt_text, response

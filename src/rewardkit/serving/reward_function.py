@@ -12,7 +12,8 @@ standard (strings: `prompt + completion` scored as one text, at its last token, 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rewardkit.serving.client import RewardClient
 
@@ -23,8 +24,7 @@ def completion_item(prompt: Any, completion: Any, index: int) -> dict[str, Any]:
         prompt_messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
         return {"messages": prompt_messages + completion}
     if not isinstance(completion, str):
-        raise TypeError(f"completion {index}: expected a string or a list of messages, "
-                        f"got {type(completion).__name__}")
+        raise TypeError(f"completion {index}: expected a string or a list of messages, got {type(completion).__name__}")
     if isinstance(prompt, str):
         return {"text": prompt + completion}
     return {"prompt": prompt, "response": completion}
@@ -33,8 +33,14 @@ def completion_item(prompt: Any, completion: Any, index: int) -> dict[str, Any]:
 class RemoteRewardFunction:
     """`reward(prompts=..., completions=..., **columns) -> list[float]`, one reward per completion."""
 
-    def __init__(self, server: str | RewardClient = "http://127.0.0.1:8000", *, token: str | None = None,
-                 normalize: bool | None = None, name: str = "rewardkit_server"):
+    def __init__(
+        self,
+        server: str | RewardClient = "http://127.0.0.1:8000",
+        *,
+        token: str | None = None,
+        normalize: bool | None = None,
+        name: str = "rewardkit_server",
+    ):
         self.client = server if isinstance(server, RewardClient) else RewardClient(server, token=token)
         self.normalize = normalize
         self.__name__ = name  # TRL logs rewards under the function's name

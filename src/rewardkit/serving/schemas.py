@@ -53,9 +53,11 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[PromptResponseItem | MessagesItem | TextItem] = Field(
-        description="items to score, at most the server's max_items")
-    normalize: bool | None = Field(None, description="z-normalise the rewards; default: on when the server "
-                                                     "has normalisation statistics")
+        description="items to score, at most the server's max_items"
+    )
+    normalize: bool | None = Field(
+        None, description="z-normalise the rewards; default: on when the server has normalisation statistics"
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -76,8 +78,9 @@ class RewardResponse(BaseModel):
     rewards: list[float]
     scores: list[float] = Field(description="the same values (newer OpenRLHF versions read `scores`)")
     truncated: list[bool] = Field(description="which queries were cut from the left to the length limit")
-    extra_logs: dict[str, list[float]] = Field(description="per-query values OpenRLHF logs with its metrics: "
-                                                           "`truncated` (1.0 for a truncated query)")
+    extra_logs: dict[str, list[float]] = Field(
+        description="per-query values OpenRLHF logs with its metrics: `truncated` (1.0 for a truncated query)"
+    )
 
 
 class ClassifyRequest(BaseModel):
@@ -89,8 +92,9 @@ class ClassifyRequest(BaseModel):
     model: str | None = Field(None, description="echoed in the reply; the server scores its one model")
     input: Text | list[Text] | None = Field(None, description="full conversations rendered with the chat template")
     messages: list[ChatMessage] | None = Field(None, min_length=2)
-    use_activation: bool | None = Field(None, description="sigmoid of the reward (vLLM's default for one label); "
-                                                          "false: the raw reward")
+    use_activation: bool | None = Field(
+        None, description="sigmoid of the reward (vLLM's default for one label); false: the raw reward"
+    )
     activation: bool | None = Field(None, description="older vLLM name of use_activation (verl sends it)")
     softmax: bool | None = Field(None, description="oldest vLLM name of use_activation")
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rewardkit.data.encoding import truncate_left
 from rewardkit.data.record import DataError, Message
@@ -21,7 +22,6 @@ from rewardkit.serving.config import OVER_LENGTH
 
 if TYPE_CHECKING:
     from rewardkit.evaluation.evaluate import Scorer
-
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,13 @@ class PreparedItem:
     @classmethod
     def of(cls, prompt_ids: list[int], response_ids: list[int], truncated: bool = False) -> PreparedItem:
         """A (prompt ids, response ids) item for packed scoring: grouped with the items of equal prompt ids."""
-        return cls((prompt_ids, response_ids), len(prompt_ids) + len(response_ids), truncated,
-                   prompt_key=tuple(prompt_ids), prompt_tokens=len(prompt_ids))
+        return cls(
+            (prompt_ids, response_ids),
+            len(prompt_ids) + len(response_ids),
+            truncated,
+            prompt_key=tuple(prompt_ids),
+            prompt_tokens=len(prompt_ids),
+        )
 
 
 class BatchScorer(Protocol):
@@ -95,25 +100,34 @@ class NonFiniteRewards(NonFiniteError):
 def check_finite(rewards: list[float]) -> list[float]:
     bad = [i for i, r in enumerate(rewards) if not math.isfinite(r)]
     if bad:
-        raise NonFiniteRewards(f"the reward is not finite for {len(bad)} item(s) of the batch (first: {bad[0]})",
-                               rewards)
+        raise NonFiniteRewards(
+            f"the reward is not finite for {len(bad)} item(s) of the batch (first: {bad[0]})", rewards
+        )
     return rewards
 
 
 class FunctionBatchScorer:
     """Serves `fn(list of (prompt messages, response)) -> list of floats`; rendered queries are refused."""
 
-    def __init__(self, fn: Callable[[list[tuple[list[Message], str]]], Sequence[float]], info: dict[str, Any],
-                 count_tokens: Callable[[Conversation], int] | None = None):
+    def __init__(
+        self,
+        fn: Callable[[list[tuple[list[Message], str]]], Sequence[float]],
+        info: dict[str, Any],
+        count_tokens: Callable[[Conversation], int] | None = None,
+    ):
         self.fn = fn
         self._info = dict(info)
-        self.count_tokens = count_tokens or (lambda c: 1 + (len(c.response) + sum(len(m["content"])
-                                                                                 for m in c.prompt)) // 4)
+        self.count_tokens = count_tokens or (
+            lambda c: 1 + (len(c.response) + sum(len(m["content"]) for m in c.prompt)) // 4
+        )
 
     def prepare(self, item: ScoreInput, index: int, source: str) -> PreparedItem:
         if not isinstance(item, Conversation):
-            raise DataError("this reward scores (prompt, response) items; rendered queries are not supported, "
-                            "nor are texts", source=source, index=index)
+            raise DataError(
+                "this reward scores (prompt, response) items; rendered queries are not supported, nor are texts",
+                source=source,
+                index=index,
+            )
         return PreparedItem(item, self.count_tokens(item))
 
     def score(self, batch: Sequence[PreparedItem]) -> list[float]:
@@ -136,8 +150,14 @@ class ModelBatchScorer:
     flagged (`PreparedItem.truncated`).
     """
 
-    def __init__(self, scorer: Scorer, *, reward: str | None = None, over_length: str = "reject",
-                 query_over_length: str = "truncate"):
+    def __init__(
+        self,
+        scorer: Scorer,
+        *,
+        reward: str | None = None,
+        over_length: str = "reject",
+        query_over_length: str = "truncate",
+    ):
         from accelerate import Accelerator
 
         from rewardkit.serving.rendered import RenderedQuerySplitter
@@ -182,17 +202,30 @@ class ModelBatchScorer:
                 prompt_ids, response_ids = self.renderer.encode(item.prompt, [item.response])
                 response_ids = response_ids[0]
         except TemplateError as e:
-            raise DataError(f"the chat template rejected the conversation ({e})", source=source, index=index,
-                            field="prompt") from e
+            raise DataError(
+                f"the chat template rejected the conversation ({e})", source=source, index=index, field="prompt"
+            ) from e
         total = len(prompt_ids) + len(response_ids)
         if total <= self.max_length:
             return PreparedItem.of(prompt_ids, response_ids)
         policy = self.query_over_length if isinstance(item, RenderedText) else self.over_length
         if policy == "reject":
-            field = ("text" if isinstance(item, PlainText) else None if isinstance(item, RenderedText)
-                     else "prompt" if len(prompt_ids) >= self.max_length else "response")
-            raise DataError(f"{total} tokens (prompt {len(prompt_ids)}, response {len(response_ids)}) exceed "
-                            f"the limit of {self.max_length}", source=source, index=index, field=field)
+            field = (
+                "text"
+                if isinstance(item, PlainText)
+                else None
+                if isinstance(item, RenderedText)
+                else "prompt"
+                if len(prompt_ids) >= self.max_length
+                else "response"
+            )
+            raise DataError(
+                f"{total} tokens (prompt {len(prompt_ids)}, response {len(response_ids)}) exceed "
+                f"the limit of {self.max_length}",
+                source=source,
+                index=index,
+                field=field,
+            )
         if isinstance(item, Conversation):
             prompt_ids, response_ids = self.encoder.encode_single(item.prompt, item.response)
         else:
@@ -212,8 +245,12 @@ class ModelBatchScorer:
         from rewardkit.evaluation.evaluate import text_sequence
 
         if self.kind == "implicit":
-            raise DataError("a text has no prompt / response boundary for the implicit reward; send a "
-                            "(prompt, response) item", source=source, index=index, field="text")
+            raise DataError(
+                "a text has no prompt / response boundary for the implicit reward; send a (prompt, response) item",
+                source=source,
+                index=index,
+                field="text",
+            )
         try:
             return text_sequence(self.renderer.tokenize(text))
         except ValueError as e:
@@ -224,17 +261,31 @@ class ModelBatchScorer:
         from rewardkit.evaluation.scoring import score_sequences
 
         implicit = self.kind == "implicit"
-        out = score_sequences(self.scorer.model, [p.payload for p in batch], self.scorer.tokenizer.pad_token_id,
-                              batch_size=max(len(batch), 1), reward_head=not implicit,
-                              reference=self.scorer.reference if implicit else None, beta=self.scorer.beta,
-                              accelerator=self.accelerator, work=self.work)
+        out = score_sequences(
+            self.scorer.model,
+            [p.payload for p in batch],
+            self.scorer.tokenizer.pad_token_id,
+            batch_size=max(len(batch), 1),
+            reward_head=not implicit,
+            reference=self.scorer.reference if implicit else None,
+            beta=self.scorer.beta,
+            accelerator=self.accelerator,
+            work=self.work,
+        )
         return check_finite(out["implicit" if implicit else "rewards"].tolist())
 
     def info(self) -> dict[str, Any]:
         meta = self.scorer.metadata
-        return {"model": self.scorer.name, "objective": meta.get("objective"), "reward": self.kind,
-                "base_model": meta.get("base_model"), "max_length": self.max_length,
-                "over_length": self.over_length, "query_over_length": self.query_over_length,
-                "reward_position": self.scorer.encoding.reward_position, "rendered_queries": self.splitter is not None,
-                "problem_type": getattr(self.scorer.model.config, "problem_type", None),
-                "beta": self.scorer.beta if self.kind == "implicit" else None}
+        return {
+            "model": self.scorer.name,
+            "objective": meta.get("objective"),
+            "reward": self.kind,
+            "base_model": meta.get("base_model"),
+            "max_length": self.max_length,
+            "over_length": self.over_length,
+            "query_over_length": self.query_over_length,
+            "reward_position": self.scorer.encoding.reward_position,
+            "rendered_queries": self.splitter is not None,
+            "problem_type": getattr(self.scorer.model.config, "problem_type", None),
+            "beta": self.scorer.beta if self.kind == "implicit" else None,
+        }

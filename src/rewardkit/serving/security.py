@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,17 +32,29 @@ Send = Callable[[Message], Awaitable[None]]
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
 UNAUTHORIZED = "missing or invalid bearer token"
 _HEAD_TIMEOUT_BODY = b'{"detail": "request headers not received in time"}'
-HEAD_TIMEOUT_REPLY = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-                      b"content-length: %d\r\n\r\n%s" % (len(_HEAD_TIMEOUT_BODY), _HEAD_TIMEOUT_BODY))
+HEAD_TIMEOUT_REPLY = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_HEAD_TIMEOUT_BODY), _HEAD_TIMEOUT_BODY)
+)
 
 
-async def send_json_error(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
-                          ) -> None:
+async def send_json_error(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """A JSON error reply that closes the connection (the rest of the request body is never read)."""
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close"), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -73,8 +86,16 @@ class BodyBudget:
 class RequestGuard:
     """Authenticate, bound and time the body before the application sees the request (see module docstring)."""
 
-    def __init__(self, app: Callable, *, token: str | None, max_body_bytes: int, body_timeout_s: float,
-                 max_buffered_bytes: int, max_header_bytes: int):
+    def __init__(
+        self,
+        app: Callable,
+        *,
+        token: str | None,
+        max_body_bytes: int,
+        body_timeout_s: float,
+        max_buffered_bytes: int,
+        max_header_bytes: int,
+    ):
         self.app = app
         self.max_header_bytes = max_header_bytes
         self.expected = token.encode("utf-8") if token is not None else None
@@ -90,13 +111,15 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         raw_headers = scope.get("headers") or []
-        if len(scope.get("raw_path") or b"") + sum(len(k) + len(v) + 4 for k, v in raw_headers) > \
-                self.max_header_bytes:
+        if len(scope.get("raw_path") or b"") + sum(len(k) + len(v) + 4 for k, v in raw_headers) > self.max_header_bytes:
             await send_json_error(send, 431, f"request head exceeds the limit of {self.max_header_bytes} bytes")
             return
         headers = dict(raw_headers)
-        if self.expected is not None and scope["path"] not in PUBLIC_PATHS and \
-                not token_matches(headers.get(b"authorization"), self.expected):
+        if (
+            self.expected is not None
+            and scope["path"] not in PUBLIC_PATHS
+            and not token_matches(headers.get(b"authorization"), self.expected)
+        ):
             await send_json_error(send, 401, UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
             return
         declared = headers.get(b"content-length")
@@ -115,8 +138,9 @@ class RequestGuard:
         reserved = 0
         try:
             if not self.budget.take(size):
-                await send_json_error(send, 503, "server busy: too many request bodies in transit",
-                                      [(b"retry-after", b"1")])
+                await send_json_error(
+                    send, 503, "server busy: too many request bodies in transit", [(b"retry-after", b"1")]
+                )
                 return
             reserved = size
             body = bytearray()
@@ -124,7 +148,7 @@ class RequestGuard:
             while True:
                 try:
                     message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await send_json_error(send, 408, f"request body not received within {self.body_timeout_s:g} s")
                     return
                 if message["type"] == "http.disconnect":
@@ -135,8 +159,9 @@ class RequestGuard:
                     return
                 if len(body) > reserved:  # chunked or longer than declared: reserve as it streams
                     if not self.budget.take(len(body) - reserved):
-                        await send_json_error(send, 503, "server busy: too many request bodies in transit",
-                                              [(b"retry-after", b"1")])
+                        await send_json_error(
+                            send, 503, "server busy: too many request bodies in transit", [(b"retry-after", b"1")]
+                        )
                         return
                     reserved = len(body)
                 if not message.get("more_body", False):

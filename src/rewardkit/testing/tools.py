@@ -11,8 +11,9 @@ Everything runs in float32 on the CPU (TRL's default bf16 autocast would round r
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -25,8 +26,14 @@ PARITY_CONVERSATIONS: list[tuple[Messages, str]] = [
     ([{"role": "user", "content": "What is 3+4?"}], "7."),
     ([{"role": "user", "content": "What is 20+22?"}], "Maybe 447, who knows"),
     ([{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is 1+1?"}], "2."),
-    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-      {"role": "user", "content": "What is 9+9?"}], "18."),
+    (
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "What is 9+9?"},
+        ],
+        "18.",
+    ),
     ([{"role": "user", "content": "Name a colour"}], " Blue, I think"),
     ([{"role": "user", "content": "Write two lines"}], "one\ntwo\n"),
 ]
@@ -35,8 +42,10 @@ PARITY_CONVERSATIONS: list[tuple[Messages, str]] = [
 def render_conversations(tokenizer: Any, prompts: Sequence[Messages], responses: Sequence[str]) -> list[str]:
     """Each conversation (prompt messages + the assistant response) rendered by the tokenizer's own chat template,
     as TRL, verl and a pipeline user render it (no generation prompt)."""
-    return [tokenizer.apply_chat_template(list(p) + [{"role": "assistant", "content": r}], tokenize=False)
-            for p, r in zip(prompts, responses)]
+    return [
+        tokenizer.apply_chat_template(list(p) + [{"role": "assistant", "content": r}], tokenize=False)
+        for p, r in zip(prompts, responses)
+    ]
 
 
 def openrlhf_queries(renderer: Any, eos_token: str, conversations: Sequence[tuple[Messages, str]]) -> list[str]:
@@ -45,8 +54,9 @@ def openrlhf_queries(renderer: Any, eos_token: str, conversations: Sequence[tupl
     return [renderer.prompt_text(p) + renderer.response_prefix + r + eos_token for p, r in conversations]
 
 
-def trl_grpo_rewards(reward_func: str | Path | Any, prompts: Sequence[Any], completions: Sequence[Any], *,
-                     tokenizer: Any = None) -> list[float]:
+def trl_grpo_rewards(
+    reward_func: str | Path | Any, prompts: Sequence[Any], completions: Sequence[Any], *, tokenizer: Any = None
+) -> list[float]:
     """Rewards TRL's GRPOTrainer computes with `reward_funcs=reward_func`: a reward-model path (TRL loads the model and
     its tokenizer from it) or a reward function. The trainer is built as a user builds it, then its own
     `_calculate_rewards` runs on conversational (message lists) or standard (string) prompts and completions."""
@@ -60,14 +70,33 @@ def trl_grpo_rewards(reward_func: str | Path | Any, prompts: Sequence[Any], comp
             raise ValueError("a reward function needs the policy's tokenizer (tokenizer=)")
         tokenizer = AutoTokenizer.from_pretrained(reward_func)
     # the policy is never run: a one-layer random model with the tokenizer's vocabulary
-    policy = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
-                                          num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))
+    policy = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        )
+    )
     with tempfile.TemporaryDirectory() as out:
-        args = GRPOConfig(output_dir=out, per_device_train_batch_size=2, num_generations=2, report_to=[],
-                          use_cpu=True, bf16=False, max_completion_length=8)
-        trainer = GRPOTrainer(model=policy, reward_funcs=str(reward_func) if is_path else reward_func, args=args,
-                              processing_class=tokenizer,
-                              train_dataset=Dataset.from_dict({"prompt": list(prompts)[:2]}))
+        args = GRPOConfig(
+            output_dir=out,
+            per_device_train_batch_size=2,
+            num_generations=2,
+            report_to=[],
+            use_cpu=True,
+            bf16=False,
+            max_completion_length=8,
+        )
+        trainer = GRPOTrainer(
+            model=policy,
+            reward_funcs=str(reward_func) if is_path else reward_func,
+            args=args,
+            processing_class=tokenizer,
+            train_dataset=Dataset.from_dict({"prompt": list(prompts)[:2]}),
+        )
         inputs = [{"prompt": p, "completion": c} for p, c in zip(prompts, completions)]
         rewards = trainer._calculate_rewards(inputs, list(prompts), list(completions), [[0]] * len(inputs))
     return rewards[:, 0].tolist()

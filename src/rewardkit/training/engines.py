@@ -36,7 +36,7 @@ def _flag(name: str) -> bool:
 
 
 def requested_engine() -> str | None:
-    """"fsdp" or "deepspeed" when the launch config asks for one, else None (DDP or one process)."""
+    """ "fsdp" or "deepspeed" when the launch config asks for one, else None (DDP or one process)."""
     if _flag("ACCELERATE_USE_DEEPSPEED"):
         return "deepspeed"
     if _flag("ACCELERATE_USE_FSDP"):
@@ -106,12 +106,16 @@ def check_engine(accelerator: Accelerator) -> None:
     running = {DistributedType.DEEPSPEED: "deepspeed", DistributedType.FSDP: "fsdp"}.get(accelerator.distributed_type)
     if wanted is None or wanted == running:
         return
-    message = (f"the accelerate launch asked for {wanted}, but accelerate would run "
-               f"{accelerator.distributed_type.value} instead")
+    message = (
+        f"the accelerate launch asked for {wanted}, but accelerate would run "
+        f"{accelerator.distributed_type.value} instead"
+    )
     if wanted == "deepspeed" and _flag("ACCELERATE_USE_CPU"):
-        message += ("; accelerate turns DeepSpeed off when the launch forces the CPU (ACCELERATE_USE_CPU, "
-                    "`accelerate launch --cpu`); without GPUs DeepSpeed uses its CPU accelerator by itself: launch "
-                    "without --cpu (configs/accelerate/cpu_zero2_2proc.yaml)")
+        message += (
+            "; accelerate turns DeepSpeed off when the launch forces the CPU (ACCELERATE_USE_CPU, "
+            "`accelerate launch --cpu`); without GPUs DeepSpeed uses its CPU accelerator by itself: launch "
+            "without --cpu (configs/accelerate/cpu_zero2_2proc.yaml)"
+        )
     elif wanted == "fsdp" and not torch.cuda.is_available():
         message += "; on CPU rewardkit runs FSDP2 only (fsdp_version: 2, configs/accelerate/cpu_fsdp2_2proc.yaml)"
     raise RuntimeError(message)

@@ -7,7 +7,7 @@ logging step instead of one per metric per micro-step).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -26,11 +26,11 @@ class MetricAccumulator:
     def add(self, per_pair: dict[str, torch.Tensor], rewards: torch.Tensor | None = None) -> None:
         for name, values in per_pair.items():
             values = values.detach().double()
-            self.sums[name] = values.sum() + (self.sums[name] if name in self.sums else 0.0)
+            self.sums[name] = values.sum() + self.sums.get(name, 0.0)
             self.counts[name] = self.counts.get(name, 0) + values.numel()
         if rewards is not None:
             rewards = rewards.detach().double()
-            moments = torch.stack([rewards.sum(), (rewards ** 2).sum()])
+            moments = torch.stack([rewards.sum(), (rewards**2).sum()])
             self.rewards = moments if self.rewards is None else self.rewards + moments
             self.reward_n += rewards.numel()
 
@@ -42,19 +42,20 @@ class MetricAccumulator:
         device = parts[0].device if parts else (self.rewards.device if self.rewards is not None else "cpu")
         parts.append(torch.tensor([self.counts[n] for n in names], dtype=torch.float64, device=device))
         rewards = self.rewards if self.rewards is not None else torch.zeros(2, dtype=torch.float64, device=device)
-        parts.append(torch.cat([rewards.to(device), torch.tensor([float(self.reward_n)], dtype=torch.float64,
-                                                                  device=device)]))
+        parts.append(
+            torch.cat([rewards.to(device), torch.tensor([float(self.reward_n)], dtype=torch.float64, device=device)])
+        )
         totals = torch.cat(parts)
         if reduce is not None:
             totals = reduce(totals)
         values = totals.tolist()  # the one host sync
         k = len(names)
-        sums, counts, (reward_sum, reward_sq, reward_n) = values[:k], values[k:2 * k], values[2 * k:]
+        sums, counts, (reward_sum, reward_sq, reward_n) = values[:k], values[k : 2 * k], values[2 * k :]
         out = {name: s / c for name, s, c in zip(names, sums, counts) if c}
         if reward_n:
             mean = reward_sum / reward_n
             out["reward_mean"] = mean
-            out["reward_std"] = max(reward_sq / reward_n - mean ** 2, 0.0) ** 0.5
+            out["reward_std"] = max(reward_sq / reward_n - mean**2, 0.0) ** 0.5
         return out
 
     def reset(self) -> None:

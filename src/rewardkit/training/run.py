@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from transformers import TrainerCallback, TrainingArguments, set_seed
@@ -75,14 +76,22 @@ def prepare_data(cfg: RunConfig) -> PreparedData:
     for name in list(eval_sets):
         eval_sets[name], removed[name] = remove_overlap(eval_sets[name], train, name)
         if not eval_sets[name]:  # found now, not after training
-            raise DataError(f"eval set {name!r} has no pairs left (after dropping and removing "
-                            f"{removed[name]} pairs that also occur in the training data)")
+            raise DataError(
+                f"eval set {name!r} has no pairs left (after dropping and removing "
+                f"{removed[name]} pairs that also occur in the training data)"
+            )
     if not train:
-        raise DataError(f"no training pairs left (train entries {[entry_name(e) for e in d.train]}, after "
-                        f"holding out {sum(map(len, eval_sets.values()))} for evaluation and "
-                        f"{len(validation)} for validation)")
-    log.info("data: %d train, %d validation, eval sets %s", len(train), len(validation),
-             {k: len(v) for k, v in eval_sets.items()})
+        raise DataError(
+            f"no training pairs left (train entries {[entry_name(e) for e in d.train]}, after "
+            f"holding out {sum(map(len, eval_sets.values()))} for evaluation and "
+            f"{len(validation)} for validation)"
+        )
+    log.info(
+        "data: %d train, %d validation, eval sets %s",
+        len(train),
+        len(validation),
+        {k: len(v) for k, v in eval_sets.items()},
+    )
     return PreparedData(train, validation, eval_sets, removed)
 
 
@@ -152,8 +161,12 @@ def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None)
     ocfg = cfg.objective
 
     def build_model() -> RewardModel:
-        return build_reward_model(cfg.model, train_lm_head=objective.needs_logps,
-                                  keep_lm_head=objective.needs_logps, head_init=ocfg.default_head_init)
+        return build_reward_model(
+            cfg.model,
+            train_lm_head=objective.needs_logps,
+            keep_lm_head=objective.needs_logps,
+            head_init=ocfg.default_head_init,
+        )
 
     model = build_model()
     collate = pair_collator(tokenizer.pad_token_id, cfg.data.packing, cfg.data.row_tokens)
@@ -162,9 +175,16 @@ def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None)
 
         with state.main_process_first():  # the main process fills the on-disk cache first
             collate = prepare_trunk_collator(
-                model, train_enc + val_enc, top_layers=cfg.model.top_layers, pad_token_id=tokenizer.pad_token_id,
-                packing=cfg.data.packing, row_tokens=cfg.data.row_tokens, directory=cfg.model.trunk_cache_dir,
-                batch_size=cfg.training.eval_batch_size, device=state.device)
+                model,
+                train_enc + val_enc,
+                top_layers=cfg.model.top_layers,
+                pad_token_id=tokenizer.pad_token_id,
+                packing=cfg.data.packing,
+                row_tokens=cfg.data.row_tokens,
+                directory=cfg.model.trunk_cache_dir,
+                batch_size=cfg.training.eval_batch_size,
+                device=state.device,
+            )
 
     reference = None
     if objective.needs_reference:  # GRM's reference-free losses (sft, dpo_noref) need none
@@ -175,9 +195,15 @@ def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None)
             for enc in (train_enc, val_enc):
                 if enc:
                     with state.main_process_first():
-                        precompute_reference_logps(model, enc, collate, model_name=cfg.model.name,
-                                                   dtype=cfg.model.dtype, batch_size=cfg.training.eval_batch_size,
-                                                   device=device)
+                        precompute_reference_logps(
+                            model,
+                            enc,
+                            collate,
+                            model_name=cfg.model.name,
+                            dtype=cfg.model.dtype,
+                            batch_size=cfg.training.eval_batch_size,
+                            device=device,
+                        )
     if ocfg.prior is not None:  # PCRM: per-pair similarity and bound delta*, computed once
         embedder = prior_embedder(ocfg.embedder) if ocfg.prior == "cosine" else None
         with state.main_process_first():  # the main process fills the embedding cache first
@@ -185,8 +211,14 @@ def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None)
                 cosines = pair_cosines(encoded, pairs, embedder) if embedder is not None and encoded else None
                 attach_prior_bounds(encoded, ocfg, cosines=cosines, seed=cfg.training.seed)
 
-    scorer = Scorer(name="model", model=model, tokenizer=tokenizer, encoding=encoding,
-                    reward_head=objective.needs_rewards, beta=ocfg.beta if objective.needs_logps else None)
+    scorer = Scorer(
+        name="model",
+        model=model,
+        tokenizer=tokenizer,
+        encoding=encoding,
+        reward_head=objective.needs_rewards,
+        beta=ocfg.beta if objective.needs_logps else None,
+    )
     results: dict[str, Any] = {"config": to_dict(cfg), "overlap_removed": data.overlap_removed}
     if data.eval_sets and cfg.training.eval_before:
         scorer.reference = evaluation_reference(cfg, reference, model)
@@ -196,13 +228,26 @@ def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None)
     metric = "accuracy" if objective.needs_rewards else "implicit_accuracy"
     args = training_arguments(cfg, bool(val_enc), metric)
     enable_fsdp_on_cpu(args)
-    trainer = RewardTrainer(model=model, args=args, data_collator=collate, train_dataset=train_enc,
-                            eval_dataset=val_enc or None, processing_class=tokenizer, objective=objective,
-                            reference=reference, callbacks=callbacks,
-                            train_batch_sampler=pair_batch_sampler(
-                                train_enc, packing=cfg.data.packing, batch_size=cfg.training.batch_size,
-                                token_budget=cfg.data.token_budget, group_by_length=cfg.data.group_by_length,
-                                seed=cfg.training.seed, num_processes=state.num_processes))
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        data_collator=collate,
+        train_dataset=train_enc,
+        eval_dataset=val_enc or None,
+        processing_class=tokenizer,
+        objective=objective,
+        reference=reference,
+        callbacks=callbacks,
+        train_batch_sampler=pair_batch_sampler(
+            train_enc,
+            packing=cfg.data.packing,
+            batch_size=cfg.training.batch_size,
+            token_budget=cfg.data.token_budget,
+            group_by_length=cfg.data.group_by_length,
+            seed=cfg.training.seed,
+            num_processes=state.num_processes,
+        ),
+    )
     check_engine(trainer.accelerator)
     resume = cfg.training.resume_from
     if cfg.training.resume and resume is None:
@@ -213,8 +258,11 @@ def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None)
     best = trainer.state.best_model_checkpoint
     if cfg.training.select_best and best:  # the checkpoint with the best validation metric
         trainer._load_from_checkpoint(best)
-        results["selected"] = {"checkpoint": best, "step": trainer.state.best_global_step,
-                               f"validation_{metric}": trainer.state.best_metric}
+        results["selected"] = {
+            "checkpoint": best,
+            "step": trainer.state.best_global_step,
+            f"validation_{metric}": trainer.state.best_metric,
+        }
         log.info("selected %s (validation %s %.4f)", best, metric, trainer.state.best_metric)
     results["train"] = train_out.metrics
     results["log_history"] = trainer.state.log_history
@@ -275,8 +323,12 @@ def reward_stats(model: RewardModel, encoded: list[EncodedPair], *, batch_size: 
     REWARD_STATS_PAIRS training pairs: the export writes them into config.json (OpenRLHF's `mean` / `std`)."""
     scores = score_pairs(model, encoded[:REWARD_STATS_PAIRS], batch_size=batch_size, desc="reward statistics")
     values = torch.cat([scores.chosen, scores.rejected]).double()
-    return {"mean": float(values.mean()), "std": float(values.std(unbiased=False)), "count": values.numel(),
-            "source": "train"}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std(unbiased=False)),
+        "count": values.numel(),
+        "source": "train",
+    }
 
 
 def evaluation_reference(cfg: RunConfig, reference: Reference | None, model: RewardModel) -> Reference | None:
@@ -294,8 +346,9 @@ def evaluation_reference(cfg: RunConfig, reference: Reference | None, model: Rew
 def export_run(cfg: RunConfig, model: Any, tokenizer: Any, results: dict[str, Any]) -> Path:
     objective = cfg.objective
     after = results.get("after") or {}
-    metrics = {f"{name}/{key}": m[key] for name, m in after.items() for key in ("accuracy", "implicit_accuracy")
-               if key in m}
+    metrics = {
+        f"{name}/{key}": m[key] for name, m in after.items() for key in ("accuracy", "implicit_accuracy") if key in m
+    }
     metadata = {
         "objective": objective.objective,
         "objective_config": to_dict(objective),
@@ -308,5 +361,11 @@ def export_run(cfg: RunConfig, model: Any, tokenizer: Any, results: dict[str, An
         "metrics": metrics,
         "reward_stats": results.get("reward_stats"),
     }
-    return export_model(model, tokenizer, Path(cfg.training.output_dir) / "export", metadata=metadata,
-                        reward_head=objective.reward_weight > 0, policy=objective.policy_weight > 0)
+    return export_model(
+        model,
+        tokenizer,
+        Path(cfg.training.output_dir) / "export",
+        metadata=metadata,
+        reward_head=objective.reward_weight > 0,
+        policy=objective.policy_weight > 0,
+    )

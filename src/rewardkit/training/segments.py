@@ -85,15 +85,17 @@ class SegmentDataConfig:
 
     def __post_init__(self) -> None:
         if self.aspect not in SEGMENT_ASPECTS + (PREFERENCE,):
-            raise ValueError(f"data.aspect must be one of {', '.join(SEGMENT_ASPECTS + (PREFERENCE,))}, "
-                             f"not {self.aspect!r}")
+            raise ValueError(
+                f"data.aspect must be one of {', '.join(SEGMENT_ASPECTS + (PREFERENCE,))}, not {self.aspect!r}"
+            )
         if self.test_questions < 1 or self.validation_questions < 0:
             raise ValueError("data.test_questions must be >= 1 and data.validation_questions >= 0")
 
     def prompt_format(self) -> PromptFormat:
         default = aspect_spec(self.aspect).passages if self.aspect in ASPECTS else True
-        return PromptFormat(passages=default if self.passages is None else self.passages,
-                            max_passage_words=self.max_passage_words)
+        return PromptFormat(
+            passages=default if self.passages is None else self.passages, max_passage_words=self.max_passage_words
+        )
 
     def encoding(self) -> EncodingConfig:
         return EncodingConfig(self.max_length, self.max_prompt_length, self.use_chat_template)
@@ -128,7 +130,7 @@ def split_records(d: SegmentDataConfig) -> QASplit:
         validation = [r for r in train if r.question in held]
         train = [r for r in train if r.question not in held]
     if d.limit is not None:
-        train = train[:d.limit]
+        train = train[: d.limit]
     overlap = {r.question for r in train} & {r.question for r in test + validation}
     if overlap:  # cannot happen with a split by question; a guard against future edits
         raise RuntimeError(f"{len(overlap)} questions are on both sides of the split")
@@ -150,8 +152,9 @@ def run_segment_training(cfg: SegmentRunConfig) -> dict[str, Any]:
     d, fmt = cfg.data, cfg.data.prompt_format()
     split = split_records(d)
     source = Path(d.path).name
-    train_ex, val_ex = (segment_examples(records, d.aspect, fmt, source, d.keep_unjudged)
-                        for records in (split.train, split.validation))
+    train_ex, val_ex = (
+        segment_examples(records, d.aspect, fmt, source, d.keep_unjudged) for records in (split.train, split.validation)
+    )
     test_ex = segment_examples(split.test, d.aspect, fmt, source, keep_unjudged=True)  # same sequences for all
     tokenizer = load_tokenizer(cfg.model.name)
     encoder = SegmentEncoder(tokenizer, d.encoding())
@@ -168,46 +171,75 @@ def run_segment_training(cfg: SegmentRunConfig) -> dict[str, Any]:
         from rewardkit.models.trunk_cache import prepare_trunk_collator
 
         with state.main_process_first():
-            collate = prepare_trunk_collator(model, train_enc + val_enc, top_layers=cfg.model.top_layers,
-                                             pad_token_id=tokenizer.pad_token_id, packing=d.packing,
-                                             row_tokens=d.row_tokens, directory=cfg.model.trunk_cache_dir,
-                                             batch_size=cfg.training.eval_batch_size, device=state.device)
-            collate.cache.ensure(model, test_enc, batch_size=cfg.training.eval_batch_size, row_tokens=d.row_tokens,
-                                 device=state.device)
+            collate = prepare_trunk_collator(
+                model,
+                train_enc + val_enc,
+                top_layers=cfg.model.top_layers,
+                pad_token_id=tokenizer.pad_token_id,
+                packing=d.packing,
+                row_tokens=d.row_tokens,
+                directory=cfg.model.trunk_cache_dir,
+                batch_size=cfg.training.eval_batch_size,
+                device=state.device,
+            )
+            collate.cache.ensure(
+                model, test_enc, batch_size=cfg.training.eval_batch_size, row_tokens=d.row_tokens, device=state.device
+            )
         eval_collate = SegmentCollator(collate.cache.collator(tokenizer.pad_token_id, d.row_tokens))
     collate = SegmentCollator(collate)
     questions = {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)}
-    results: dict[str, Any] = {"config": to_dict(cfg), "aspect": d.aspect,
-                               "granularity": aspect_spec(d.aspect).granularity, "questions": questions}
+    results: dict[str, Any] = {
+        "config": to_dict(cfg),
+        "aspect": d.aspect,
+        "granularity": aspect_spec(d.aspect).granularity,
+        "questions": questions,
+    }
     if cfg.training.eval_before:
-        results["before"] = evaluate_segment_model(model, test_enc, test_ex, collate=eval_collate,
-                                                   batch_size=cfg.training.eval_batch_size)[0]
+        results["before"] = evaluate_segment_model(
+            model, test_enc, test_ex, collate=eval_collate, batch_size=cfg.training.eval_batch_size
+        )[0]
 
     args = training_arguments(cfg, bool(val_enc), "accuracy")  # reads cfg.training only
-    trainer = SegmentTrainer(model=model, args=args, data_collator=collate, train_dataset=train_enc,
-                            eval_dataset=val_enc or None, processing_class=tokenizer,
-                            objective=SegmentObjective(cfg.objective),
-                            train_batch_sampler=pair_batch_sampler(
-                                train_enc, packing=d.packing, batch_size=cfg.training.batch_size,
-                                token_budget=d.token_budget, group_by_length=d.group_by_length,
-                                seed=cfg.training.seed, num_processes=state.num_processes))
+    trainer = SegmentTrainer(
+        model=model,
+        args=args,
+        data_collator=collate,
+        train_dataset=train_enc,
+        eval_dataset=val_enc or None,
+        processing_class=tokenizer,
+        objective=SegmentObjective(cfg.objective),
+        train_batch_sampler=pair_batch_sampler(
+            train_enc,
+            packing=d.packing,
+            batch_size=cfg.training.batch_size,
+            token_budget=d.token_budget,
+            group_by_length=d.group_by_length,
+            seed=cfg.training.seed,
+            num_processes=state.num_processes,
+        ),
+    )
     train_out = trainer.train(resume_from_checkpoint=resume_checkpoint(cfg.training, out_dir))
     best = trainer.state.best_model_checkpoint
     if cfg.training.select_best and best:
         trainer._load_from_checkpoint(best)
-        results["selected"] = {"checkpoint": best, "step": trainer.state.best_global_step,
-                               "validation_accuracy": trainer.state.best_metric}
+        results["selected"] = {
+            "checkpoint": best,
+            "step": trainer.state.best_global_step,
+            "validation_accuracy": trainer.state.best_metric,
+        }
     results["train"] = train_out.metrics
     results["log_history"] = trainer.state.log_history
     if d.evaluate:
-        results["after"], scored = evaluate_segment_model(model, test_enc, test_ex, collate=eval_collate,
-                                                          batch_size=cfg.training.eval_batch_size)
+        results["after"], scored = evaluate_segment_model(
+            model, test_enc, test_ex, collate=eval_collate, batch_size=cfg.training.eval_batch_size
+        )
         results["baselines"] = baseline_metrics(train_ex, scored)  # on the segments the model read
     if cfg.training.export:
         with full_weights(trainer, lambda: build_segment_model(cfg.model)) as full:  # collective when sharded
             if state.is_main_process:
-                results["export"] = str(export_segment_model(full, tokenizer, out_dir / "export",
-                                                             metadata=export_metadata(cfg, results)))
+                results["export"] = str(
+                    export_segment_model(full, tokenizer, out_dir / "export", metadata=export_metadata(cfg, results))
+                )
     if state.is_main_process:
         results["seconds"] = time.time() - started
         write_json_atomic(out_dir / "results.json", results, default=str)
@@ -244,8 +276,14 @@ def resume_checkpoint(t: TrainConfig, out_dir: Path) -> str | None:
     return last
 
 
-def evaluate_segment_model(model: RewardModel, encoded: list[EncodedSegments], examples: list[SegmentExample], *,
-                           collate: Any = None, batch_size: int = 16) -> tuple[dict[str, Any], list[SegmentExample]]:
+def evaluate_segment_model(
+    model: RewardModel,
+    encoded: list[EncodedSegments],
+    examples: list[SegmentExample],
+    *,
+    collate: Any = None,
+    batch_size: int = 16,
+) -> tuple[dict[str, Any], list[SegmentExample]]:
     """Segment metrics of `model` on the judged segments of `examples` (`encoded`: their encoding; values > 0
     mean "no error"), and the examples with the segments the model did not read (cut by truncation) unjudged,
     for the baselines to be measured on the same segments."""
@@ -254,45 +292,60 @@ def evaluate_segment_model(model: RewardModel, encoded: list[EncodedSegments], e
     vs, ys = judged(per_example, examples)
     out = classification_metrics([v > 0 for v in vs], ys, vs)
     out["examples"] = len(examples)
-    scored = [replace(ex, labels=[y if v is not None else None for y, v in zip(ex.labels or [], vals)])
-              for ex, vals in zip(examples, per_example)]
+    scored = [
+        replace(ex, labels=[y if v is not None else None for y, v in zip(ex.labels or [], vals)])
+        for ex, vals in zip(examples, per_example)
+    ]
     return out, scored
 
 
 def export_metadata(cfg: SegmentRunConfig, results: dict[str, Any]) -> dict[str, Any]:
     d = cfg.data
     after = results.get("after") or {}
-    return {"aspect": d.aspect, "granularity": aspect_spec(d.aspect).granularity,
-            "prompt_format": d.prompt_format().to_dict(), "base_model": cfg.model.name,
-            "train_data": [d.path], "split": {"test_questions": d.test_questions, "seed": d.split_seed},
-            "max_length": d.max_length, "use_chat_template": d.use_chat_template,
-            "objective_config": to_dict(cfg.objective),
-            "metrics": {f"test/{k}": after[k] for k in ("accuracy", "macro_f1", "error_f1", "auroc") if k in after}}
+    return {
+        "aspect": d.aspect,
+        "granularity": aspect_spec(d.aspect).granularity,
+        "prompt_format": d.prompt_format().to_dict(),
+        "base_model": cfg.model.name,
+        "train_data": [d.path],
+        "split": {"test_questions": d.test_questions, "seed": d.split_seed},
+        "max_length": d.max_length,
+        "use_chat_template": d.use_chat_template,
+        "objective_config": to_dict(cfg.objective),
+        "metrics": {f"test/{k}": after[k] for k in ("accuracy", "macro_f1", "error_f1", "auroc") if k in after},
+    }
 
 
 def segment_report(results: dict[str, Any]) -> str:
     """Markdown: the model before / after training and the baselines on the test segments."""
     rows = [("model (before training)", results.get("before")), ("model", results.get("after"))]
     rows += [(f"baseline: {name}", m) for name, m in (results.get("baselines") or {}).items()]
-    lines = [f"aspect: {results['aspect']} ({results['granularity']}), test questions: "
-             f"{results['questions']['test']}", "",
-             "| scorer | segments | error rate | accuracy | error F1 | macro F1 | AUROC |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"aspect: {results['aspect']} ({results['granularity']}), test questions: {results['questions']['test']}",
+        "",
+        "| scorer | segments | error rate | accuracy | error F1 | macro F1 | AUROC |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, m in rows:
         if m:
-            lines.append(f"| {name} | {m['segments']} | {m['error_rate']:.3f} | {m['accuracy']:.3f} | "
-                         f"{m['error_f1']:.3f} | {m['macro_f1']:.3f} | {m.get('auroc', float('nan')):.3f} |")
+            lines.append(
+                f"| {name} | {m['segments']} | {m['error_rate']:.3f} | {m['accuracy']:.3f} | "
+                f"{m['error_f1']:.3f} | {m['macro_f1']:.3f} | {m.get('auroc', float('nan')):.3f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 # ---- the holistic pairwise RM on the same split ---------------------------------------------------------
 
+
 def run_preference_training(cfg: SegmentRunConfig) -> dict[str, Any]:
     """Bradley-Terry on the preference pairs of the training questions, evaluated on the test questions."""
     d, t = cfg.data, cfg.training
     if d.validation_questions:
-        raise ValueError("data.validation_questions applies to segment aspects; the preference RM is a "
-                         "`rewardkit train` run (validation: --set data.validation_fraction=...)")
+        raise ValueError(
+            "data.validation_questions applies to segment aspects; the preference RM is a "
+            "`rewardkit train` run (validation: --set data.validation_fraction=...)"
+        )
     split = split_records(d)
     fmt = d.prompt_format()
     data_dir = Path(t.output_dir) / "data"
@@ -303,12 +356,23 @@ def run_preference_training(cfg: SegmentRunConfig) -> dict[str, Any]:
         if state.is_main_process and records:
             save_pairs(preference_pairs(records, fmt), files[name])
     state.wait_for_everyone()
-    run = RunConfig(model=cfg.model, objective=ObjectiveConfig(objective="bt"), training=t,
-                    data=DataConfig(train=[files["train"]], eval=[files["test"]] if d.evaluate else [],
-                                    heldout_fraction=0.0, max_length=d.max_length,
-                                    max_prompt_length=d.max_prompt_length, use_chat_template=d.use_chat_template,
-                                    packing=d.packing, row_tokens=d.row_tokens, token_budget=d.token_budget,
-                                    group_by_length=d.group_by_length))
+    run = RunConfig(
+        model=cfg.model,
+        objective=ObjectiveConfig(objective="bt"),
+        training=t,
+        data=DataConfig(
+            train=[files["train"]],
+            eval=[files["test"]] if d.evaluate else [],
+            heldout_fraction=0.0,
+            max_length=d.max_length,
+            max_prompt_length=d.max_prompt_length,
+            use_chat_template=d.use_chat_template,
+            packing=d.packing,
+            row_tokens=d.row_tokens,
+            token_budget=d.token_budget,
+            group_by_length=d.group_by_length,
+        ),
+    )
     results = run_training(run)
     results["aspect"] = PREFERENCE
     results["prompt_format"] = fmt.to_dict()

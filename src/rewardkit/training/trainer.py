@@ -62,8 +62,14 @@ def dedup_shared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 class RewardTrainer(Trainer):
-    def __init__(self, *args: Any, objective: Objective, reference: Reference | None = None,
-                 train_batch_sampler: Sampler[list[int]] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        objective: Objective,
+        reference: Reference | None = None,
+        train_batch_sampler: Sampler[list[int]] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.objective = objective
         self.reference = reference
@@ -86,10 +92,14 @@ class RewardTrainer(Trainer):
         if self.train_batch_sampler is None:
             return super().get_train_dataloader()
         args = self.args
-        loader = DataLoader(self.train_dataset, batch_sampler=self.train_batch_sampler,
-                            collate_fn=self.data_collator, num_workers=args.dataloader_num_workers,
-                            pin_memory=args.dataloader_pin_memory,
-                            persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0)
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self.train_batch_sampler,
+            collate_fn=self.data_collator,
+            num_workers=args.dataloader_num_workers,
+            pin_memory=args.dataloader_pin_memory,
+            persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0,
+        )
         return self.accelerator.prepare(loader)
 
     def _prepare_frozen(self, frozen: torch.nn.Module) -> torch.nn.Module:
@@ -106,8 +116,13 @@ class RewardTrainer(Trainer):
         return frozen.to(self.accelerator.device)
 
     # ---- the step ---------------------------------------------------------------------------------
-    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
-                     num_items_in_batch: Any = None) -> Any:
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> Any:
         obj = self.objective
         out = model(**inputs, need_rewards=obj.needs_rewards, need_logps=obj.needs_logps)
         ref = None
@@ -132,8 +147,9 @@ class RewardTrainer(Trainer):
         return count
 
     # ---- divergence guard ---------------------------------------------------------------------------
-    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
-                      ) -> torch.Tensor:
+    def training_step(
+        self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+    ) -> torch.Tensor:
         loss = super().training_step(model, inputs, num_items_in_batch)
         step_loss = loss.detach().float().reshape(-1).sum()
         self._step_loss = step_loss if self._step_loss is None else self._step_loss + step_loss
@@ -150,8 +166,9 @@ class RewardTrainer(Trainer):
         self._step_loss = None
         if hasattr(grad_norm, "full_tensor"):  # FSDP2: a DTensor; its collectives are not plain all-reduces
             grad_norm = grad_norm.full_tensor()
-        norm = torch.as_tensor(float("nan") if grad_norm is None else grad_norm, dtype=torch.float32,
-                               device=loss.device).reshape(())
+        norm = torch.as_tensor(
+            float("nan") if grad_norm is None else grad_norm, dtype=torch.float32, device=loss.device
+        ).reshape(())
         flags = torch.stack([~torch.isfinite(loss), ~torch.isfinite(norm)]).float()
         if self.accelerator.num_processes > 1:  # every process must stop at the same step
             flags = self.accelerator.reduce(flags, reduction="sum")
@@ -174,12 +191,20 @@ class RewardTrainer(Trainer):
         if not bad_loss and self._scaler_skips:
             what += f" for {self._scaler_skips} steps in a row under fp16 loss scaling"
         saved = self._save_last_finite(model, done)
-        where = (f"the last finite weights (after step {done}) are saved in {saved}" if saved else
-                 "no step was completed, nothing was saved" if done == 0 else "no checkpoint was saved")
+        where = (
+            f"the last finite weights (after step {done}) are saved in {saved}"
+            if saved
+            else "no step was completed, nothing was saved"
+            if done == 0
+            else "no checkpoint was saved"
+        )
         raise DivergenceError(
             f"training diverged at step {step} of {self.state.max_steps}: {what}; the step was not applied and "
             f"the run stopped; {where}. Lower the learning rate (now {self.args.learning_rate:g}) or check the "
-            f"data (margins, scores)", step=step, checkpoint=saved)
+            f"data (margins, scores)",
+            step=step,
+            checkpoint=saved,
+        )
 
     def _save_last_finite(self, model: torch.nn.Module, step: int) -> str | None:
         """Save the current (pre-divergence) weights as checkpoint-<step>, keeping every older checkpoint."""
@@ -208,9 +233,12 @@ class RewardTrainer(Trainer):
         if count.item() > 0:
             step = self.state.global_step
             names = ", ".join(bad[:3]) if bad else "on another process"
-            raise DivergenceError(f"training diverged by step {step}: weights hold NaN or inf values ({names}); "
-                                  f"checkpoint-{step} was not saved. Lower the learning rate (now "
-                                  f"{self.args.learning_rate:g}) or check the data (margins, scores)", step=step)
+            raise DivergenceError(
+                f"training diverged by step {step}: weights hold NaN or inf values ({names}); "
+                f"checkpoint-{step} was not saved. Lower the learning rate (now "
+                f"{self.args.learning_rate:g}) or check the data (margins, scores)",
+                step=step,
+            )
 
     def _record(self, result: Any, mode: str) -> None:
         """Keep a step's per-pair values on the device. Training sums are reduced across processes once per
@@ -224,24 +252,34 @@ class RewardTrainer(Trainer):
         if result.rewards is not None:
             columns.extend(result.rewards.float().reshape(2, -1))  # chosen, rejected: one column each per pair
         table = self.accelerator.gather_for_metrics(torch.stack(columns, dim=1))
-        rewards = table[:, len(names):].T.reshape(-1) if result.rewards is not None else None
+        rewards = table[:, len(names) :].T.reshape(-1) if result.rewards is not None else None
         self._metrics[mode].add({k: table[:, i] for i, k in enumerate(names)}, rewards)
 
     def _sum_across_processes(self, totals: torch.Tensor) -> torch.Tensor:
         return self.accelerator.reduce(totals, reduction="sum") if self.accelerator.num_processes > 1 else totals
 
-    def prediction_step(self, model: torch.nn.Module, inputs: dict[str, Any], prediction_loss_only: bool,
-                        ignore_keys: list[str] | None = None) -> tuple[torch.Tensor, None, None]:
+    def prediction_step(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ) -> tuple[torch.Tensor, None, None]:
         inputs = self._prepare_inputs(inputs)
         with torch.no_grad(), self.compute_loss_context_manager():
             loss = self.compute_loss(model, inputs)
         return loss.detach(), None, None
 
-    def evaluation_loop(self, dataloader: Any, description: str, prediction_loss_only: bool | None = None,
-                        ignore_keys: list[str] | None = None, metric_key_prefix: str = "eval") -> Any:
+    def evaluation_loop(
+        self,
+        dataloader: Any,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> Any:
         self._metrics["eval"].reset()
-        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys,
-                                         metric_key_prefix)
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
         output.metrics.update({f"{metric_key_prefix}_{k}": v for k, v in self._metrics["eval"].pop().items()})
         return output
 
@@ -280,8 +318,11 @@ class RewardTrainer(Trainer):
                 shutil.rmtree(final)
             os.replace(staged, final)  # the commit point: checkpoint-N appears complete or not at all
             if self._rotate:
-                rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
-                                   best_model_checkpoint=self.state.best_model_checkpoint)
+                rotate_checkpoints(
+                    output_dir=run_dir,
+                    save_total_limit=self.args.save_total_limit,
+                    best_model_checkpoint=self.state.best_model_checkpoint,
+                )
         self.accelerator.wait_for_everyone()
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
@@ -301,8 +342,11 @@ class RewardTrainer(Trainer):
         if self.is_deepspeed_enabled:  # only run_training's best-checkpoint reload gets here: the engine's states
             from transformers.integrations.deepspeed import deepspeed_load_checkpoint
 
-            deepspeed_load_checkpoint(self.model_wrapped, resume_from_checkpoint,
-                                      load_module_strict=not self.accelerator.unwrap_model(self.model).is_peft)
+            deepspeed_load_checkpoint(
+                self.model_wrapped,
+                resume_from_checkpoint,
+                load_module_strict=not self.accelerator.unwrap_model(self.model).is_peft,
+            )
             return
         file = os.path.join(resume_from_checkpoint, WEIGHTS_FILE)
         if self.is_fsdp_enabled or not os.path.exists(file):
@@ -312,6 +356,8 @@ class RewardTrainer(Trainer):
         present = set(dedup_shared(model.state_dict()))
         really_missing = [k for k in missing if k in present]  # tied aliases are restored through their twin
         if really_missing or unexpected:
-            raise RuntimeError(f"checkpoint {resume_from_checkpoint} does not match the model: "
-                               f"missing {really_missing[:5]}, unexpected {unexpected[:5]}")
+            raise RuntimeError(
+                f"checkpoint {resume_from_checkpoint} does not match the model: "
+                f"missing {really_missing[:5]}, unexpected {unexpected[:5]}"
+            )
         log.info("resumed weights from %s", resume_from_checkpoint)

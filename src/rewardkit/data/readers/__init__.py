@@ -36,8 +36,7 @@ _SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
 )
 
 
-def detect_format(record: dict[str, Any], *, among: tuple[str, ...] | None = None,
-                  source: str | None = None) -> str:
+def detect_format(record: dict[str, Any], *, among: tuple[str, ...] | None = None, source: str | None = None) -> str:
     """The format name for a raw record, from its keys (and, for chosen/rejected, the value types).
 
     chosen/rejected with a `prompt`, or as message lists -> "explicit"; as strings without a prompt -> "hh".
@@ -49,8 +48,9 @@ def detect_format(record: dict[str, Any], *, among: tuple[str, ...] | None = Non
     if among is None and {"chosen", "rejected"} <= keys:
         return "explicit" if "prompt" in keys or not isinstance(record["chosen"], str) else "hh"
     wanted = ", ".join(among) if among else "any known format"
-    raise DataError(f"cannot detect the format ({wanted}) from the keys {sorted(keys)}; pass format=",
-                    source=source, index=0)
+    raise DataError(
+        f"cannot detect the format ({wanted}) from the keys {sorted(keys)}; pass format=", source=source, index=0
+    )
 
 
 def get_reader(name: str) -> Reader:
@@ -61,6 +61,21 @@ def get_reader(name: str) -> Reader:
         raise DataError(f"unknown format {name!r}; known: auto, pairwise, {', '.join(READERS)}") from None
 
 
-__all__ = ["READERS", "PAIRWISE", "Item", "Reader", "RecordContext", "Skip", "detect_format", "get_reader",
-           "parse_transcript", "split_pair", "read_explicit", "read_hh", "read_llmbar", "read_pandalm",
-           "read_summarize", "read_qa_feedback"]
+__all__ = [
+    "READERS",
+    "PAIRWISE",
+    "Item",
+    "Reader",
+    "RecordContext",
+    "Skip",
+    "detect_format",
+    "get_reader",
+    "parse_transcript",
+    "split_pair",
+    "read_explicit",
+    "read_hh",
+    "read_llmbar",
+    "read_pandalm",
+    "read_summarize",
+    "read_qa_feedback",
+]

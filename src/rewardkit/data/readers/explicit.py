@@ -20,8 +20,22 @@ from typing import Any
 from rewardkit.data.readers.base import Item, RecordContext, require, user_prompt
 from rewardkit.data.record import Message, PreferencePair, validate_messages
 
-_FIELDS = {"prompt", "chosen", "rejected", "subset", "source", "margin", "aspects", "chosen_score",
-           "rejected_score", "score_chosen", "score_rejected", "strength", "meta", "metadata"}
+_FIELDS = {
+    "prompt",
+    "chosen",
+    "rejected",
+    "subset",
+    "source",
+    "margin",
+    "aspects",
+    "chosen_score",
+    "rejected_score",
+    "score_chosen",
+    "score_rejected",
+    "strength",
+    "meta",
+    "metadata",
+}
 
 
 def _prompt(value: Any, ctx: RecordContext) -> list[Message]:
@@ -46,7 +60,7 @@ def _response(value: Any, prompt: list[Message], name: str, ctx: RecordContext) 
         raise ctx.error(f"expected a string or a list of messages, got {type(value).__name__}", name)
     msgs = validate_messages(value, source=ctx.path, index=ctx.index, field=name)
     if len(msgs) > len(prompt) and msgs[: len(prompt)] == prompt:
-        msgs = msgs[len(prompt):]
+        msgs = msgs[len(prompt) :]
     return _one_assistant(msgs, name, ctx, "(or the prompt followed by one)")
 
 
@@ -108,10 +122,15 @@ def read_explicit(record: dict[str, Any], ctx: RecordContext) -> Iterator[Item]:
         raise ctx.error("expected a list of strings", "aspects")
     source = record.get("source", ctx.source)
     yield PreferencePair(
-        prompt=prompt, chosen=c, rejected=r,
+        prompt=prompt,
+        chosen=c,
+        rejected=r,
         subset=record["subset"] if "subset" in record else ctx.folder(),
         source=source if source is None or isinstance(source, str) else ctx.source,
         margin=record.get("margin"),
         aspects=list(aspects),
-        chosen_score=cs, rejected_score=rs, strength=strength, meta=meta,
+        chosen_score=cs,
+        rejected_score=rs,
+        strength=strength,
+        meta=meta,
     )

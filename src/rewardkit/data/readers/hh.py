@@ -57,8 +57,9 @@ def parse_transcript(text: str, *, field: str = "transcript", ctx: RecordContext
     return turns
 
 
-def split_pair(chosen: str, rejected: str, ctx: RecordContext | None = None
-               ) -> tuple[list[dict[str, str]], str, str, bool]:
+def split_pair(
+    chosen: str, rejected: str, ctx: RecordContext | None = None
+) -> tuple[list[dict[str, str]], str, str, bool]:
     """(prompt messages, chosen response, rejected response, whether a response continues the dialogue)."""
     tc = parse_transcript(chosen, field="chosen", ctx=ctx)
     tr = parse_transcript(rejected, field="rejected", ctx=ctx)
@@ -73,7 +74,7 @@ def split_pair(chosen: str, rejected: str, ctx: RecordContext | None = None
         raise ctx.error(message, "chosen") if ctx else DataError(message, field="chosen")
     prompt = [{"role": t.role, "content": t.content} for t in tc[:r]]
     continues = r + 1 < len(tc) or r + 1 < len(tr)
-    return prompt, chosen[tc[r].start:], rejected[tr[r].start:], continues
+    return prompt, chosen[tc[r].start :], rejected[tr[r].start :], continues
 
 
 def read_hh(record: dict[str, Any], ctx: RecordContext) -> Iterator[Item]:
@@ -91,5 +92,6 @@ def read_hh(record: dict[str, Any], ctx: RecordContext) -> Iterator[Item]:
     if any(not m["content"].strip() for m in prompt):
         ctx.note("empty turn inside the prompt (kept)")
     meta = {k: v for k, v in record.items() if k not in ("chosen", "rejected")}
-    yield PreferencePair(prompt=prompt, chosen=c, rejected=r, subset=record.get("subset") or ctx.folder(),
-                         source=ctx.source, meta=meta)
+    yield PreferencePair(
+        prompt=prompt, chosen=c, rejected=r, subset=record.get("subset") or ctx.folder(), source=ctx.source, meta=meta
+    )

@@ -11,9 +11,13 @@ from rewardkit.data.readers.base import Item, RecordContext, Skip, int_label, re
 from rewardkit.data.record import PreferencePair
 
 # LLMBar folder -> RewardBench subset name.
-LLMBAR_SUBSETS = {"Natural": "llmbar-natural", "Neighbor": "llmbar-adver-neighbor",
-                  "GPTInst": "llmbar-adver-GPTInst", "GPTOut": "llmbar-adver-GPTOut",
-                  "Manual": "llmbar-adver-manual"}
+LLMBAR_SUBSETS = {
+    "Natural": "llmbar-natural",
+    "Neighbor": "llmbar-adver-neighbor",
+    "GPTInst": "llmbar-adver-GPTInst",
+    "GPTOut": "llmbar-adver-GPTOut",
+    "Manual": "llmbar-adver-manual",
+}
 
 
 def read_llmbar(record: dict[str, Any], ctx: RecordContext) -> Iterator[Item]:
@@ -21,9 +25,14 @@ def read_llmbar(record: dict[str, Any], ctx: RecordContext) -> Iterator[Item]:
     text = require_str(record, "input", ctx)
     outs = require_str(record, "output_1", ctx), require_str(record, "output_2", ctx)
     label = int_label(require(record, "label", ctx), (1, 2), "label", ctx)
-    yield PreferencePair(prompt=user_prompt(text), chosen=outs[label - 1], rejected=outs[2 - label],
-                         subset=LLMBAR_SUBSETS.get(ctx.folder() or "", "llmbar"), source=ctx.source,
-                         meta={"label": label})
+    yield PreferencePair(
+        prompt=user_prompt(text),
+        chosen=outs[label - 1],
+        rejected=outs[2 - label],
+        subset=LLMBAR_SUBSETS.get(ctx.folder() or "", "llmbar"),
+        source=ctx.source,
+        meta={"label": label},
+    )
 
 
 def _pandalm_response(record: dict[str, Any], key: str, ctx: RecordContext) -> str:
@@ -53,7 +62,7 @@ def read_pandalm(record: dict[str, Any], ctx: RecordContext) -> Iterator[Item]:
     if not keys:
         raise ctx.error("missing field (no annotatorN labels)", "annotator1")
     labels = [int_label(record[k], (0, 1, 2), k, ctx) for k in keys]
-    (top, votes), = Counter(labels).most_common(1)
+    ((top, votes),) = Counter(labels).most_common(1)
     if 2 * votes <= len(labels):
         yield Skip("no annotator majority", expected=True)
         return
@@ -63,5 +72,12 @@ def read_pandalm(record: dict[str, Any], ctx: RecordContext) -> Iterator[Item]:
     chosen, rejected = responses[top - 1], responses[2 - top]
     prompt = f"{instruction}\n\n{extra}" if extra.strip() else instruction
     meta = {"labels": labels, **{k: record[k] for k in ("idx", "cmp_key", "motivation_app") if k in record}}
-    yield PreferencePair(prompt=user_prompt(prompt), chosen=chosen, rejected=rejected, subset="pandalm",
-                         source=ctx.source, strength=votes / len(labels), meta=meta)
+    yield PreferencePair(
+        prompt=user_prompt(prompt),
+        chosen=chosen,
+        rejected=rejected,
+        subset="pandalm",
+        source=ctx.source,
+        strength=votes / len(labels),
+        meta=meta,
+    )

@@ -31,7 +31,7 @@ def format_passages(passages: Any, ctx: RecordContext) -> str:
             raise ctx.error(f"passage {n - 1} must be a non-empty list of strings", "passages")
         title, sentences = passage[0].strip(), list(passage[1:])
         if sentences and sentences[0].startswith(passage[0] + "\n\n"):
-            sentences[0] = sentences[0][len(passage[0]) + 2:]
+            sentences[0] = sentences[0][len(passage[0]) + 2 :]
         blocks.append(f"[{n}] {title}\n" + " ".join(s.strip() for s in sentences))
     return "\n\n".join(blocks)
 
@@ -55,6 +55,11 @@ def read_qa_feedback(record: dict[str, Any], ctx: RecordContext) -> Iterator[Ite
             yield Skip("no preference (label 0)", expected=True)
             continue
         win, lose = (a, b) if label == 1 else (b, a)
-        yield PreferencePair(prompt=user_prompt(text), chosen=predictions[win], rejected=predictions[lose],
-                             subset="qa-feedback", source=ctx.source,
-                             meta={"pair": f"{a}v{b}", "label": label, "chosen_prediction": win})
+        yield PreferencePair(
+            prompt=user_prompt(text),
+            chosen=predictions[win],
+            rejected=predictions[lose],
+            subset="qa-feedback",
+            source=ctx.source,
+            meta={"pair": f"{a}v{b}", "label": label, "chosen_prediction": win},
+        )

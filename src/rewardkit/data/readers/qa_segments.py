@@ -28,9 +28,10 @@ import hashlib
 import logging
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rewardkit.data.io import iter_records, short_name
 from rewardkit.data.readers.base import RecordContext, require, require_str, user_prompt
@@ -82,7 +83,7 @@ def truncate_words(text: str, max_words: int | None) -> str:
     if max_words is None:
         return text
     ends = [m.end() for m in _WORD_END.finditer(text)]
-    return text if len(ends) <= max_words else text[:ends[max_words - 1]] if max_words else ""
+    return text if len(ends) <= max_words else text[: ends[max_words - 1]] if max_words else ""
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,13 @@ def parse_qa_prompt(prompt: Sequence[Message]) -> tuple[str, str] | None:
     """(question, passages text) of a one-turn QA prompt in PromptFormat's layout, else None."""
     if len(prompt) != 1 or prompt[0].get("role") != "user" or not prompt[0]["content"].startswith(_QUESTION):
         return None
-    body = prompt[0]["content"][len(_QUESTION):]
+    body = prompt[0]["content"][len(_QUESTION) :]
     question, _, passages = body.partition(_PASSAGES)
     return question, passages
 
 
 # ---- records -------------------------------------------------------------------------------------------
+
 
 @dataclass
 class QARecord:
@@ -145,8 +147,7 @@ def _feedback(record: dict[str, Any], prediction: str, ctx: RecordContext) -> tu
             raise ctx.error("expected a mapping with 'start', 'end' and 'error type'", where)
         start, end, kind = e["start"], e["end"], e["error type"]
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(prediction)):
-            raise ctx.error(f"span [{start}, {end}) is not inside 'prediction 1' ({len(prediction)} characters)",
-                            where)
+            raise ctx.error(f"span [{start}, {end}) is not inside 'prediction 1' ({len(prediction)} characters)", where)
         if not isinstance(kind, str):
             raise ctx.error(f"'error type' must be a string, got {kind!r}", where)
         errors.append(ErrorSpan(start, end, kind))
@@ -166,9 +167,16 @@ def parse_record(record: dict[str, Any], ctx: RecordContext) -> QARecord:
     labels = [0] * len(PAIRS)
     for pair in pairs:
         labels[PAIRS.index(tuple(int(k) for k in pair.meta["pair"].split("v")))] = pair.meta["label"]
-    return QARecord(index=ctx.index, question=require_str(record, "question", ctx).strip(),
-                    passages=format_passages(record.get("passages") or [], ctx), predictions=predictions,
-                    errors=errors, missing=missing, preference=labels, raw=record)
+    return QARecord(
+        index=ctx.index,
+        question=require_str(record, "question", ctx).strip(),
+        passages=format_passages(record.get("passages") or [], ctx),
+        predictions=predictions,
+        errors=errors,
+        missing=missing,
+        preference=labels,
+        raw=record,
+    )
 
 
 def question_split(questions: Sequence[str], test_questions: int, seed: int = 0) -> set[str]:
@@ -179,8 +187,9 @@ def question_split(questions: Sequence[str], test_questions: int, seed: int = 0)
     return set(distinct[:test_questions])
 
 
-def load_qa_records(path: str | Path, split: str = "all", *, test_questions: int = 100, seed: int = 0,
-                    limit: int | None = None) -> list[QARecord]:
+def load_qa_records(
+    path: str | Path, split: str = "all", *, test_questions: int = 100, seed: int = 0, limit: int | None = None
+) -> list[QARecord]:
     """Parsed records of one side of the question split ("train", "test" or "all"); `limit` keeps the first N."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -199,8 +208,10 @@ def load_qa_records(path: str | Path, split: str = "all", *, test_questions: int
 
 # ---- what the models train on --------------------------------------------------------------------------
 
-def segment_example(record: QARecord, aspect: str, prompt: PromptFormat | None = None,
-                    source: str | None = None) -> SegmentExample:
+
+def segment_example(
+    record: QARecord, aspect: str, prompt: PromptFormat | None = None, source: str | None = None
+) -> SegmentExample:
     """Prediction 1 of a record, segmented and labelled for `aspect` (module docstring)."""
     spec = aspect_spec(aspect)
     prompt = prompt or PromptFormat(passages=spec.passages)
@@ -209,15 +220,33 @@ def segment_example(record: QARecord, aspect: str, prompt: PromptFormat | None =
     if spec.granularity == "answer":
         labels: list[float | None] = [0.0 if set(record.missing) & set(spec.error_types) else 1.0] * len(segments)
     else:
-        labels = label_segments(text, segments, record.errors, spec.error_types, ignore_types=spec.ignore_types,
-                                short_span_types=NON_FACTUAL, min_span_words=MIN_SPAN_WORDS)
-    return SegmentExample(prompt=prompt.messages(record.question, record.passages), response=text,
-                          segments=segments, labels=labels, aspect=aspect, source=source,
-                          meta={"record": record.index, "question": record.question})
+        labels = label_segments(
+            text,
+            segments,
+            record.errors,
+            spec.error_types,
+            ignore_types=spec.ignore_types,
+            short_span_types=NON_FACTUAL,
+            min_span_words=MIN_SPAN_WORDS,
+        )
+    return SegmentExample(
+        prompt=prompt.messages(record.question, record.passages),
+        response=text,
+        segments=segments,
+        labels=labels,
+        aspect=aspect,
+        source=source,
+        meta={"record": record.index, "question": record.question},
+    )
 
 
-def segment_examples(records: Sequence[QARecord], aspect: str, prompt: PromptFormat | None = None,
-                     source: str | None = None, keep_unjudged: bool = False) -> list[SegmentExample]:
+def segment_examples(
+    records: Sequence[QARecord],
+    aspect: str,
+    prompt: PromptFormat | None = None,
+    source: str | None = None,
+    keep_unjudged: bool = False,
+) -> list[SegmentExample]:
     """Examples with at least one judged segment (others are dropped with a logged count, unless
     `keep_unjudged`: then every non-blank prediction, e.g. so that all aspects have the same token sequences)."""
     if not records:
@@ -232,9 +261,15 @@ def segment_examples(records: Sequence[QARecord], aspect: str, prompt: PromptFor
         else:
             out.append(example)
     labels = Counter(label for ex in out for label in ex.labels or [])
-    log.info("qa-feedback %s: %d examples, segments: %d ok, %d error, %d not judged%s", aspect, len(out),
-             labels[1.0], labels[0.0], labels[None],
-             f" (dropped {dict(skipped)})" if skipped else "")
+    log.info(
+        "qa-feedback %s: %d examples, segments: %d ok, %d error, %d not judged%s",
+        aspect,
+        len(out),
+        labels[1.0],
+        labels[0.0],
+        labels[None],
+        f" (dropped {dict(skipped)})" if skipped else "",
+    )
     return out
 
 
@@ -263,5 +298,12 @@ class CandidateSet:
 
 def candidate_sets(records: Sequence[QARecord], prompt: PromptFormat | None = None) -> list[CandidateSet]:
     prompt = prompt or PromptFormat()
-    return [CandidateSet(prompt.messages(r.question, r.passages), list(r.predictions), list(r.preference),
-                         {"record": r.index, "question": r.question}) for r in records]
+    return [
+        CandidateSet(
+            prompt.messages(r.question, r.passages),
+            list(r.predictions),
+            list(r.preference),
+            {"record": r.index, "question": r.question},
+        )
+        for r in records
+    ]

@@ -50,9 +50,21 @@ def read_summarize(record: dict[str, Any], ctx: RecordContext) -> Iterator[Item]
     query, domain = summarize_prompt(info, ctx)
     split = record.get("split")
     extra = record.get("extra") if isinstance(record.get("extra"), dict) else {}
-    meta = {"id": info.get("id"), "split": split, "choice": choice, "worker": record.get("worker"),
-            "batch": record.get("batch"), "chosen_policy": summaries[choice].get("policy"),
-            "rejected_policy": summaries[1 - choice].get("policy")}
-    yield PreferencePair(prompt=user_prompt(query), chosen=texts[choice], rejected=texts[1 - choice],
-                         subset=f"{domain}-{split}" if split else domain, source=ctx.source,
-                         strength=extra.get("confidence"), meta=meta)
+    meta = {
+        "id": info.get("id"),
+        "split": split,
+        "choice": choice,
+        "worker": record.get("worker"),
+        "batch": record.get("batch"),
+        "chosen_policy": summaries[choice].get("policy"),
+        "rejected_policy": summaries[1 - choice].get("policy"),
+    }
+    yield PreferencePair(
+        prompt=user_prompt(query),
+        chosen=texts[choice],
+        rejected=texts[1 - choice],
+        subset=f"{domain}-{split}" if split else domain,
+        source=ctx.source,
+        strength=extra.get("confidence"),
+        meta=meta,
+    )

@@ -27,19 +27,33 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..record import PreferencePair
 from . import arithmetic, conciseness, factual, formatting, harmlessness, language, relevance
 from .base import SOURCE, Family, SuitePrompt, prompt_key
 
 __all__ = [
-    "FAMILIES", "FAMILY_ASPECTS", "SOURCE", "SuitePrompt", "Family", "build_suite", "suite_prompts", "gold_score",
-    "suite_stats", "get_family",
+    "FAMILIES",
+    "FAMILY_ASPECTS",
+    "SOURCE",
+    "SuitePrompt",
+    "Family",
+    "build_suite",
+    "suite_prompts",
+    "gold_score",
+    "suite_stats",
+    "get_family",
 ]
 
 _FAMILY_LIST: tuple[Family, ...] = (
-    relevance.FAMILY, formatting.FAMILY, harmlessness.FAMILY, language.FAMILY, arithmetic.FAMILY, factual.FAMILY,
+    relevance.FAMILY,
+    formatting.FAMILY,
+    harmlessness.FAMILY,
+    language.FAMILY,
+    arithmetic.FAMILY,
+    factual.FAMILY,
     conciseness.FAMILY,
 )
 _BY_NAME: dict[str, Family] = {f.name: f for f in _FAMILY_LIST}
@@ -101,8 +115,9 @@ def _check_n(n_per_family: int) -> None:
         raise ValueError(f"n_per_family must be a non-negative int, got {n_per_family!r}")
 
 
-def suite_prompts(n_per_family: int = 200, seed: int = 0, families: Sequence[str] | None = None,
-                  exclude: Iterable[Any] | None = None) -> list[SuitePrompt]:
+def suite_prompts(
+    n_per_family: int = 200, seed: int = 0, families: Sequence[str] | None = None, exclude: Iterable[Any] | None = None
+) -> list[SuitePrompt]:
     """Suite prompts with gold-scorer meta and no responses, for best-of-N selection and RL.
 
     With the same seed (and no `exclude`) these are exactly the prompts of `build_suite`; use another seed for
@@ -131,10 +146,19 @@ def build_suite(n_per_family: int = 200, seed: int = 0, families: Sequence[str] 
         for i, sp in enumerate(_prompts_for(fam, n_per_family, seed, set())):
             chosen, rejected, variant = fam.make_responses(rng, sp.meta)
             meta = dict(sp.meta, variant=variant, id=f"{fam.name}-{seed}-{i}")
-            pairs.append(PreferencePair(
-                prompt=sp.prompt, chosen=chosen, rejected=rejected, subset=fam.name, source=SOURCE,
-                aspects=[fam.aspect], chosen_score=fam.score(sp.meta, chosen),
-                rejected_score=fam.score(sp.meta, rejected), meta=meta))
+            pairs.append(
+                PreferencePair(
+                    prompt=sp.prompt,
+                    chosen=chosen,
+                    rejected=rejected,
+                    subset=fam.name,
+                    source=SOURCE,
+                    aspects=[fam.aspect],
+                    chosen_score=fam.score(sp.meta, chosen),
+                    rejected_score=fam.score(sp.meta, rejected),
+                    meta=meta,
+                )
+            )
     return pairs
 
 
@@ -165,7 +189,10 @@ def suite_stats(pairs: Sequence[PreferencePair]) -> dict[str, dict[str, float]]:
             "ties": sum(len(p.chosen) == len(p.rejected) for p in ps) / n,
             "mean_chosen_chars": sum(len(p.chosen) for p in ps) / n,
             "mean_rejected_chars": sum(len(p.rejected) for p in ps) / n,
-            "gold_accuracy": (sum(gold_score(p.meta, p.chosen) > gold_score(p.meta, p.rejected) for p in scored)
-                              / len(scored)) if scored else float("nan"),
+            "gold_accuracy": (
+                sum(gold_score(p.meta, p.chosen) > gold_score(p.meta, p.rejected) for p in scored) / len(scored)
+            )
+            if scored
+            else float("nan"),
         }
     return stats

@@ -16,36 +16,93 @@ NAME = "arithmetic"
 ASPECT = "correctness"
 
 _TEMPLATES = {
-    "add": ("What is {a} + {b}?", "What is {a} plus {b}?", "Compute {a} + {b}.", "Add {a} and {b}.",
-            "What's the sum of {a} and {b}?", "Calculate {a}+{b}.", "{a} + {b} = ?", "Can you add {a} and {b} for me?"),
-    "sub": ("What is {a} - {b}?", "What is {a} minus {b}?", "Subtract {b} from {a}.", "Compute {a} - {b}.",
-            "What is the difference between {a} and {b}?", "Calculate {a}-{b}.", "{a} - {b} = ?",
-            "What do you get if you take {b} away from {a}?"),
-    "mul": ("What is {a} × {b}?", "What is {a} times {b}?", "Multiply {a} by {b}.", "Compute {a} * {b}.",
-            "What's the product of {a} and {b}?", "Calculate {a}x{b}.", "{a} × {b} = ?", "How much is {a} times {b}?"),
-    "div": ("What is {a} ÷ {b}?", "What is {a} divided by {b}?", "Divide {a} by {b}.", "Compute {a} / {b}.",
-            "How many times does {b} go into {a}?", "Calculate {a}/{b}.", "{a} ÷ {b} = ?"),
-    "add_mul": ("What is {a} + {b} × {c}?", "Compute {a} + {b} * {c}.", "Evaluate {a} + {b} × {c}.",
-                "What does {a} + {b} × {c} equal?"),
-    "mul_sub": ("What is {a} × {b} - {c}?", "Compute {a} * {b} - {c}.", "Evaluate {a} × {b} - {c}.",
-                "What does {a} × {b} - {c} equal?"),
-    "paren_mul": ("What is ({a} + {b}) × {c}?", "Compute ({a} + {b}) * {c}.", "Evaluate ({a} + {b}) × {c}.",
-                  "What does ({a} + {b}) × {c} equal?"),
-    "word_add": ("{name} has {a} {items} and then gets {b} more. How many {items} does {name} have now?",
-                 "{name} collected {a} {items} on Monday and {b} on Tuesday. How many {items} is that in total?",
-                 "There are {a} {items} in one box and {b} in another. How many {items} are there altogether?"),
-    "word_sub": ("{name} had {a} {items} and gave {b} of them away. How many {items} are left?",
-                 "A shop had {a} {items} and sold {b} of them. How many {items} does the shop have left?",
-                 "{name} had {a} {items} but lost {b}. How many {items} does {name} still have?"),
-    "word_mul": ("{name} buys {a} packs of {items} with {b} in each pack. How many {items} is that?",
-                 "A shelf has {a} rows with {b} {items} in each row. How many {items} are on the shelf?",
-                 "Each of {a} children brings {b} {items}. How many {items} do they bring in total?"),
-    "word_div": ("{name} shares {a} {items} equally among {b} friends. How many {items} does each friend get?",
-                 "{a} {items} are packed into bags of {b}. How many bags are filled?",
-                 "A teacher splits {a} {items} evenly between {b} tables. How many {items} go on each table?"),
+    "add": (
+        "What is {a} + {b}?",
+        "What is {a} plus {b}?",
+        "Compute {a} + {b}.",
+        "Add {a} and {b}.",
+        "What's the sum of {a} and {b}?",
+        "Calculate {a}+{b}.",
+        "{a} + {b} = ?",
+        "Can you add {a} and {b} for me?",
+    ),
+    "sub": (
+        "What is {a} - {b}?",
+        "What is {a} minus {b}?",
+        "Subtract {b} from {a}.",
+        "Compute {a} - {b}.",
+        "What is the difference between {a} and {b}?",
+        "Calculate {a}-{b}.",
+        "{a} - {b} = ?",
+        "What do you get if you take {b} away from {a}?",
+    ),
+    "mul": (
+        "What is {a} × {b}?",
+        "What is {a} times {b}?",
+        "Multiply {a} by {b}.",
+        "Compute {a} * {b}.",
+        "What's the product of {a} and {b}?",
+        "Calculate {a}x{b}.",
+        "{a} × {b} = ?",
+        "How much is {a} times {b}?",
+    ),
+    "div": (
+        "What is {a} ÷ {b}?",
+        "What is {a} divided by {b}?",
+        "Divide {a} by {b}.",
+        "Compute {a} / {b}.",
+        "How many times does {b} go into {a}?",
+        "Calculate {a}/{b}.",
+        "{a} ÷ {b} = ?",
+    ),
+    "add_mul": (
+        "What is {a} + {b} × {c}?",
+        "Compute {a} + {b} * {c}.",
+        "Evaluate {a} + {b} × {c}.",
+        "What does {a} + {b} × {c} equal?",
+    ),
+    "mul_sub": (
+        "What is {a} × {b} - {c}?",
+        "Compute {a} * {b} - {c}.",
+        "Evaluate {a} × {b} - {c}.",
+        "What does {a} × {b} - {c} equal?",
+    ),
+    "paren_mul": (
+        "What is ({a} + {b}) × {c}?",
+        "Compute ({a} + {b}) * {c}.",
+        "Evaluate ({a} + {b}) × {c}.",
+        "What does ({a} + {b}) × {c} equal?",
+    ),
+    "word_add": (
+        "{name} has {a} {items} and then gets {b} more. How many {items} does {name} have now?",
+        "{name} collected {a} {items} on Monday and {b} on Tuesday. How many {items} is that in total?",
+        "There are {a} {items} in one box and {b} in another. How many {items} are there altogether?",
+    ),
+    "word_sub": (
+        "{name} had {a} {items} and gave {b} of them away. How many {items} are left?",
+        "A shop had {a} {items} and sold {b} of them. How many {items} does the shop have left?",
+        "{name} had {a} {items} but lost {b}. How many {items} does {name} still have?",
+    ),
+    "word_mul": (
+        "{name} buys {a} packs of {items} with {b} in each pack. How many {items} is that?",
+        "A shelf has {a} rows with {b} {items} in each row. How many {items} are on the shelf?",
+        "Each of {a} children brings {b} {items}. How many {items} do they bring in total?",
+    ),
+    "word_div": (
+        "{name} shares {a} {items} equally among {b} friends. How many {items} does each friend get?",
+        "{a} {items} are packed into bags of {b}. How many bags are filled?",
+        "A teacher splits {a} {items} evenly between {b} tables. How many {items} go on each table?",
+    ),
 }
 _SUFFIXES = ("", "", "", " Show your work.", " Please explain your reasoning.", " Thanks!", " Quick answer please.")
-_SYSTEMS = (None, None, None, None, "You are a helpful math tutor.", "You are a careful assistant. Check your arithmetic.")
+_SYSTEMS = (
+    None,
+    None,
+    None,
+    None,
+    "You are a helpful math tutor.",
+    "You are a careful assistant. Check your arithmetic.",
+)
 
 _KINDS = tuple(_TEMPLATES)
 
@@ -81,14 +138,22 @@ def make_prompt(rng: random.Random) -> tuple[list[dict[str, str]], dict[str, Any
     name, items = rng.choice(NAMES), rng.choice(ITEMS)
     q = rng.choice(_TEMPLATES[kind]).format(name=name, items=items, **ops)
     suffix = rng.choice(_SUFFIXES)
-    meta = {"family": NAME, "aspect": ASPECT, "kind": kind, "answer": answer, "expression": expr,
-            "operands": ops, "show_work": suffix in (" Show your work.", " Please explain your reasoning.")}
+    meta = {
+        "family": NAME,
+        "aspect": ASPECT,
+        "kind": kind,
+        "answer": answer,
+        "expression": expr,
+        "operands": ops,
+        "show_work": suffix in (" Show your work.", " Please explain your reasoning."),
+    }
     if kind.startswith("word"):
         meta.update(name=name, items=items)
     return user(q + suffix, rng.choice(_SYSTEMS)), meta
 
 
 # ------------------------------------------------------------------------------------------------ responses
+
 
 def _wrong_value(rng: random.Random, meta: dict[str, Any]) -> int:
     ans, ops, kind = meta["answer"], meta["operands"], meta["kind"]
@@ -103,13 +168,14 @@ def _wrong_value(rng: random.Random, meta: dict[str, Any]) -> int:
             if len(s) < 2:
                 continue
             i = rng.randrange(len(s) - 1)
-            s2 = s[:i] + s[i + 1] + s[i] + s[i + 2:]
+            s2 = s[:i] + s[i + 1] + s[i] + s[i + 2 :]
             w = int(s2) * (1 if ans >= 0 else -1)
         elif mode == "op":
             a, b = ops["a"], ops["b"]
             base = kind.replace("word_", "")
             w = {"add": a * b if a * b < 100000 else a - b, "sub": a + b, "mul": a + b, "div": a - b}.get(
-                base, (a + ops.get("b", 0)) * ops.get("c", 1) if kind == "add_mul" else a + b + ops.get("c", 0))
+                base, (a + ops.get("b", 0)) * ops.get("c", 1) if kind == "add_mul" else a + b + ops.get("c", 0)
+            )
         else:
             w = ans * 10 if rng.random() < 0.5 else ans // 10 if abs(ans) >= 20 else ans + 5
         if w != ans and (w >= 0 or ans < 0 or not kind.startswith("word")):
@@ -122,21 +188,42 @@ def _worked(rng: random.Random, meta: dict[str, Any], v: int) -> str:
     a, b, c = ops["a"], ops["b"], ops.get("c")
     V = fmt_num(v)
     if kind == "add":
-        return rng.choice((f"Let's add them: {a} + {b} = {V}.", f"Adding {a} and {b} gives {V}, so the answer is {V}.",
-                           f"{a} plus {b} makes {V}. The answer is {V}."))
+        return rng.choice(
+            (
+                f"Let's add them: {a} + {b} = {V}.",
+                f"Adding {a} and {b} gives {V}, so the answer is {V}.",
+                f"{a} plus {b} makes {V}. The answer is {V}.",
+            )
+        )
     if kind == "sub":
-        return rng.choice((f"Subtracting {b} from {a} leaves {V}.", f"{a} - {b} = {V}, so the answer is {V}.",
-                           f"Taking {b} away from {a} gives {V}."))
+        return rng.choice(
+            (
+                f"Subtracting {b} from {a} leaves {V}.",
+                f"{a} - {b} = {V}, so the answer is {V}.",
+                f"Taking {b} away from {a} gives {V}.",
+            )
+        )
     if kind == "mul":
         if b >= 10:
             b1, b2 = 10, b - 10
-            return (f"Split it up: {a} × {b} = {a} × {b1} + {a} × {b2} = {a * b1} + {a * b2} = {V}. "
-                    f"So the answer is {V}.")
-        return rng.choice((f"Multiplying {a} by {b} gives {V}.", f"{a} × {b} = {V}, so the answer is {V}.",
-                           f"{b} groups of {a} make {V}."))
+            return (
+                f"Split it up: {a} × {b} = {a} × {b1} + {a} × {b2} = {a * b1} + {a * b2} = {V}. So the answer is {V}."
+            )
+        return rng.choice(
+            (
+                f"Multiplying {a} by {b} gives {V}.",
+                f"{a} × {b} = {V}, so the answer is {V}.",
+                f"{b} groups of {a} make {V}.",
+            )
+        )
     if kind == "div":
-        return rng.choice((f"{b} goes into {a} exactly {V} times, so the answer is {V}.",
-                           f"Dividing {a} by {b} gives {V}.", f"{a} ÷ {b} = {V}, so the answer is {V}."))
+        return rng.choice(
+            (
+                f"{b} goes into {a} exactly {V} times, so the answer is {V}.",
+                f"Dividing {a} by {b} gives {V}.",
+                f"{a} ÷ {b} = {V}, so the answer is {V}.",
+            )
+        )
     if kind == "add_mul":
         return f"Multiplication comes first: {b} × {c} = {b * c}. Then {a} + {b * c} = {V}. The answer is {V}."
     if kind == "mul_sub":
@@ -160,21 +247,37 @@ def _render(rng: random.Random, meta: dict[str, Any], v: int, style: str) -> str
         return rng.choice((f"{V}", f"{V}.", f"**{V}**"))
     if style == "sentence":
         if meta["kind"].startswith("word") and rng.random() < 0.5:
-            return rng.choice((f"The answer is {V} {meta['items']}.", f"That makes {V} {meta['items']} in all."
-                               if meta["kind"] != "word_div" else f"The answer is {V}."))
-        return rng.choice((f"The answer is {V}.", f"That comes to {V}.", f"It's {V}.", f"The result is {V}.",
-                           f"{V} is the answer."))
+            return rng.choice(
+                (
+                    f"The answer is {V} {meta['items']}.",
+                    f"That makes {V} {meta['items']} in all." if meta["kind"] != "word_div" else f"The answer is {V}.",
+                )
+            )
+        return rng.choice(
+            (f"The answer is {V}.", f"That comes to {V}.", f"It's {V}.", f"The result is {V}.", f"{V} is the answer.")
+        )
     if style == "equation":
         return rng.choice((f"{expr} = {V}", f"{expr} = {V}.", f"{expr} = **{V}**"))
     if style == "worked":
         return _worked(rng, meta, v)
     if style == "confident":
-        return rng.choice((f"The answer is definitely {V}. I double-checked it.", f"It's {V}, no doubt about it.",
-                           f"Easy: {V}. I'm completely sure about this.",
-                           f"That's simple, it's {V}. Anyone can see that right away."))
+        return rng.choice(
+            (
+                f"The answer is definitely {V}. I double-checked it.",
+                f"It's {V}, no doubt about it.",
+                f"Easy: {V}. I'm completely sure about this.",
+                f"That's simple, it's {V}. Anyone can see that right away.",
+            )
+        )
     # hedged
-    return rng.choice((f"I think it's {V}.", f"If I'm not mistaken, the answer is {V}.",
-                       f"I believe the answer is {V}, but feel free to double-check.", f"Probably {V}."))
+    return rng.choice(
+        (
+            f"I think it's {V}.",
+            f"If I'm not mistaken, the answer is {V}.",
+            f"I believe the answer is {V}, but feel free to double-check.",
+            f"Probably {V}.",
+        )
+    )
 
 
 def make_responses(rng: random.Random, meta: dict[str, Any]) -> tuple[str, str, str]:
@@ -194,6 +297,7 @@ def make_responses(rng: random.Random, meta: dict[str, Any]) -> tuple[str, str, 
 
 # ----------------------------------------------------------------------------------------------------- gold
 
+
 def correctness(answer: float, response: str) -> float:
     """1.0 when the response's final number equals `answer`; <= 0.25 for a wrong number; 0.0 for none."""
     x = final_number(response)
@@ -209,5 +313,11 @@ def score(meta: dict[str, Any], response: str) -> float:
     return correctness(meta["answer"], response)
 
 
-FAMILY = Family(NAME, ASPECT, make_prompt, make_responses, score,
-                "arithmetic (sums, differences, products, quotients, two-step, word problems): right vs wrong result")
+FAMILY = Family(
+    NAME,
+    ASPECT,
+    make_prompt,
+    make_responses,
+    score,
+    "arithmetic (sums, differences, products, quotients, two-step, word problems): right vs wrong result",
+)

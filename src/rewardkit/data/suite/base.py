@@ -11,8 +11,9 @@ import json
 import random
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 SOURCE = "rewardkit-suite"
 
@@ -46,7 +47,7 @@ class SuitePrompt:
         return {"prompt": [dict(m) for m in self.prompt], "meta": copy.deepcopy(self.meta)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SuitePrompt":
+    def from_dict(cls, d: dict[str, Any]) -> SuitePrompt:
         return cls(prompt=[dict(m) for m in d["prompt"]], meta=copy.deepcopy(d.get("meta", {})))
 
 
@@ -73,6 +74,7 @@ class Family:
 
 
 # ----------------------------------------------------------------------------------------------- messages
+
 
 def user(text: str, system: str | None = None) -> list[Message]:
     msgs: list[Message] = []
@@ -139,14 +141,34 @@ _NUM_RE = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|(?<![\w.,]
 # "the answer is N" / "answer: N" / "total of N" within one clause, and "N is the (final) answer"
 _ANSWER_RES = (
     re.compile(r"\b(?:answer|result|total|solution)\b[^0-9\n.;!?-]{0,25}?(" + _NUM_PAT + ")", re.IGNORECASE),
-    re.compile(r"(?<![\w.])(" + _NUM_PAT + r")\s*(?:is|was|would be)\s+(?:the\s+)?(?:final\s+|correct\s+|right\s+)?"
-               r"(?:answer|result|total|solution)\b", re.IGNORECASE),
+    re.compile(
+        r"(?<![\w.])(" + _NUM_PAT + r")\s*(?:is|was|would be)\s+(?:the\s+)?(?:final\s+|correct\s+|right\s+)?"
+        r"(?:answer|result|total|solution)\b",
+        re.IGNORECASE,
+    ),
 )
 
 NUMBER_WORDS = {
-    "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+    "zero": 0,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
 }  # "one" is left out: far more often a pronoun than an answer
 _NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 

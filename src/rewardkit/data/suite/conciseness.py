@@ -17,9 +17,15 @@ NAME = "conciseness"
 ASPECT = "conciseness"
 
 _BRIEF = (
-    ("Briefly: {q}", 20), ("{q} Keep it short.", 20), ("{q} Answer in a few words.", 12),
-    ("{q} Just the answer, please.", 12), ("In one short sentence: {q}", 20), ("{q} No need for a long explanation.", 20),
-    ("Short answer only: {q}", 12), ("{q} Be brief.", 20), ("Quick one, no essay please: {q}", 15),
+    ("Briefly: {q}", 20),
+    ("{q} Keep it short.", 20),
+    ("{q} Answer in a few words.", 12),
+    ("{q} Just the answer, please.", 12),
+    ("In one short sentence: {q}", 20),
+    ("{q} No need for a long explanation.", 20),
+    ("Short answer only: {q}", 12),
+    ("{q} Be brief.", 20),
+    ("Quick one, no essay please: {q}", 15),
 )
 _SYSTEM_BRIEF = ("Be concise. Answer in as few words as possible.", "You give short, direct answers.")
 
@@ -100,6 +106,7 @@ def make_responses(rng: random.Random, meta: dict[str, Any]) -> tuple[str, str, 
 
 # ----------------------------------------------------------------------------------------------------- gold
 
+
 def correctness(meta: dict[str, Any], response: str) -> float:
     if meta["kind"] == "arithmetic":
         return arithmetic.correctness(meta["answer"], response)
@@ -115,5 +122,11 @@ def score(meta: dict[str, Any], response: str) -> float:
     return correctness(meta, response) * length_penalty(meta, response)
 
 
-FAMILY = Family(NAME, ASPECT, make_prompt, make_responses, score,
-                "short correct answer vs long rambling (correct or wrong) or short wrong answer, when brevity is asked")
+FAMILY = Family(
+    NAME,
+    ASPECT,
+    make_prompt,
+    make_responses,
+    score,
+    "short correct answer vs long rambling (correct or wrong) or short wrong answer, when brevity is asked",
+)

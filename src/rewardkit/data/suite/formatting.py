@@ -23,108 +23,243 @@ ASPECT = "format"
 
 TIPS: dict[str, tuple[str, ...]] = {
     "sleeping better": (
-        "keep a regular bedtime", "avoid screens for an hour before bed", "keep your bedroom cool and dark",
-        "limit caffeine after lunch", "get some daylight in the morning", "avoid heavy meals late at night",
-        "wind down with a book or some gentle stretching"),
+        "keep a regular bedtime",
+        "avoid screens for an hour before bed",
+        "keep your bedroom cool and dark",
+        "limit caffeine after lunch",
+        "get some daylight in the morning",
+        "avoid heavy meals late at night",
+        "wind down with a book or some gentle stretching",
+    ),
     "saving money": (
-        "track every expense for a month", "cook at home more often", "cancel subscriptions you rarely use",
-        "set up an automatic transfer to savings", "wait a day before any big purchase", "compare prices before you buy",
-        "bring lunch to work"),
+        "track every expense for a month",
+        "cook at home more often",
+        "cancel subscriptions you rarely use",
+        "set up an automatic transfer to savings",
+        "wait a day before any big purchase",
+        "compare prices before you buy",
+        "bring lunch to work",
+    ),
     "studying for exams": (
-        "start reviewing a few weeks early", "test yourself instead of rereading", "study in short focused sessions",
-        "explain the material out loud", "sleep well before the exam", "do practice questions under time pressure",
-        "keep your phone in another room"),
+        "start reviewing a few weeks early",
+        "test yourself instead of rereading",
+        "study in short focused sessions",
+        "explain the material out loud",
+        "sleep well before the exam",
+        "do practice questions under time pressure",
+        "keep your phone in another room",
+    ),
     "staying healthy at work": (
-        "stand up and stretch every hour", "drink water throughout the day", "keep healthy snacks at your desk",
-        "take the stairs when you can", "adjust your screen to eye level", "take a short walk at lunch",
-        "rest your eyes every twenty minutes"),
+        "stand up and stretch every hour",
+        "drink water throughout the day",
+        "keep healthy snacks at your desk",
+        "take the stairs when you can",
+        "adjust your screen to eye level",
+        "take a short walk at lunch",
+        "rest your eyes every twenty minutes",
+    ),
     "learning to cook": (
-        "start with simple recipes", "keep your knives sharp", "taste as you go",
-        "prepare all ingredients before you start", "learn to cook eggs and rice well", "season with salt in small steps",
-        "clean up while things simmer"),
+        "start with simple recipes",
+        "keep your knives sharp",
+        "taste as you go",
+        "prepare all ingredients before you start",
+        "learn to cook eggs and rice well",
+        "season with salt in small steps",
+        "clean up while things simmer",
+    ),
     "running a good meeting": (
-        "share an agenda in advance", "start and end on time", "invite only the people who are needed",
-        "give every action item an owner", "keep slides to a minimum", "summarize decisions at the end",
-        "send notes the same day"),
+        "share an agenda in advance",
+        "start and end on time",
+        "invite only the people who are needed",
+        "give every action item an owner",
+        "keep slides to a minimum",
+        "summarize decisions at the end",
+        "send notes the same day",
+    ),
     "traveling light": (
-        "pack clothes that mix and match", "roll your clothes instead of folding them", "bring travel-size toiletries",
-        "wear your bulkiest shoes on the plane", "limit yourself to one extra pair of shoes", "use packing cubes",
-        "plan to do laundry during the trip"),
+        "pack clothes that mix and match",
+        "roll your clothes instead of folding them",
+        "bring travel-size toiletries",
+        "wear your bulkiest shoes on the plane",
+        "limit yourself to one extra pair of shoes",
+        "use packing cubes",
+        "plan to do laundry during the trip",
+    ),
     "keeping houseplants alive": (
-        "water only when the top of the soil is dry", "use pots with drainage holes", "give them bright indirect light",
-        "wipe dust off the leaves", "keep them away from cold drafts", "feed them during the growing season",
-        "repot them when roots fill the pot"),
+        "water only when the top of the soil is dry",
+        "use pots with drainage holes",
+        "give them bright indirect light",
+        "wipe dust off the leaves",
+        "keep them away from cold drafts",
+        "feed them during the growing season",
+        "repot them when roots fill the pot",
+    ),
     "writing a cover letter": (
-        "address it to a real person", "open with why you want this role", "mention one concrete achievement",
-        "keep it under one page", "match your skills to the job ad", "end with a clear call to action",
-        "proofread it twice"),
+        "address it to a real person",
+        "open with why you want this role",
+        "mention one concrete achievement",
+        "keep it under one page",
+        "match your skills to the job ad",
+        "end with a clear call to action",
+        "proofread it twice",
+    ),
     "reducing stress": (
-        "take slow deep breaths", "go for a walk outside", "write down what is worrying you",
-        "limit news and social media", "talk to a friend", "keep a regular sleep schedule",
-        "break big tasks into small steps"),
+        "take slow deep breaths",
+        "go for a walk outside",
+        "write down what is worrying you",
+        "limit news and social media",
+        "talk to a friend",
+        "keep a regular sleep schedule",
+        "break big tasks into small steps",
+    ),
     "getting started with running": (
-        "begin with a walk and run routine", "keep an easy conversational pace", "buy comfortable running shoes",
-        "increase your distance slowly", "rest between running days", "warm up for five minutes",
-        "run with a friend for motivation"),
+        "begin with a walk and run routine",
+        "keep an easy conversational pace",
+        "buy comfortable running shoes",
+        "increase your distance slowly",
+        "rest between running days",
+        "warm up for five minutes",
+        "run with a friend for motivation",
+    ),
     "learning a new language": (
-        "practice a little every day", "label things around your home", "watch shows with subtitles",
-        "use a spaced repetition app", "find a conversation partner", "learn the most common words first",
-        "accept that mistakes are part of learning"),
+        "practice a little every day",
+        "label things around your home",
+        "watch shows with subtitles",
+        "use a spaced repetition app",
+        "find a conversation partner",
+        "learn the most common words first",
+        "accept that mistakes are part of learning",
+    ),
     "organizing your desk": (
-        "clear everything off once a week", "keep only daily tools within reach", "use a tray for incoming papers",
-        "label your drawers", "hide cables with clips", "add a small plant", "shred documents you no longer need"),
+        "clear everything off once a week",
+        "keep only daily tools within reach",
+        "use a tray for incoming papers",
+        "label your drawers",
+        "hide cables with clips",
+        "add a small plant",
+        "shred documents you no longer need",
+    ),
     "taking better photos": (
-        "follow the rule of thirds", "shoot during golden hour", "keep the horizon straight",
-        "get closer to your subject", "clean your lens", "turn off the flash in daylight",
-        "take several shots of each scene"),
+        "follow the rule of thirds",
+        "shoot during golden hour",
+        "keep the horizon straight",
+        "get closer to your subject",
+        "clean your lens",
+        "turn off the flash in daylight",
+        "take several shots of each scene",
+    ),
     "being more productive": (
-        "plan tomorrow the night before", "do the hardest task first", "turn off notifications",
-        "work in focused blocks", "batch similar tasks together", "skip meetings you do not need",
-        "take real breaks"),
+        "plan tomorrow the night before",
+        "do the hardest task first",
+        "turn off notifications",
+        "work in focused blocks",
+        "batch similar tasks together",
+        "skip meetings you do not need",
+        "take real breaks",
+    ),
     "preparing for a job interview": (
-        "research the company", "prepare stories about past results", "practice common questions out loud",
-        "plan your route the day before", "bring copies of your resume", "prepare questions for the interviewer",
-        "send a thank-you note afterwards"),
+        "research the company",
+        "prepare stories about past results",
+        "practice common questions out loud",
+        "plan your route the day before",
+        "bring copies of your resume",
+        "prepare questions for the interviewer",
+        "send a thank-you note afterwards",
+    ),
     "making friends in a new city": (
-        "join a local club or class", "say yes to invitations", "volunteer for a cause you care about",
-        "chat with your neighbors", "use apps for meeting people with shared hobbies", "invite a coworker for coffee",
-        "visit the same cafe regularly"),
+        "join a local club or class",
+        "say yes to invitations",
+        "volunteer for a cause you care about",
+        "chat with your neighbors",
+        "use apps for meeting people with shared hobbies",
+        "invite a coworker for coffee",
+        "visit the same cafe regularly",
+    ),
     "caring for a new puppy": (
-        "set a regular feeding schedule", "take it outside often", "reward good behavior right away",
-        "give it safe toys to chew", "start short training sessions early", "book a visit to the vet",
-        "let it sleep a lot"),
+        "set a regular feeding schedule",
+        "take it outside often",
+        "reward good behavior right away",
+        "give it safe toys to chew",
+        "start short training sessions early",
+        "book a visit to the vet",
+        "let it sleep a lot",
+    ),
     "drinking more water": (
-        "carry a reusable bottle", "drink a glass with every meal", "set reminders on your phone",
-        "add lemon or fruit for flavor", "start the day with a glass of water", "eat foods with lots of water",
-        "track your intake for a week"),
+        "carry a reusable bottle",
+        "drink a glass with every meal",
+        "set reminders on your phone",
+        "add lemon or fruit for flavor",
+        "start the day with a glass of water",
+        "eat foods with lots of water",
+        "track your intake for a week",
+    ),
     "keeping a tidy kitchen": (
-        "wash dishes right after meals", "wipe the counters every evening", "empty the bin before it overflows",
-        "store things where you use them", "clear out the fridge every week", "keep a small bin for recycling",
-        "put things back as soon as you finish"),
+        "wash dishes right after meals",
+        "wipe the counters every evening",
+        "empty the bin before it overflows",
+        "store things where you use them",
+        "clear out the fridge every week",
+        "keep a small bin for recycling",
+        "put things back as soon as you finish",
+    ),
 }
 
 KINDS = ("uppercase", "lowercase", "bullets", "json", "one_sentence", "end_word", "no_commas")
 
-_ASKS = ("Give me some advice on {t}.", "What are your best tips for {t}?", "I need help with {t}.",
-         "Share some tips for {t}.", "Can you give me a few pointers on {t}?", "How should I approach {t}?",
-         "I'm struggling with {t}. Any suggestions?")
+_ASKS = (
+    "Give me some advice on {t}.",
+    "What are your best tips for {t}?",
+    "I need help with {t}.",
+    "Share some tips for {t}.",
+    "Can you give me a few pointers on {t}?",
+    "How should I approach {t}?",
+    "I'm struggling with {t}. Any suggestions?",
+)
 _NUMWORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 _INSTR = {
-    "uppercase": ("Write your entire answer in capital letters.", "Respond using only uppercase letters.",
-                  "Use ALL CAPS for the whole reply.", "Your whole response must be in uppercase."),
-    "lowercase": ("Write your answer entirely in lowercase letters.", "Do not use any capital letters.",
-                  "Reply in all lowercase.", "Your response must not contain a single uppercase letter."),
-    "bullets": ("Answer with exactly {n} bullet points.", "Give exactly {nw} tips as a bulleted list.",
-                "Use a list of exactly {n} items.", "Format your answer as {nw} bullet points, no more and no less.",
-                "Reply with a list of {n} points."),
-    "json": ("Respond only with a JSON object with the keys {keys}.", "Return valid JSON containing exactly these keys: {keys}.",
-             "Answer as a JSON object with the fields {keys} and nothing else.", "Output a JSON object that has the keys {keys}."),
-    "one_sentence": ("Answer in exactly one sentence.", "Keep your answer to a single sentence.",
-                     "Reply with just one sentence.", "Use one sentence only."),
-    "end_word": ('End your response with the word "{w}".', 'Make sure the very last word of your answer is "{w}".',
-                 'Finish your reply with the word "{w}".', 'The final word of your response must be "{w}".'),
-    "no_commas": ("Do not use any commas in your answer.", "Avoid commas entirely.",
-                  "Write your reply without a single comma.", "Your answer must not contain any commas."),
+    "uppercase": (
+        "Write your entire answer in capital letters.",
+        "Respond using only uppercase letters.",
+        "Use ALL CAPS for the whole reply.",
+        "Your whole response must be in uppercase.",
+    ),
+    "lowercase": (
+        "Write your answer entirely in lowercase letters.",
+        "Do not use any capital letters.",
+        "Reply in all lowercase.",
+        "Your response must not contain a single uppercase letter.",
+    ),
+    "bullets": (
+        "Answer with exactly {n} bullet points.",
+        "Give exactly {nw} tips as a bulleted list.",
+        "Use a list of exactly {n} items.",
+        "Format your answer as {nw} bullet points, no more and no less.",
+        "Reply with a list of {n} points.",
+    ),
+    "json": (
+        "Respond only with a JSON object with the keys {keys}.",
+        "Return valid JSON containing exactly these keys: {keys}.",
+        "Answer as a JSON object with the fields {keys} and nothing else.",
+        "Output a JSON object that has the keys {keys}.",
+    ),
+    "one_sentence": (
+        "Answer in exactly one sentence.",
+        "Keep your answer to a single sentence.",
+        "Reply with just one sentence.",
+        "Use one sentence only.",
+    ),
+    "end_word": (
+        'End your response with the word "{w}".',
+        'Make sure the very last word of your answer is "{w}".',
+        'Finish your reply with the word "{w}".',
+        'The final word of your response must be "{w}".',
+    ),
+    "no_commas": (
+        "Do not use any commas in your answer.",
+        "Avoid commas entirely.",
+        "Write your reply without a single comma.",
+        "Your answer must not contain any commas.",
+    ),
 }
 _END_WORDS = ("today", "goodbye", "done", "enjoy", "always", "together", "forward", "now", "cheers", "success")
 _END_SENTENCES = {
@@ -132,22 +267,48 @@ _END_SENTENCES = {
     "goodbye": ("Good luck and goodbye.", "That is all from me for now so goodbye."),
     "done": ("Do these and you are done.", "That is it and you are done."),
     "enjoy": ("Most of all take it easy and enjoy.", "Give it a try and enjoy."),
-    "always": ("Small habits matter more than you think and they always will. Keep going always.",
-               "Be patient with yourself always."),
+    "always": (
+        "Small habits matter more than you think and they always will. Keep going always.",
+        "Be patient with yourself always.",
+    ),
     "together": ("These work best when you use them together.", "Try a few of them together."),
     "forward": ("Take it one step at a time and keep moving forward.", "Every small change moves you forward."),
     "now": ("You can start right now.", "Why not begin now."),
     "cheers": ("Good luck and cheers.", "Here is to your progress and cheers."),
     "success": ("Stick with it and you will see success.", "Consistency is the real secret to success."),
 }
-_JSON_KEYSETS = (("topic", "tips"), ("topic", "tip"), ("title", "steps"), ("summary", "difficulty"),
-                 ("topic", "advice", "priority"), ("name", "steps", "time_needed"), ("goal", "first_step"),
-                 ("topic", "tips", "difficulty"))
-_JSON_RENAMES = {"topic": "subject", "tips": "advice", "tip": "hint", "title": "heading", "steps": "actions",
-                 "summary": "overview", "difficulty": "level", "advice": "suggestions", "priority": "importance",
-                 "name": "label", "time_needed": "duration", "goal": "aim", "first_step": "start"}
-_INTROS = ("Here are some tips for {t}.", "A few ideas for {t}:", "Sure! Here is some advice on {t}.",
-           "Here is what usually helps with {t}.", "")
+_JSON_KEYSETS = (
+    ("topic", "tips"),
+    ("topic", "tip"),
+    ("title", "steps"),
+    ("summary", "difficulty"),
+    ("topic", "advice", "priority"),
+    ("name", "steps", "time_needed"),
+    ("goal", "first_step"),
+    ("topic", "tips", "difficulty"),
+)
+_JSON_RENAMES = {
+    "topic": "subject",
+    "tips": "advice",
+    "tip": "hint",
+    "title": "heading",
+    "steps": "actions",
+    "summary": "overview",
+    "difficulty": "level",
+    "advice": "suggestions",
+    "priority": "importance",
+    "name": "label",
+    "time_needed": "duration",
+    "goal": "aim",
+    "first_step": "start",
+}
+_INTROS = (
+    "Here are some tips for {t}.",
+    "A few ideas for {t}:",
+    "Sure! Here is some advice on {t}.",
+    "Here is what usually helps with {t}.",
+    "",
+)
 _SYSTEMS = (None, None, None, "You are a helpful assistant that follows formatting instructions exactly.")
 
 
@@ -167,8 +328,9 @@ def make_prompt(rng: random.Random) -> tuple[list[dict[str, str]], dict[str, Any
     elif kind == "end_word":
         fmt["word"] = rng.choice(_END_WORDS)
     n = fmt.get("n", 0)
-    instr = rng.choice(_INSTR[kind]).format(n=n, nw=_NUMWORDS.get(n, n), keys=_quote_keys(fmt.get("keys", ["a", "b"])),
-                                            w=fmt.get("word", ""))
+    instr = rng.choice(_INSTR[kind]).format(
+        n=n, nw=_NUMWORDS.get(n, n), keys=_quote_keys(fmt.get("keys", ["a", "b"])), w=fmt.get("word", "")
+    )
     ask = rng.choice(_ASKS).format(t=topic)
     r = rng.random()
     system = rng.choice(_SYSTEMS)
@@ -182,6 +344,7 @@ def make_prompt(rng: random.Random) -> tuple[list[dict[str, str]], dict[str, Any
 
 
 # ------------------------------------------------------------------------------------------------ responses
+
 
 def _tips(rng: random.Random, topic: str, k: int) -> list[str]:
     return rng.sample(list(TIPS[topic]), k)
@@ -235,8 +398,9 @@ def _one_sentence(rng: random.Random, topic: str) -> str:
     k = rng.choice((2, 2, 3, 3, 4))
     ts = _tips(rng, topic, k)
     body = ", ".join(ts[:-1]) + " and " + ts[-1]
-    return rng.choice((f"To get better at {topic}, {body}.", f"{cap(body)}.",
-                       f"The best approach to {topic} is to {body}."))
+    return rng.choice(
+        (f"To get better at {topic}, {body}.", f"{cap(body)}.", f"The best approach to {topic} is to {body}.")
+    )
 
 
 def make_responses(rng: random.Random, meta: dict[str, Any]) -> tuple[str, str, str]:
@@ -280,12 +444,22 @@ def make_responses(rng: random.Random, meta: dict[str, Any]) -> tuple[str, str, 
             rejected = _json_text(rng, {k: _json_value(rng, k, topic) for k in keys if k != drop})
         elif variant == "renamed_key":
             ren = rng.choice(keys)
-            rejected = _json_text(rng, {(_JSON_RENAMES[k] if k == ren else k): _json_value(rng, k, topic) for k in keys})
+            rejected = _json_text(
+                rng, {(_JSON_RENAMES[k] if k == ren else k): _json_value(rng, k, topic) for k in keys}
+            )
         else:
-            rejected = (rng.choice(("Sure! Here is the JSON you asked for:", "Here you go:",
-                                    "Of course. This object covers the main points:"))
-                        + "\n" + _json_text(rng, {k: _json_value(rng, k, topic) for k in keys}, fenced=False)
-                        + rng.choice(("", "\nLet me know if you want more tips.", "\nHope this helps!")))
+            rejected = (
+                rng.choice(
+                    (
+                        "Sure! Here is the JSON you asked for:",
+                        "Here you go:",
+                        "Of course. This object covers the main points:",
+                    )
+                )
+                + "\n"
+                + _json_text(rng, {k: _json_value(rng, k, topic) for k in keys}, fenced=False)
+                + rng.choice(("", "\nLet me know if you want more tips.", "\nHope this helps!"))
+            )
     elif kind == "one_sentence":
         chosen = _one_sentence(rng, topic)
         variant = "several_sentences"
@@ -345,7 +519,7 @@ def _json_score(text: str, keys: list[str]) -> float:
         start, end = text.find("{"), text.rfind("}")
         if 0 <= start < end:
             try:
-                obj, purity = json.loads(text[start:end + 1]), 0.85
+                obj, purity = json.loads(text[start : end + 1]), 0.85
             except ValueError:
                 obj = None
     if not isinstance(obj, dict):
@@ -385,5 +559,11 @@ def score(meta: dict[str, Any], response: str) -> float:
     raise ValueError(f"unknown format kind {kind!r}")
 
 
-FAMILY = Family(NAME, ASPECT, make_prompt, make_responses, score,
-                "follow a format instruction (case, bullet count, JSON keys, one sentence, end word, no commas)")
+FAMILY = Family(
+    NAME,
+    ASPECT,
+    make_prompt,
+    make_responses,
+    score,
+    "follow a format instruction (case, bullet count, JSON keys, one sentence, end word, no commas)",
+)

@@ -3,14 +3,59 @@
 from __future__ import annotations
 
 NAMES = (
-    "Sam", "Maria", "Ahmed", "Lena", "Tom", "Priya", "Kenji", "Olga", "Diego", "Fatima", "Noah", "Chloe",
-    "Mateo", "Aisha", "Lucas", "Mei", "Omar", "Sofia", "Ivan", "Grace", "Ravi", "Emma", "Jonas", "Zara",
-    "Pablo", "Hana", "Leo", "Nia", "Felix", "Yusuf",
+    "Sam",
+    "Maria",
+    "Ahmed",
+    "Lena",
+    "Tom",
+    "Priya",
+    "Kenji",
+    "Olga",
+    "Diego",
+    "Fatima",
+    "Noah",
+    "Chloe",
+    "Mateo",
+    "Aisha",
+    "Lucas",
+    "Mei",
+    "Omar",
+    "Sofia",
+    "Ivan",
+    "Grace",
+    "Ravi",
+    "Emma",
+    "Jonas",
+    "Zara",
+    "Pablo",
+    "Hana",
+    "Leo",
+    "Nia",
+    "Felix",
+    "Yusuf",
 )
 
 ITEMS = (
-    "apples", "marbles", "stickers", "pencils", "cookies", "books", "stamps", "seashells", "cards", "balloons",
-    "oranges", "coins", "crayons", "buttons", "cupcakes", "tickets", "beads", "eggs", "postcards", "toy cars",
+    "apples",
+    "marbles",
+    "stickers",
+    "pencils",
+    "cookies",
+    "books",
+    "stamps",
+    "seashells",
+    "cards",
+    "balloons",
+    "oranges",
+    "coins",
+    "crayons",
+    "buttons",
+    "cupcakes",
+    "tickets",
+    "beads",
+    "eggs",
+    "postcards",
+    "toy cars",
 )
 
 # Small stopword/common-word lexicons, one per language, accent-stripped and lower-cased (the scorer strips
@@ -77,8 +122,7 @@ STOPWORDS: dict[str, frozenset[str]] = {
     for lang, text in (("en", _EN), ("fr", _FR), ("es", _ES), ("de", _DE), ("it", _IT), ("pt", _PT))
 }
 
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian",
-                  "pt": "Portuguese"}
+LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian", "pt": "Portuguese"}
 
 # Filler sentences for rambling answers: no digits, no number words, no proper nouns, no answers to anything.
 FILLERS = (
@@ -107,6 +151,9 @@ FILLERS = (
 
 # Bridges placed right before the actual answer inside a rambling response.
 BRIDGES = (
-    "So, to sum it all up in a single line:", "Anyway, here is the answer:", "Putting it all together:",
-    "With all of that said, the short version is this:", "",
+    "So, to sum it all up in a single line:",
+    "Anyway, here is the answer:",
+    "Putting it all together:",
+    "With all of that said, the short version is this:",
+    "",
 )
