@@ -19,7 +19,7 @@ from rewardkit.models.reward_model import ModelConfig
 from rewardkit.models.trunk_cache import TRUNK_STATES, TrunkCache, TrunkError
 from rewardkit.objectives.objective import Objective, ObjectiveConfig
 from rewardkit.training.config import DataConfig, RunConfig, TrainConfig
-from rewardkit.training.run import run_training
+from rewardkit.training.run import reward_stats, run_training
 
 
 def toy_pairs(n: int = 12, seed: int = 0) -> list[PreferencePair]:
@@ -207,6 +207,31 @@ def test_training_with_the_cache_gives_the_same_weights(trained, tiny_plain_mode
     assert (cached_update - plain_update).norm() <= 1e-5 * plain_update.norm()  # float noise: ~3e-7
     val = lambda r: [e["eval_loss"] for e in r["log_history"] if "eval_loss" in e]  # noqa: E731
     assert val(results["cached"]) == pytest.approx(val(results["plain"]), abs=1e-5)
+
+
+def test_reward_statistics_run_only_the_top_layers_on_cached_states(tiny_plain_model_dir, setup, tmp_path):
+    """The export's reward mean / std (training/run.py reward_stats) read through the run's trunk collator: the
+    same values as a full forward, without running the frozen bottom layer."""
+    tok, encoded = setup
+    model = top_layers_model(tiny_plain_model_dir).eval()
+    collate = tc.prepare_trunk_collator(
+        model,
+        encoded,
+        top_layers=1,
+        pad_token_id=tok.pad_token_id,
+        packing=True,
+        row_tokens=None,
+        directory=tmp_path,
+        batch_size=4,
+    )
+    calls = []
+    hook = model.base_backbone.layers[0].register_forward_hook(lambda *_: calls.append(1))
+    cached = reward_stats(model, encoded, collate, batch_size=4)
+    assert calls == []  # layer 0 is frozen and cached
+    full = reward_stats(model, encoded, batch_size=4)
+    hook.remove()
+    assert calls and cached["count"] == full["count"] == 2 * len(encoded)
+    assert (cached["mean"], cached["std"]) == pytest.approx((full["mean"], full["std"]), abs=1e-5)
 
 
 def test_evaluation_with_the_cache_equals_without(trained, tiny_plain_model_dir, tmp_path, monkeypatch):

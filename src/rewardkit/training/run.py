@@ -271,7 +271,7 @@ def run_training(cfg: RunConfig, callbacks: list[TrainerCallback] | None = None)
         scorer.reference = evaluation_reference(cfg, reference, model)
         results["after"] = evaluate_scorer(scorer, data.eval_sets, batch_size=cfg.training.eval_batch_size)
     if objective.needs_rewards:  # every process: scoring is collective
-        results["reward_stats"] = reward_stats(model, train_enc, batch_size=cfg.training.eval_batch_size)
+        results["reward_stats"] = reward_stats(model, train_enc, collate, batch_size=cfg.training.eval_batch_size)
     if cfg.training.export:
         with full_weights(trainer, build_model) as full:  # collective when sharded: every process enters
             if state.is_main_process:
@@ -318,10 +318,17 @@ def full_weights(trainer: RewardTrainer, rebuild: Callable[[], RewardModel]) -> 
 REWARD_STATS_PAIRS = 1024
 
 
-def reward_stats(model: RewardModel, encoded: list[EncodedPair], *, batch_size: int = 16) -> dict[str, Any]:
+def reward_stats(
+    model: RewardModel,
+    encoded: list[EncodedPair],
+    collate: Callable[[list[EncodedPair]], dict[str, Any]] | None = None,
+    *,
+    batch_size: int = 16,
+) -> dict[str, Any]:
     """Mean and (population) std of the reward over the chosen and rejected responses of the first
-    REWARD_STATS_PAIRS training pairs: the export writes them into config.json (OpenRLHF's `mean` / `std`)."""
-    scores = score_pairs(model, encoded[:REWARD_STATS_PAIRS], batch_size=batch_size, desc="reward statistics")
+    REWARD_STATS_PAIRS training pairs: the export writes them into config.json (OpenRLHF's `mean` / `std`).
+    `collate`: the run's collator; with the frozen-trunk cache only the top layers run."""
+    scores = score_pairs(model, encoded[:REWARD_STATS_PAIRS], collate, batch_size=batch_size, desc="reward statistics")
     values = torch.cat([scores.chosen, scores.rejected]).double()
     return {
         "mean": float(values.mean()),
