@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve_load import close_enough, free_port, prepare_checkpoint, wait_healthy
 
 from rewardkit.files import write_json_atomic
+from rewardkit.testing.fuzzing import MALFORMED_BODIES
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -284,21 +285,7 @@ class Fuzz:
     # ---- groups ----------------------------------------------------------------------------------
     def malformed(self) -> None:
         bodies = [
-            b"",
-            b"{",
-            b"[]",
-            b"null",
-            b"3",
-            b'"items"',
-            b'{"items": 3}',
-            b'{"items": [1]}',
-            b'{"items": [{"prompt": 1}]}',
-            b'{"items": [{"prompt": "a", "response": "b"}], "normalize": "maybe"}',
-            b'{"items": [{"messages": [{"role": "tool", "content": "x"}, {"role": "assistant", "content": "y"}]}]}',
-            b"\xff\xfe\x00",
-            b"[" * 50_000,
-            b'{"items": [' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"]}",
-            b'{"query": ["x"]}',
+            *MALFORMED_BODIES,
             b'{"items": [{"prompt": "a", "response": "b", "normalise": true}]}',
             b'{"items": [{"prompt": [], "response": "b"}]}',
             b'{"items": [{"messages": []}]}',

@@ -14,6 +14,7 @@ from rewardkit.evaluation.evaluate import load_scorer
 from rewardkit.serving.config import BatchingConfig, LimitsConfig, NormalizationConfig, ServerConfig
 from rewardkit.serving.normalization import Normalization, build_normalization
 from rewardkit.serving.scorer import FunctionBatchScorer, ModelBatchScorer
+from rewardkit.testing.fuzzing import MALFORMED_BODIES
 
 from .servers import AUTH, app_client, live_server
 
@@ -125,21 +126,7 @@ def test_item_off_the_schema_is_422_pointing_at_it(client, item):
 @pytest.mark.parametrize(
     "body",
     [
-        b"",
-        b"{",
-        b"[]",
-        b"null",
-        b"3",
-        b'"items"',
-        b'{"items": 3}',
-        b'{"items": [1]}',
-        b'{"items": [{"prompt": 1}]}',
-        b'{"items": [{"prompt": "a", "response": "b"}], "normalize": "maybe"}',
-        b'{"items": [{"messages": [{"role": "tool", "content": "x"}, {"role": "assistant", "content": "y"}]}]}',
-        b"\xff\xfe\x00",
-        b"[" * 50_000,
-        b'{"items": [' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"]}",
-        b'{"query": ["x"]}',
+        *MALFORMED_BODIES,
         b'{"items": [{"prompt": "\\ud800", "response": "NaN"}]}',
     ],
 )
