@@ -32,6 +32,7 @@ from .evidence import (
 )
 from .machine import hardware
 from .presets import ENCODING, TRUNK_CACHE_DIR, check_encoding, duration, encoding_of
+from .runner import drop_checkpoints
 
 METRIC_KEYS = ("accuracy", "margin_mean", "margin_std", "ece", "strength_spearman", "strength_kendall")
 MANIFEST = "test_sets.json"
@@ -388,6 +389,7 @@ def train_arm(
     if best is not None and best in scorer.margins:
         record["margins"]["best"] = {"step": best, **scorer.margins[best]}
     write_json_atomic(record_path(records_dir, scenario.name, arm, seed), record, indent=None)
+    drop_checkpoints(out_dir)  # the trainer's resume checkpoint (about 0.6-0.9 GB a run); the record is the result
     del scorer, summary
     gc.collect()
     accs = " ".join(f"{n}={m['accuracy']:.3f}" for n, m in record["test"][-1]["sets"].items())

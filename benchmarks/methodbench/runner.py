@@ -203,9 +203,7 @@ def train_and_evaluate(
     del scorer
     gc.collect()
     if not keep_checkpoints:
-        for checkpoint in out_dir.glob("checkpoint-*"):
-            shutil.rmtree(checkpoint)
-        shutil.rmtree(out_dir / ".staging", ignore_errors=True)
+        drop_checkpoints(out_dir)
     record = {
         "method": method,
         "seed": seed,
@@ -348,3 +346,10 @@ def run_preset(
     }
     result["claims"] = claim_checks(report, list(preset.in_distribution), seeds_per_method(report))
     return result
+
+
+def drop_checkpoints(out_dir: Path) -> None:
+    """Delete a finished run's training checkpoints and staging folder (the record holds what is reported)."""
+    for checkpoint in out_dir.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint)
+    shutil.rmtree(out_dir / ".staging", ignore_errors=True)
