@@ -40,7 +40,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import close_enough, free_port, prepare_checkpoint, wait_healthy
+from serve_load import close_enough, free_port, prepare_checkpoint, start_server, wait_healthy
 
 from rewardkit.files import write_json_atomic
 from rewardkit.testing.fuzzing import MALFORMED_BODIES
@@ -97,29 +97,10 @@ def start(checkpoint: str, args: argparse.Namespace) -> Server:
     token = secrets.token_urlsafe(24)
     port = free_port()
     header_timeout, body_timeout = (2.0, 3.0) if args.quick else (10.0, 30.0)
-    command = [
-        sys.executable,
-        "-m",
-        "rewardkit.cli.main",
-        "serve",
-        "--model",
-        checkpoint,
-        "--port",
-        str(port),
-        "--log-level",
-        "critical",
-        "--threads",
-        "1",
-        "--max-batch",
-        "16",
-        "--wait-ms",
-        "5",
-    ]
+    options = {"log_level": "critical", "threads": 1, "max_batch": 16, "wait_ms": 5}
     if not args.baseline:
-        command += ["--header-timeout-s", str(header_timeout), "--body-timeout-s", str(body_timeout)]
-    proc = subprocess.Popen(
-        command, env=dict(os.environ, REWARDKIT_SERVE_TOKEN=token), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+        options |= {"header_timeout_s": header_timeout, "body_timeout_s": body_timeout}
+    proc = start_server(checkpoint, port, token, options, quiet=True)
     server = Server(f"http://127.0.0.1:{port}", token, proc, header_timeout, body_timeout)
     wait_healthy(server.url, proc)
     threading.Thread(target=server.sample_rss, daemon=True).start()

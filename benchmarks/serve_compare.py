@@ -62,7 +62,17 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from serve_load import RESULTS, ClientTally, Item, free_port, percentile, prepare_checkpoint, start_server, wait_healthy
+from serve_load import (
+    RESULTS,
+    ClientTally,
+    Item,
+    free_port,
+    percentile,
+    prepare_checkpoint,
+    serve_options,
+    start_server,
+    wait_healthy,
+)
 
 from rewardkit.files import write_json_atomic
 
@@ -479,7 +489,10 @@ def main(args: argparse.Namespace) -> int:
         )
         ports = free_port(), free_port()
         rk = Server(
-            "rewardkit", f"http://127.0.0.1:{ports[0]}", "/info", start_server(checkpoint, ports[0], token, args)
+            "rewardkit",
+            f"http://127.0.0.1:{ports[0]}",
+            "/info",
+            start_server(checkpoint, ports[0], token, serve_options(args)),
         )
         naive = Server(
             "naive", f"http://127.0.0.1:{ports[1]}", "/stats", start_naive_server(checkpoint, ports[1], args)

@@ -36,6 +36,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -125,29 +126,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(checkpoint: str, port: int, token: str, args: argparse.Namespace) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "rewardkit.cli.main",
-        "serve",
-        "--model",
-        checkpoint,
-        "--port",
-        str(port),
-        "--max-length",
-        str(args.max_length),
-        "--max-batch",
-        str(args.max_batch),
-        "--wait-ms",
-        str(args.wait_ms),
-        "--log-level",
-        "warning",
-    ]
-    if args.threads:
-        command += ["--threads", str(args.threads)]
+def start_server(
+    checkpoint: str, port: int, token: str, options: dict[str, Any], *, quiet: bool = False
+) -> subprocess.Popen:
+    """`rewardkit serve --model checkpoint --port port` in a subprocess, with `options` as its flags (underscores
+    for dashes; None leaves a flag out) and `token` as its bearer token; `quiet` also drops its stderr."""
+    command = [sys.executable, "-m", "rewardkit.cli.main", "serve", "--model", checkpoint, "--port", str(port)]
+    for key, value in options.items():
+        if value is not None:
+            command += [f"--{key.replace('_', '-')}", str(value)]
     env = dict(os.environ, REWARDKIT_SERVE_TOKEN=token)
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if quiet else None)
+
+
+def serve_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The server flags of this benchmark's command line (0 threads: the server's default)."""
+    return {
+        "max_length": args.max_length,
+        "max_batch": args.max_batch,
+        "wait_ms": args.wait_ms,
+        "log_level": "warning",
+        "threads": args.threads or None,
+    }
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 300) -> None:
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         items = load_items(checkpoint, args.data, args.pool, args.max_length, args.seed)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = start_server(checkpoint, port, token, args)
+        proc = start_server(checkpoint, port, token, serve_options(args))
         try:
             wait_healthy(url, proc)
             print(

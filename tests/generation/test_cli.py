@@ -11,6 +11,7 @@ import yaml
 
 from rewardkit.cli.main import build_parser, main
 from rewardkit.generation.rl_control import adaptive_kl_update
+from rewardkit.testing.tiny import tiny_rl_args
 
 
 def export_tiny_rm(base, out):
@@ -150,35 +151,7 @@ def test_bon_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
 
 
 def test_rl_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
-    code = main(
-        [
-            "rl",
-            "--reward",
-            str(reward_yaml),
-            "--policy",
-            str(tiny_model_dir),
-            "--families",
-            "arithmetic",
-            "--n-per-family",
-            "2",
-            "--eval-families",
-            "arithmetic",
-            "--eval-n-per-family",
-            "2",
-            "--steps",
-            "2",
-            "--num-generations",
-            "2",
-            "--max-completion-length",
-            "6",
-            "--eval-max-new-tokens",
-            "6",
-            "--stats-file",
-            str(tmp_path / "stats.json"),
-            "--output-dir",
-            str(tmp_path),
-        ]
-    )
+    code = main(tiny_rl_args(reward_yaml, tiny_model_dir, tmp_path, stats_file=tmp_path / "stats.json"))
     assert code == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(
@@ -206,45 +179,21 @@ def test_rl_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
 
 def test_rl_rloo_with_adaptive_kl_and_clipping(tiny_model_dir, reward_yaml, tmp_path, capsys):
     code = main(
-        [
-            "rl",
-            "--reward",
-            str(reward_yaml),
-            "--policy",
-            str(tiny_model_dir),
-            "--families",
-            "arithmetic",
-            "--n-per-family",
-            "2",
-            "--eval-families",
-            "factual",
-            "--eval-n-per-family",
-            "1",
-            "--steps",
-            "2",
-            "--algorithm",
-            "rloo",
-            "--num-generations",
-            "2",
-            "--max-completion-length",
-            "6",
-            "--eval-max-new-tokens",
-            "4",
-            "--kl-target",
-            "1e-6",
-            "--kl-horizon",
-            "1",
-            "--reward-clip",
-            "0.25",
-            "--scale-rewards",
-            "batch",
-            "--track-every",
-            "0",
-            "--stats-file",
-            str(tmp_path / "stats.json"),
-            "--output-dir",
-            str(tmp_path),
-        ]
+        tiny_rl_args(
+            reward_yaml,
+            tiny_model_dir,
+            tmp_path,
+            eval_families="factual",
+            eval_n_per_family=1,
+            algorithm="rloo",
+            eval_max_new_tokens=4,
+            kl_target="1e-6",
+            kl_horizon=1,
+            reward_clip=0.25,
+            scale_rewards="batch",
+            track_every=0,
+            stats_file=tmp_path / "stats.json",
+        )
     )
     assert code == 0
     results = json.loads((tmp_path / "rl.json").read_text())

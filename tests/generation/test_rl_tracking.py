@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM
 from rewardkit.cli.main import main
 from rewardkit.generation.prompts import PromptItem
 from rewardkit.generation.rl_tracking import KLScoreTracker, TrackingConfig, completion_mask, sequence_kl, token_kl
-from rewardkit.testing.tiny import tiny_tokenizer
+from rewardkit.testing.tiny import tiny_rl_args, tiny_tokenizer
 
 
 def test_token_kl_hand_computed():
@@ -91,35 +91,7 @@ def test_rl_records_kl_and_held_out_score_without_changing_training(tiny_model_d
     adapters = {}
     for every in (0, 1):
         out = tmp_path / f"every-{every}"
-        code = main(
-            [
-                "rl",
-                "--reward",
-                str(reward),
-                "--policy",
-                str(tiny_model_dir),
-                "--families",
-                "arithmetic",
-                "--n-per-family",
-                "2",
-                "--eval-families",
-                "arithmetic",
-                "--eval-n-per-family",
-                "2",
-                "--steps",
-                "2",
-                "--num-generations",
-                "2",
-                "--max-completion-length",
-                "6",
-                "--eval-max-new-tokens",
-                "6",
-                "--track-every",
-                str(every),
-                "--output-dir",
-                str(out),
-            ]
-        )
+        code = main(tiny_rl_args(reward, tiny_model_dir, out, track_every=every))
         assert code == 0
         adapters[every] = (out / "adapter" / "adapter_model.safetensors").read_bytes()
     results = json.loads((tmp_path / "every-1" / "rl.json").read_text())

@@ -185,3 +185,24 @@ def train_tiny_reward_model(
         )
     )
     return workdir / "export"
+
+
+TINY_RL_OPTIONS: dict[str, Any] = {
+    "families": "arithmetic",
+    "n_per_family": 2,
+    "eval_families": "arithmetic",
+    "eval_n_per_family": 2,
+    "steps": 2,
+    "num_generations": 2,
+    "max_completion_length": 6,
+    "eval_max_new_tokens": 6,
+}
+
+
+def tiny_rl_args(reward: str | Path, policy: str | Path, output_dir: str | Path, **options: Any) -> list[str]:
+    """`rewardkit rl` arguments for a two-step run on a tiny policy: `TINY_RL_OPTIONS`, updated by `options`
+    (underscores for dashes)."""
+    args = ["rl", "--reward", str(reward), "--policy", str(policy), "--output-dir", str(output_dir)]
+    for key, value in {**TINY_RL_OPTIONS, **options}.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
