@@ -38,19 +38,7 @@ def plot_overopt(
         proxy_ax = fig.add_subplot(rows, 2, 2 * row + 2)
         for i, (reward, c) in enumerate(per_reward.items()):
             color = f"C{i % 10}"
-            d = np.asarray(c["d"])
-            gold_ax.errorbar(
-                d,
-                c["gold"],
-                yerr=_errors(c["gold_gain_se"]),
-                color=color,
-                marker="o",
-                markersize=3,
-                linewidth=1,
-                capsize=2,
-                label=reward,
-            )
-            _fitted(gold_ax, c["fits"].get("gold"), d, c["gold"][0], color)
+            d = _gold_curve(gold_ax, c["d"], c["gold"], c["gold_gain_se"], c["fits"].get("gold"), color, reward)
             proxy_ax.plot(d, c["proxy_gain_sd"], color=color, marker="o", markersize=3, linewidth=1, label=reward)
         some = next(iter(per_reward.values()))
         prompts = some["prompts"]
@@ -66,20 +54,7 @@ def plot_overopt(
     if rl_runs:
         ax = fig.add_subplot(rows, 2, 2 * row + 1)
         for i, (run, c) in enumerate(rl_runs.items()):
-            color = f"C{i % 10}"
-            d = np.asarray(c["d"])
-            ax.errorbar(
-                d,
-                c["gold"],
-                yerr=_errors(c["gold_se"]),
-                color=color,
-                marker="o",
-                markersize=3,
-                linewidth=1,
-                capsize=2,
-                label=run,
-            )
-            _fitted(ax, c.get("fit"), d, c["gold"][0], color)
+            _gold_curve(ax, c["d"], c["gold"], c["gold_se"], c.get("fit"), f"C{i % 10}", run)
         ax.set_title("RL: held-out gold against d = sqrt(KL to the initial policy)", fontsize=9)
         ax.set_xlabel("d", fontsize=8)
         ax.set_ylabel("gold", fontsize=8)
@@ -93,8 +68,21 @@ def plot_overopt(
     return out
 
 
-def _errors(se: list[float | None]) -> list[float]:
-    return [0.0 if s is None else s for s in se]
+def _gold_curve(
+    ax: Any,
+    d: list[float],
+    gold: list[float],
+    se: list[float | None],
+    fit: dict[str, Any] | None,
+    color: str,
+    label: str,
+) -> np.ndarray:
+    """Gold against d with bootstrap-SE error bars (a missing SE draws none) and its fitted curve; returns d."""
+    d_values = np.asarray(d)
+    errors = [0.0 if s is None else s for s in se]
+    ax.errorbar(d_values, gold, yerr=errors, color=color, marker="o", markersize=3, linewidth=1, capsize=2, label=label)
+    _fitted(ax, fit, d_values, gold[0], color)
+    return d_values
 
 
 def _fitted(ax: Any, fit: dict[str, Any] | None, d: np.ndarray, start: float, color: str) -> None:
