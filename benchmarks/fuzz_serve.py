@@ -263,6 +263,19 @@ class Fuzz:
             group, case, "clean" if ok else "wrong", status, started, "" if ok else reply[:300].decode("latin-1")
         )
 
+    def refused_json(self, paths: tuple[str, ...], bodies: list[bytes]) -> None:
+        """POST every body as JSON to every path; each must get a 4xx (a client error, not a crash)."""
+        for path in paths:
+            for i, body in enumerate(bodies):
+                self.post(
+                    "malformed",
+                    f"{path} body {i}",
+                    path,
+                    content=body,
+                    headers={**auth(self.server), "content-type": "application/json"},
+                    expect=lambda r: 400 <= r.status_code < 500,
+                )
+
     # ---- groups ----------------------------------------------------------------------------------
     def malformed(self) -> None:
         bodies = [
@@ -278,16 +291,7 @@ class Fuzz:
             b'{"query": ["no assistant header"]}',
             b'{"items": [{"prompt": "a", "response": "b"}]}garbage',
         ]
-        for path in ("/score", "/get_reward"):
-            for i, body in enumerate(bodies):
-                self.post(
-                    "malformed",
-                    f"{path} body {i}",
-                    path,
-                    content=body,
-                    headers={**auth(self.server), "content-type": "application/json"},
-                    expect=lambda r: 400 <= r.status_code < 500,
-                )
+        self.refused_json(("/score", "/get_reward"), bodies)
         pooling = [
             b"",
             b"{",
@@ -312,16 +316,7 @@ class Fuzz:
             b'{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}',
             b'{"messages": [{"role": "tool", "content": "x"}, {"role": "assistant", "content": "y"}]}',
         ]
-        for path in POOLING:
-            for i, body in enumerate(pooling):
-                self.post(
-                    "malformed",
-                    f"{path} body {i}",
-                    path,
-                    content=body,
-                    headers={**auth(self.server), "content-type": "application/json"},
-                    expect=lambda r: 400 <= r.status_code < 500,
-                )
+        self.refused_json(POOLING, pooling)
         self.post(
             "malformed",
             "wrong content type",

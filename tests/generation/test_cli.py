@@ -11,7 +11,7 @@ import yaml
 
 from rewardkit.cli.main import build_parser, main
 from rewardkit.generation.rl_control import adaptive_kl_update
-from rewardkit.testing.tiny import tiny_rl_args
+from rewardkit.testing.tiny import cli_args, tiny_rl_args
 
 
 def export_tiny_rm(base, out):
@@ -60,25 +60,22 @@ def test_help_exists(command, capsys):
     assert "--reward" in capsys.readouterr().out
 
 
+def select_args(reward_yaml, policy, tmp_path, out, **options):
+    return cli_args(
+        "select-aspects",
+        reward=reward_yaml,
+        policy=policy,
+        n_per_family=1,
+        max_new_tokens=10,
+        cache_dir=tmp_path / "cache",
+        output_dir=out,
+        **options,
+    )
+
+
 def test_select_aspects_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys):
     out = tmp_path / "sel"
-    code = main(
-        [
-            "select-aspects",
-            "--reward",
-            str(reward_yaml),
-            "--policy",
-            str(tiny_model_dir),
-            "--n-per-family",
-            "1",
-            "--max-new-tokens",
-            "10",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--output-dir",
-            str(out),
-        ]
-    )
+    code = main(select_args(reward_yaml, tiny_model_dir, tmp_path, out))
     assert code == 0
     printed = capsys.readouterr().out
     assert "| rank | aspect | inconsistency |" in printed and "select-aspects best=" in printed
@@ -90,23 +87,7 @@ def test_select_aspects_end_to_end(tiny_model_dir, reward_yaml, tmp_path, capsys
 def test_select_aspects_on_shaped_terms(tiny_model_dir, reward_yaml, tmp_path, capsys):
     """--shaped: the length aspect (weight -0.5) prefers the shorter response once shaped, as in the reward."""
     out = tmp_path / "sel"
-    args = [
-        "select-aspects",
-        "--reward",
-        str(reward_yaml),
-        "--policy",
-        str(tiny_model_dir),
-        "--n-per-family",
-        "1",
-        "--max-new-tokens",
-        "10",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--stats-file",
-        str(tmp_path / "stats.json"),
-        "--output-dir",
-        str(out),
-    ]
+    args = select_args(reward_yaml, tiny_model_dir, tmp_path, out, stats_file=tmp_path / "stats.json")
     assert main(args + ["--shaped"]) == 0
     shaped = {a["name"]: a for a in json.loads((out / "aspects.json").read_text())["aspects"]}
     assert main(args) == 0

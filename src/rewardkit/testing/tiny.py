@@ -199,10 +199,19 @@ TINY_RL_OPTIONS: dict[str, Any] = {
 }
 
 
-def tiny_rl_args(reward: str | Path, policy: str | Path, output_dir: str | Path, **options: Any) -> list[str]:
-    """`rewardkit rl` arguments for a two-step run on a tiny policy: `TINY_RL_OPTIONS`, updated by `options`
-    (underscores for dashes)."""
-    args = ["rl", "--reward", str(reward), "--policy", str(policy), "--output-dir", str(output_dir)]
-    for key, value in {**TINY_RL_OPTIONS, **options}.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
+def cli_args(command: str, **options: Any) -> list[str]:
+    """A `rewardkit` argument list: `--key value` per option (underscores for dashes); True gives a bare flag,
+    None or False leaves the option out."""
+    args = [command]
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        args.append(f"--{key.replace('_', '-')}")
+        if value is not True:
+            args.append(str(value))
     return args
+
+
+def tiny_rl_args(reward: str | Path, policy: str | Path, output_dir: str | Path, **options: Any) -> list[str]:
+    """`rewardkit rl` arguments for a two-step run on a tiny policy: `TINY_RL_OPTIONS`, updated by `options`."""
+    return cli_args("rl", reward=reward, policy=policy, output_dir=output_dir, **{**TINY_RL_OPTIONS, **options})
