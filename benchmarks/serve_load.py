@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 
 from rewardkit.files import write_json_atomic
+from rewardkit.testing.commands import cli_args
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -131,10 +132,7 @@ def start_server(
 ) -> subprocess.Popen:
     """`rewardkit serve --model checkpoint --port port` in a subprocess, with `options` as its flags (underscores
     for dashes; None leaves a flag out) and `token` as its bearer token; `quiet` also drops its stderr."""
-    command = [sys.executable, "-m", "rewardkit.cli.main", "serve", "--model", checkpoint, "--port", str(port)]
-    for key, value in options.items():
-        if value is not None:
-            command += [f"--{key.replace('_', '-')}", str(value)]
+    command = [sys.executable, "-m", "rewardkit.cli.main", *cli_args("serve", model=checkpoint, port=port, **options)]
     env = dict(os.environ, REWARDKIT_SERVE_TOKEN=token)
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if quiet else None)
 

@@ -11,7 +11,8 @@ import yaml
 
 from rewardkit.cli.main import build_parser, main
 from rewardkit.generation.rl_control import adaptive_kl_update
-from rewardkit.testing.tiny import cli_args, tiny_rl_args
+from rewardkit.testing.commands import cli_args
+from rewardkit.testing.tiny import tiny_rl_args
 
 
 def export_tiny_rm(base, out):

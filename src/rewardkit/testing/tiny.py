@@ -12,6 +12,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from rewardkit.testing.commands import cli_args
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -197,19 +199,6 @@ TINY_RL_OPTIONS: dict[str, Any] = {
     "max_completion_length": 6,
     "eval_max_new_tokens": 6,
 }
-
-
-def cli_args(command: str, **options: Any) -> list[str]:
-    """A `rewardkit` argument list: `--key value` per option (underscores for dashes); True gives a bare flag,
-    None or False leaves the option out."""
-    args = [command]
-    for key, value in options.items():
-        if value is None or value is False:
-            continue
-        args.append(f"--{key.replace('_', '-')}")
-        if value is not True:
-            args.append(str(value))
-    return args
 
 
 def tiny_rl_args(reward: str | Path, policy: str | Path, output_dir: str | Path, **options: Any) -> list[str]:
